@@ -1,0 +1,73 @@
+package chain
+
+// Block is one link of the chain. A block of height h extends its parent of
+// height h-1 and carries the quorum certificate that certified the parent,
+// so the chain of QCs is embedded in the chain of blocks.
+type Block struct {
+	Height   uint64 // parent's height plus one; genesis is 0
+	Round    uint64 // consensus round in which it was proposed
+	Parent   Hash   // hash of the parent block
+	QC       *QC    // certificate of the parent; nil only for genesis
+	Payload  [][]byte
+	Proposer uint32 // validator index
+	Time     int64  // proposer's clock, unix nanoseconds
+
+	// Execution lags consensus: a block carries the state root that its
+	// proposer obtained after executing the committed block at ExecHeight.
+	ExecHeight uint64
+	StateRoot  Hash
+}
+
+// Hash returns the block's identity: SHA-256 over its canonical encoding,
+// which includes the chain id, every header field, the parent's certificate
+// and a digest of the payload.
+func (b *Block) Hash(chainID string) Hash {
+	e := newEncoder(domainBlock, chainID)
+	e.u64(b.Height)
+	e.u64(b.Round)
+	e.hash(b.Parent)
+	if b.QC == nil {
+		e.buf = append(e.buf, 0)
+	} else {
+		e.buf = append(e.buf, 1)
+		b.QC.encode(e)
+	}
+	e.hash(PayloadHash(chainID, b.Payload))
+	e.u32(b.Proposer)
+	e.i64(b.Time)
+	e.u64(b.ExecHeight)
+	e.hash(b.StateRoot)
+	return e.sum()
+}
+
+// PayloadHash returns a digest of a list of transactions.
+func PayloadHash(chainID string, txs [][]byte) Hash {
+	e := newEncoder(domainPayload, chainID)
+	e.u64(uint64(len(txs)))
+	for _, tx := range txs {
+		e.bytes(tx)
+	}
+	return e.sum()
+}
+
+// PayloadBytes returns the total size of the payload's transactions.
+func (b *Block) PayloadBytes() int {
+	n := 0
+	for _, tx := range b.Payload {
+		n += len(tx)
+	}
+	return n
+}
+
+// Genesis returns the genesis block of a chain: height 0, round 0, no
+// parent. Its state root commits to the validator set, so two chains with
+// the same id but different validators have different genesis blocks.
+func Genesis(chainID string, vals *ValidatorSet) *Block {
+	return &Block{StateRoot: vals.Hash(chainID)}
+}
+
+// GenesisQC returns the certificate that every validator accepts for the
+// genesis block without signatures.
+func GenesisQC(genesis Hash) *QC {
+	return &QC{Round: 0, BlockHash: genesis}
+}

@@ -1,0 +1,122 @@
+package consensus
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/strategos/strategos/internal/chain"
+)
+
+// Election chooses the leader of each round.
+type Election interface {
+	Leader(round uint64) uint32
+}
+
+// RoundRobin rotates leadership over the validators in index order.
+type RoundRobin struct{ N int }
+
+// Leader implements Election.
+func (r RoundRobin) Leader(round uint64) uint32 { return uint32(round % uint64(r.N)) }
+
+// BlockSource supplies what a leader puts into a block. A node backs it with
+// its mempool, the application and the wall clock; the simulator with
+// deterministic values.
+type BlockSource interface {
+	// Payload returns the transactions for a new block at height that
+	// extends parent.
+	Payload(height uint64, parent chain.Hash) [][]byte
+	// Time returns the block time in unix nanoseconds.
+	Time() int64
+	// Executed returns the latest executed height and its state root.
+	Executed() (height uint64, root chain.Hash)
+}
+
+// Storage is the core's read-only view of what the runtime persisted. The
+// runtime writes; the core reads only when it starts and when peers ask for
+// blocks it has already pruned from memory.
+type Storage interface {
+	// SafetyState returns the last persisted safety state (zero if none).
+	SafetyState() SafetyState
+	// CommittedTip returns the highest committed block, or nil if only
+	// genesis is committed.
+	CommittedTip() *chain.Block
+	// Block returns a persisted block by hash.
+	Block(h chain.Hash) (*chain.Block, bool)
+}
+
+// Config holds everything a Core needs. The zero values of the optional
+// fields pick sensible defaults.
+type Config struct {
+	ChainID    string
+	Validators *chain.ValidatorSet
+	Self       uint32 // this validator's index
+	Signer     chain.Signer
+	Verifier   chain.Verifier // default chain.Ed25519Verifier
+	Election   Election       // default RoundRobin
+	Source     BlockSource
+	Storage    Storage // default: a fresh validator at genesis
+
+	// BaseTimeout is the round timeout in ticks when rounds succeed; it
+	// doubles with every consecutive failed round up to MaxTimeout.
+	BaseTimeout int // default 10
+	MaxTimeout  int // default 64 * BaseTimeout
+
+	MaxPayloadTxs   int // largest accepted payload, in transactions (default 10,000)
+	MaxPayloadBytes int // and in bytes (default 16 MiB)
+	MaxFetch        int // most blocks served per block request (default 64)
+
+	// Unsafe switches off safety rules. It exists only so that tests can
+	// prove that the simulator's checkers detect the resulting violations;
+	// nothing outside tests may set it.
+	Unsafe UnsafeRules
+}
+
+// UnsafeRules names safety rules that a test may disable.
+type UnsafeRules struct {
+	// SkipVoteRoundCheck lets a validator vote in a round it already voted
+	// or timed out in.
+	SkipVoteRoundCheck bool
+	// SkipCommitRoundCheck commits a block on any QC for its child, not
+	// only when the child is from the very next round.
+	SkipCommitRoundCheck bool
+}
+
+func (c *Config) validate() error {
+	if c.ChainID == "" {
+		return errors.New("consensus: empty chain id")
+	}
+	if c.Validators == nil {
+		return errors.New("consensus: no validator set")
+	}
+	if !c.Validators.Has(c.Self) {
+		return fmt.Errorf("consensus: self index %d is not a validator", c.Self)
+	}
+	if c.Signer == nil {
+		return errors.New("consensus: no signer")
+	}
+	if c.Source == nil {
+		return errors.New("consensus: no block source")
+	}
+	if c.Verifier == nil {
+		c.Verifier = chain.Ed25519Verifier{}
+	}
+	if c.Election == nil {
+		c.Election = RoundRobin{N: c.Validators.Len()}
+	}
+	if c.BaseTimeout <= 0 {
+		c.BaseTimeout = 10
+	}
+	if c.MaxTimeout < c.BaseTimeout {
+		c.MaxTimeout = 64 * c.BaseTimeout
+	}
+	if c.MaxPayloadTxs <= 0 {
+		c.MaxPayloadTxs = 10_000
+	}
+	if c.MaxPayloadBytes <= 0 {
+		c.MaxPayloadBytes = 16 << 20
+	}
+	if c.MaxFetch <= 0 {
+		c.MaxFetch = 64
+	}
+	return nil
+}

@@ -1,0 +1,260 @@
+package consensus
+
+import (
+	"github.com/strategos/strategos/internal/chain"
+)
+
+// Windows that bound the memory an adversary can make the core spend.
+const (
+	futureRounds    = 1000 // how far ahead of the current round messages are kept
+	evidenceRounds  = 100  // how long past proposals and votes are remembered
+	maxPending      = 256  // proposals waiting for their parent
+	maxOrphans      = 4096 // fetched blocks not yet connected to the tree
+	maxFetchTries   = 8
+	servedPerTick   = 4 // block requests served per peer per tick
+	maxPendingQCs   = 64
+	fetchRetryTicks = 2 // in units of BaseTimeout
+)
+
+// Replica is the shape of a validator as its drivers see it: the simulator
+// and the node both drive a Replica, and Byzantine behaviours are Replicas
+// that wrap an honest Core.
+type Replica interface {
+	Step(m Message)
+	Tick()
+	Ready() Ready
+}
+
+var _ Replica = (*Core)(nil)
+
+// Core is one validator's consensus state machine. It is not safe for
+// concurrent use; its driver serialises calls.
+type Core struct {
+	cfg     Config
+	genesis chain.Hash
+
+	safety      SafetyState
+	safetyDirty bool
+
+	round        uint64
+	highTC       *chain.TC
+	ticksLeft    int
+	failedRounds int
+	proposed     uint64 // highest round this validator proposed in
+	now          uint64 // ticks since start
+
+	tree    map[chain.Hash]*chain.Block // blocks above the committed tip, and the tip
+	tip     *chain.Block
+	tipHash chain.Hash
+
+	votes    map[uint64]*voteAgg
+	timeouts map[uint64]*timeoutAgg
+
+	seenProposals map[seenKey]seenProposal
+	seenVotes     map[seenKey]*chain.Vote
+
+	pendingProps map[chain.Hash][]*chain.Proposal // by missing parent
+	pendingQCs   map[chain.Hash][]*chain.QC       // by missing block
+	orphans      map[chain.Hash]*chain.Block
+	fetching     map[chain.Hash]*fetchState
+	served       map[uint32]int
+
+	verified map[chain.Hash]struct{}
+
+	out   Ready
+	stats Stats
+}
+
+type seenKey struct {
+	round     uint64
+	validator uint32
+}
+
+type seenProposal struct {
+	hash chain.Hash
+	p    *chain.Proposal
+}
+
+// New returns a Core that resumes from cfg.Storage, or starts at genesis.
+func New(cfg Config) (*Core, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	genesis := chain.Genesis(cfg.ChainID, cfg.Validators)
+	c := &Core{
+		cfg:           cfg,
+		genesis:       genesis.Hash(cfg.ChainID),
+		tree:          make(map[chain.Hash]*chain.Block),
+		votes:         make(map[uint64]*voteAgg),
+		timeouts:      make(map[uint64]*timeoutAgg),
+		seenProposals: make(map[seenKey]seenProposal),
+		seenVotes:     make(map[seenKey]*chain.Vote),
+		pendingProps:  make(map[chain.Hash][]*chain.Proposal),
+		pendingQCs:    make(map[chain.Hash][]*chain.QC),
+		orphans:       make(map[chain.Hash]*chain.Block),
+		fetching:      make(map[chain.Hash]*fetchState),
+		served:        make(map[uint32]int),
+		verified:      make(map[chain.Hash]struct{}),
+		stats:         Stats{Dropped: make(map[string]int)},
+	}
+	c.tip, c.tipHash = genesis, c.genesis
+	if s := cfg.Storage; s != nil {
+		c.safety = s.SafetyState()
+		if t := s.CommittedTip(); t != nil {
+			c.tip, c.tipHash = t, t.Hash(cfg.ChainID)
+		}
+	}
+	c.tree[c.tipHash] = c.tip
+	if c.safety.HighQC == nil {
+		c.safety.HighQC = chain.GenesisQC(c.genesis)
+	}
+	c.reloadBranch()
+	c.round = max(c.safety.HighQC.Round+1, c.safety.LastVotedRound, 1)
+	c.ticksLeft = c.timeout()
+	c.tryPropose()
+	return c, nil
+}
+
+// reloadBranch rebuilds, from storage, the uncommitted branch that ends in
+// the block certified by the persisted high QC.
+func (c *Core) reloadBranch() {
+	if c.cfg.Storage == nil || c.safety.HighQC.Round <= c.tip.Round {
+		return
+	}
+	var branch []*chain.Block
+	h := c.safety.HighQC.BlockHash
+	for h != c.tipHash {
+		b, ok := c.cfg.Storage.Block(h)
+		if !ok || b.Height <= c.tip.Height {
+			return // not connected to the tip: fetch it from peers instead
+		}
+		branch = append(branch, b)
+		h = b.Parent
+	}
+	for i := len(branch) - 1; i >= 0; i-- {
+		b := branch[i]
+		c.tree[b.Hash(c.cfg.ChainID)] = b
+	}
+}
+
+// Step feeds one message from a peer into the core.
+func (c *Core) Step(m Message) {
+	if !c.cfg.Validators.Has(m.From) || m.From == c.cfg.Self {
+		c.drop("unknown sender")
+		return
+	}
+	n := 0
+	for _, set := range []bool{m.Proposal != nil, m.Vote != nil, m.Timeout != nil, m.BlockRequest != nil, m.BlockResponse != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		c.drop("malformed message")
+		return
+	}
+	switch {
+	case m.Proposal != nil:
+		c.onProposal(m.Proposal, m.From)
+	case m.Vote != nil:
+		c.onVote(m.Vote, m.From)
+	case m.Timeout != nil:
+		c.onTimeout(m.Timeout, m.From)
+	case m.BlockRequest != nil:
+		c.onBlockRequest(m.BlockRequest, m.From)
+	case m.BlockResponse != nil:
+		c.onBlockResponse(m.BlockResponse, m.From)
+	}
+}
+
+// Tick advances the core's logical clock by one tick.
+func (c *Core) Tick() {
+	c.now++
+	clear(c.served)
+	c.ticksLeft--
+	if c.ticksLeft <= 0 {
+		c.localTimeout()
+	}
+	c.retryFetches()
+}
+
+// Ready returns the effects accumulated since the last call and clears
+// them. See Ready for the order in which the runtime must apply them.
+func (c *Core) Ready() Ready {
+	r := c.out
+	if c.safetyDirty {
+		s := c.safety
+		r.Safety = &s
+		c.safetyDirty = false
+	}
+	c.out = Ready{}
+	return r
+}
+
+// Round returns the current round.
+func (c *Core) Round() uint64 { return c.round }
+
+// HighQC returns the highest QC this validator holds.
+func (c *Core) HighQC() *chain.QC { return c.safety.HighQC }
+
+// Committed returns the highest committed block and its hash.
+func (c *Core) Committed() (*chain.Block, chain.Hash) { return c.tip, c.tipHash }
+
+// HasBlock reports whether the block is in the core's block tree.
+func (c *Core) HasBlock(h chain.Hash) bool { _, ok := c.tree[h]; return ok }
+
+// Leader returns the leader of a round.
+func (c *Core) Leader(round uint64) uint32 { return c.cfg.Election.Leader(round) }
+
+// Stats returns a copy of the core's counters.
+func (c *Core) Stats() Stats {
+	s := Stats{Dropped: make(map[string]int, len(c.stats.Dropped)), ConflictCommit: c.stats.ConflictCommit}
+	for k, v := range c.stats.Dropped {
+		s.Dropped[k] = v
+	}
+	return s
+}
+
+func (c *Core) drop(reason string) { c.stats.Dropped[reason]++ }
+
+func (c *Core) send(to uint32, m Message) {
+	m.From, m.To = c.cfg.Self, to
+	c.out.Messages = append(c.out.Messages, m)
+}
+
+func (c *Core) sign(msg []byte) []byte { return c.cfg.Signer.Sign(msg) }
+
+func (c *Core) timeout() int {
+	return timeoutTicks(c.cfg.BaseTimeout, c.cfg.MaxTimeout, c.failedRounds)
+}
+
+// insert adds a block whose parent is in the tree, and resolves whatever
+// waited for it.
+func (c *Core) insert(b *chain.Block, h chain.Hash) {
+	if _, ok := c.tree[h]; ok {
+		return
+	}
+	c.tree[h] = b
+	delete(c.orphans, h)
+	delete(c.fetching, h)
+	c.out.Blocks = append(c.out.Blocks, b)
+	c.processQC(b.QC, b.Proposer)
+	if qcs, ok := c.pendingQCs[h]; ok {
+		delete(c.pendingQCs, h)
+		for _, qc := range qcs {
+			c.processQC(qc, b.Proposer)
+		}
+	}
+	if ps, ok := c.pendingProps[h]; ok {
+		delete(c.pendingProps, h)
+		for _, p := range ps {
+			c.acceptProposal(p, p.Block.Hash(c.cfg.ChainID), p.Block.Proposer)
+		}
+	}
+}
+
+// parentOK checks a block against its parent, which must be in the tree.
+func (c *Core) parentOK(b *chain.Block) bool {
+	parent := c.tree[b.Parent]
+	return parent != nil && b.Height == parent.Height+1 && parent.Round == b.QC.Round
+}

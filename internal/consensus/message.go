@@ -1,0 +1,95 @@
+package consensus
+
+import "github.com/strategos/strategos/internal/chain"
+
+// Broadcast as a Message's To sends it to every other validator.
+const Broadcast = ^uint32(0)
+
+// Message is the unit the core exchanges with its peers. Exactly one of the
+// payload fields is set. From is filled in by the transport, which
+// authenticates peers; the core trusts it only to route replies, and
+// verifies every signed field regardless.
+type Message struct {
+	From, To uint32
+
+	Proposal      *chain.Proposal
+	Vote          *chain.Vote
+	Timeout       *chain.Timeout
+	BlockRequest  *BlockRequest
+	BlockResponse *BlockResponse
+}
+
+// Kind names the message's payload, for logs and statistics.
+func (m Message) Kind() string {
+	switch {
+	case m.Proposal != nil:
+		return "proposal"
+	case m.Vote != nil:
+		return "vote"
+	case m.Timeout != nil:
+		return "timeout"
+	case m.BlockRequest != nil:
+		return "block-request"
+	case m.BlockResponse != nil:
+		return "block-response"
+	}
+	return "empty"
+}
+
+// BlockRequest asks a peer for the block with hash Hash and up to Count-1 of
+// its ancestors.
+type BlockRequest struct {
+	Hash  chain.Hash
+	Count int
+}
+
+// BlockResponse answers a BlockRequest: the requested block first, then its
+// ancestors, newest to oldest.
+type BlockResponse struct {
+	Blocks []*chain.Block
+}
+
+// SafetyState is what a validator must remember across crashes to never
+// contradict itself.
+type SafetyState struct {
+	// LastVotedRound is the highest round in which the validator voted or
+	// timed out; it never votes in that round or below again.
+	LastVotedRound uint64
+	// HighQC is the highest QC the validator has seen for a block it holds.
+	HighQC *chain.QC
+	// LastTimeout is the last timeout it signed, re-sent rather than
+	// re-signed after a restart.
+	LastTimeout *chain.Timeout
+}
+
+// Commit is one committed block together with the QC that certified it.
+type Commit struct {
+	Block *chain.Block
+	Hash  chain.Hash
+	QC    *chain.QC
+}
+
+// Ready is the core's accumulated output since the last call to Ready.
+//
+// The runtime must handle it in this order: persist Blocks and Safety
+// durably, then send Messages, then apply Committed and record Evidence.
+type Ready struct {
+	Safety    *SafetyState   // non-nil when the safety state changed
+	Blocks    []*chain.Block // blocks newly added to the block tree
+	Messages  []Message
+	Committed []Commit // in height order
+	Evidence  []chain.Evidence
+}
+
+// IsEmpty reports whether r carries nothing to do.
+func (r *Ready) IsEmpty() bool {
+	return r.Safety == nil && len(r.Blocks) == 0 && len(r.Messages) == 0 &&
+		len(r.Committed) == 0 && len(r.Evidence) == 0
+}
+
+// Stats counts what the core dropped and why, so that operators and tests
+// can see misbehaving peers without the core trusting them.
+type Stats struct {
+	Dropped        map[string]int // reason -> count
+	ConflictCommit int            // certified chains that conflicted with a commit (more than f faults)
+}

@@ -1,0 +1,152 @@
+package consensus
+
+import (
+	"github.com/strategos/strategos/internal/chain"
+)
+
+// onProposal validates a leader's proposal, learns its certificates, and
+// votes for it if the voting rule allows.
+func (c *Core) onProposal(p *chain.Proposal, from uint32) {
+	b := p.Block
+	if b == nil {
+		c.drop("proposal without block")
+		return
+	}
+	if b.Round > c.round+futureRounds {
+		c.drop("proposal too far in the future")
+		return
+	}
+	if b.Round <= c.tip.Round {
+		c.drop("stale proposal")
+		return
+	}
+	h := b.Hash(c.cfg.ChainID)
+	if _, ok := c.tree[h]; ok {
+		return // duplicate
+	}
+	if err := c.verifyProposal(p, h); err != nil {
+		c.drop("invalid proposal")
+		return
+	}
+	c.checkDoubleProposal(p, h)
+	c.processTC(p.TC, from)
+	c.acceptProposal(p, h, from)
+}
+
+// acceptProposal inserts a verified proposal's block once its parent is
+// known, and votes for it.
+func (c *Core) acceptProposal(p *chain.Proposal, h chain.Hash, from uint32) {
+	b := p.Block
+	if _, ok := c.tree[b.Parent]; !ok {
+		if b.Round <= c.tip.Round {
+			return
+		}
+		if c.countPending() >= maxPending {
+			c.drop("too many pending proposals")
+			return
+		}
+		c.pendingProps[b.Parent] = append(c.pendingProps[b.Parent], p)
+		c.processQC(b.QC, from) // fetches the parent
+		return
+	}
+	if !c.parentOK(b) {
+		c.drop("block does not extend its parent")
+		return
+	}
+	c.insert(b, h)
+	if b.Round == c.round {
+		c.maybeVote(b, h, p.TC)
+	}
+}
+
+func (c *Core) countPending() int {
+	n := 0
+	for _, ps := range c.pendingProps {
+		n += len(ps)
+	}
+	return n
+}
+
+// maybeVote applies the voting rule and, if it allows, records the vote in
+// the safety state and sends it to the next round's leader.
+func (c *Core) maybeVote(b *chain.Block, h chain.Hash, tc *chain.TC) {
+	last := c.safety.LastVotedRound
+	if c.cfg.Unsafe.SkipVoteRoundCheck && b.Round == last {
+		last = b.Round - 1
+	}
+	if !safeToVote(b.Round, b.QC.Round, tc, last) {
+		return
+	}
+	c.safety.LastVotedRound = max(c.safety.LastVotedRound, b.Round)
+	c.safetyDirty = true
+	v := &chain.Vote{
+		Round:     b.Round,
+		BlockHash: h,
+		Voter:     c.cfg.Self,
+		Sig:       c.sign(chain.VoteSignBytes(c.cfg.ChainID, b.Round, h)),
+	}
+	next := c.cfg.Election.Leader(b.Round + 1)
+	if next == c.cfg.Self {
+		c.addVote(v, c.cfg.Self)
+		return
+	}
+	c.send(next, Message{Vote: v})
+}
+
+// tryPropose proposes a block if this validator leads the current round,
+// has not proposed in it yet, and holds the certificate that justifies it.
+func (c *Core) tryPropose() {
+	if c.cfg.Election.Leader(c.round) != c.cfg.Self || c.proposed >= c.round || c.safety.LastVotedRound >= c.round {
+		return
+	}
+	qc := c.safety.HighQC
+	var tc *chain.TC
+	if qc.Round+1 != c.round {
+		if c.highTC == nil || c.highTC.Round+1 != c.round || qc.Round < c.highTC.HighQC.Round {
+			return
+		}
+		tc = c.highTC
+	}
+	parent, ok := c.tree[qc.BlockHash]
+	if !ok {
+		return
+	}
+	height := parent.Height + 1
+	execHeight, root := c.cfg.Source.Executed()
+	b := &chain.Block{
+		Height:     height,
+		Round:      c.round,
+		Parent:     qc.BlockHash,
+		QC:         qc,
+		Payload:    c.cfg.Source.Payload(height, qc.BlockHash),
+		Proposer:   c.cfg.Self,
+		Time:       c.cfg.Source.Time(),
+		ExecHeight: execHeight,
+		StateRoot:  root,
+	}
+	h := b.Hash(c.cfg.ChainID)
+	p := &chain.Proposal{Block: b, TC: tc, Sig: c.sign(chain.ProposalSignBytes(c.cfg.ChainID, c.round, h))}
+	c.proposed = c.round
+	c.send(Broadcast, Message{Proposal: p})
+	c.checkDoubleProposal(p, h)
+	c.acceptProposal(p, h, c.cfg.Self)
+}
+
+// checkDoubleProposal records the first proposal of each (round, proposer)
+// and reports evidence when a second, different one arrives.
+func (c *Core) checkDoubleProposal(p *chain.Proposal, h chain.Hash) {
+	k := seenKey{round: p.Block.Round, validator: p.Block.Proposer}
+	first, ok := c.seenProposals[k]
+	if !ok {
+		c.seenProposals[k] = seenProposal{hash: h, p: p}
+		return
+	}
+	if first.hash == h || first.p == nil {
+		return
+	}
+	c.out.Evidence = append(c.out.Evidence, chain.Evidence{
+		Kind: chain.DoubleProposal, Validator: k.validator, Round: k.round,
+		Height: first.p.Block.Height, ProposalA: first.p, ProposalB: p,
+	})
+	c.seenProposals[k] = seenProposal{hash: first.hash} // report once
+}
