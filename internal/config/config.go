@@ -1,0 +1,179 @@
+// Package config defines the files that describe a Strategos network and
+// one node of it: the genesis document shared by all validators, and each
+// node's own configuration. It also lays out a whole local network on disk
+// (Init), which `strategos init` and `strategos testnet` use.
+//
+// Layout of a network directory:
+//
+//	DIR/node<i>/config.json     this node's addresses, peers and tuning
+//	DIR/node<i>/genesis.json    the chain's genesis (identical for all nodes)
+//	DIR/node<i>/validator.key   this node's validator key (mode 0600)
+//	DIR/node<i>/data/           the node's store
+//	DIR/keys/account<k>.key     demo account keys, funded in genesis
+package config
+
+import (
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/strategos/strategos/internal/chain"
+	"github.com/strategos/strategos/internal/keys"
+)
+
+// File names inside a node's home directory.
+const (
+	ConfigFile  = "config.json"
+	GenesisFile = "genesis.json"
+	KeyFile     = "validator.key"
+	DataDir     = "data"
+)
+
+// Genesis is the chain's starting point, identical on every validator.
+type Genesis struct {
+	ChainID    string             `json:"chain_id"`
+	Time       time.Time          `json:"genesis_time"`
+	App        string             `json:"app"`
+	Validators []GenesisValidator `json:"validators"`
+	Accounts   []GenesisAccount   `json:"accounts,omitempty"`
+}
+
+// GenesisValidator is one member of the validator set.
+type GenesisValidator struct {
+	Index   uint32 `json:"index"`
+	Address string `json:"address"`
+	PubKey  string `json:"pub_key"`
+	Power   uint64 `json:"power"`
+}
+
+// GenesisAccount is an account funded at genesis (bank app).
+type GenesisAccount struct {
+	Address string `json:"address"`
+	Balance uint64 `json:"balance"`
+}
+
+// ValidatorSet returns the genesis validators as a chain.ValidatorSet.
+func (g *Genesis) ValidatorSet() (*chain.ValidatorSet, error) {
+	vals := make([]chain.Validator, len(g.Validators))
+	for i, v := range g.Validators {
+		if v.Index != uint32(i) {
+			return nil, fmt.Errorf("config: genesis validator %d has index %d", i, v.Index)
+		}
+		pub, err := keys.ParsePubKey(v.PubKey)
+		if err != nil {
+			return nil, fmt.Errorf("config: genesis validator %d: %w", i, err)
+		}
+		vals[i] = chain.Validator{PubKey: pub, Power: v.Power}
+	}
+	return chain.NewValidatorSet(vals)
+}
+
+// Node is one node's configuration file.
+type Node struct {
+	Index     uint32 `json:"index"`
+	P2PListen string `json:"p2p_listen"` // host:port for validator connections
+	APIListen string `json:"api_listen"` // host:port for the HTTP API
+	Peers     []Peer `json:"peers"`      // every validator, self included
+	LogLevel  string `json:"log_level"`  // debug, info, warn, error
+
+	// Consensus timing.
+	TickMillis      int `json:"tick_ms"`            // one logical tick
+	BaseTimeout     int `json:"base_timeout_ticks"` // round timeout when rounds succeed
+	MaxTimeout      int `json:"max_timeout_ticks"`
+	EmptyBlockTicks int `json:"empty_block_ticks"` // how long a leader waits for transactions before proposing an empty block
+}
+
+// Peer is where a validator listens for its peers.
+type Peer struct {
+	Index uint32 `json:"index"`
+	Addr  string `json:"addr"`
+}
+
+// Defaults fills unset tuning fields.
+func (n *Node) Defaults() {
+	if n.TickMillis <= 0 {
+		n.TickMillis = 10
+	}
+	if n.BaseTimeout <= 0 {
+		n.BaseTimeout = 100 // 1 s
+	}
+	if n.MaxTimeout <= 0 {
+		n.MaxTimeout = 16 * n.BaseTimeout
+	}
+	if n.EmptyBlockTicks <= 0 {
+		n.EmptyBlockTicks = 20 // 200 ms: idle chains still commit several blocks a second
+	}
+	if n.LogLevel == "" {
+		n.LogLevel = "info"
+	}
+}
+
+// Home is a node's home directory with its files loaded.
+type Home struct {
+	Dir     string
+	Node    Node
+	Genesis Genesis
+	Key     ed25519.PrivateKey
+}
+
+// Load reads a node's home directory and checks that its parts agree.
+func Load(dir string) (*Home, error) {
+	h := &Home{Dir: dir}
+	if err := readJSON(filepath.Join(dir, ConfigFile), &h.Node); err != nil {
+		return nil, err
+	}
+	if err := readJSON(filepath.Join(dir, GenesisFile), &h.Genesis); err != nil {
+		return nil, err
+	}
+	key, err := keys.Read(filepath.Join(dir, KeyFile))
+	if err != nil {
+		return nil, err
+	}
+	h.Key = key
+	h.Node.Defaults()
+	g := &h.Genesis
+	if g.ChainID == "" {
+		return nil, errors.New("config: genesis has no chain_id")
+	}
+	if int(h.Node.Index) >= len(g.Validators) {
+		return nil, fmt.Errorf("config: node index %d, but genesis has %d validators", h.Node.Index, len(g.Validators))
+	}
+	want := g.Validators[h.Node.Index].PubKey
+	if got := hex.EncodeToString(key.Public().(ed25519.PublicKey)); got != want {
+		return nil, fmt.Errorf("config: %s does not hold the key of validator %d in genesis", KeyFile, h.Node.Index)
+	}
+	if len(h.Node.Peers) != len(g.Validators) {
+		return nil, fmt.Errorf("config: %d peers configured, genesis has %d validators", len(h.Node.Peers), len(g.Validators))
+	}
+	return h, nil
+}
+
+// DataPath returns the node's data directory.
+func (h *Home) DataPath() string { return filepath.Join(h.Dir, DataDir) }
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	return nil
+}
+
+func writeJSON(path string, v any, mode os.FileMode) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("config: encode %s: %w", path, err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), mode); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
