@@ -68,4 +68,3 @@ func TestInitErrors(t *testing.T) {
 		}
 	}
 }
-
