@@ -1,5 +1,7 @@
 package chain
 
+import "crypto/sha256"
+
 // Block is one link of the chain. A block of height h extends its parent of
 // height h-1 and carries the quorum certificate that certified the parent,
 // so the chain of QCs is embedded in the chain of blocks.
@@ -71,3 +73,7 @@ func Genesis(chainID string, vals *ValidatorSet) *Block {
 func GenesisQC(genesis Hash) *QC {
 	return &QC{Round: 0, BlockHash: genesis}
 }
+
+// TxHash identifies a transaction: the plain SHA-256 of its bytes, so that
+// anyone can compute it with standard tools.
+func TxHash(tx []byte) Hash { return sha256.Sum256(tx) }

@@ -23,12 +23,16 @@ func safeToVote(blockRound, qcRound uint64, tc *chain.TC, lastVotedRound uint64)
 // proposed in the immediately preceding round commits the parent.
 func commits(parentRound, childRound uint64) bool { return parentRound+1 == childRound }
 
-// timeoutTicks is the pacemaker's backoff: the base timeout grows by half
-// with every consecutive failed round, up to max.
+// timeoutTicks is the pacemaker's backoff: the base timeout doubles with
+// every consecutive failed round, up to max (as Config.BaseTimeout
+// documents). It saturates at max rather than overflow.
 func timeoutTicks(base, max, failed int) int {
 	t := base
 	for i := 0; i < failed && t < max; i++ {
-		t += t / 2
+		if t > max/2 {
+			return max
+		}
+		t *= 2
 	}
 	if t > max {
 		t = max

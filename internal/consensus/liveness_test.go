@@ -1,0 +1,141 @@
+package consensus
+
+import (
+	"testing"
+
+	"github.com/strategos/strategos/internal/chain"
+)
+
+// (f) With validator 3 silent, the others time out of its rounds, form TCs,
+// and keep committing; no block of the silent validator is committed.
+func TestSilentLeaderTimesOut(t *testing.T) {
+	n := newTestNet(t, 4, nil)
+	n.drop = func(m Message) bool { return m.From == 3 }
+	withTC := 0
+	n.observe = func(_ uint32, r Ready) {
+		for _, m := range r.Messages {
+			if m.Proposal != nil && m.Proposal.TC != nil {
+				withTC++
+			}
+		}
+	}
+	n.run(400)
+	if n.sent["timeout"] == 0 || withTC == 0 {
+		t.Fatalf("no timeouts (%d) or no proposals justified by a TC (%d)", n.sent["timeout"], withTC)
+	}
+	n.checkAgreement()
+	for i := range uint32(3) {
+		seq := n.committed(i)
+		if len(seq) < 15 {
+			t.Fatalf("node %d committed only %d blocks", i, len(seq))
+		}
+		last := n.stores[i].blocks[seq[len(seq)-1]]
+		if last.Round < 3*8 {
+			t.Errorf("node %d: last commit is from round %d; rounds led by 3 were not passed", i, last.Round)
+		}
+		for _, h := range seq {
+			if n.stores[i].blocks[h].Proposer == 3 {
+				t.Fatalf("node %d committed a block of the silent validator", i)
+			}
+		}
+	}
+}
+
+// (f) While rounds keep failing (all votes lost), each round's timeout
+// doubles up to the cap; one successful round resets it to the base.
+func TestTimeoutBackoff(t *testing.T) {
+	const base, maxT = 4, 32
+	n := newTestNet(t, 4, func(c *Config) { c.BaseTimeout, c.MaxTimeout = base, maxT })
+	entered := map[uint64]int{1: 0} // round -> step in which node 0 entered it
+	fired := map[uint64]int{}       // round -> step in which node 0 first timed out in it
+	n.observe = func(i uint32, r Ready) {
+		for _, m := range r.Messages {
+			if i == 0 && m.Timeout != nil && m.Timeout.Voter == 0 {
+				if _, ok := fired[m.Timeout.Round]; !ok {
+					fired[m.Timeout.Round] = n.steps
+				}
+			}
+		}
+	}
+	step := func(k int) {
+		for range k {
+			n.step()
+			if r := n.cores[0].Round(); entered[r] == 0 && r != 1 {
+				entered[r] = n.steps
+			}
+		}
+	}
+	waits := func(from uint64, want []int) {
+		t.Helper()
+		for j, w := range want {
+			r := from + uint64(j)
+			e, ok1 := entered[r]
+			f, ok2 := fired[r]
+			if !ok1 || !ok2 || f-e != w {
+				t.Fatalf("round %d: entered at step %d (%v), timed out at %d (%v): waited %d ticks, want %d", r, e, ok1, f, ok2, f-e, w)
+			}
+		}
+	}
+	dropVotes := func(m Message) bool { return m.Vote != nil }
+
+	n.drop = dropVotes
+	step(4 + 8 + 16 + 32 + 32 + 32 + 1)
+	waits(1, []int{4, 8, 16, 32, 32, 32})
+	if len(n.committed(0)) != 0 {
+		t.Fatal("committed without votes")
+	}
+
+	n.drop = nil
+	before := len(n.committed(0))
+	for range 200 {
+		if len(n.committed(0)) >= before+5 {
+			break
+		}
+		step(1)
+	}
+	if len(n.committed(0)) < before+5 {
+		t.Fatal("no progress after votes were restored")
+	}
+
+	n.drop = dropVotes
+	r := n.cores[0].Round()
+	step(4 + 8 + 16 + 1)
+	waits(r, []int{4, 8, 16})
+}
+
+// (g) A validator isolated for many heights fetches the missing blocks
+// when reconnected and commits the same sequence as the others.
+func TestCatchUpAfterIsolation(t *testing.T) {
+	const fetch = 8
+	n := newTestNet(t, 4, func(c *Config) { c.MaxFetch = fetch })
+	isolated := true
+	n.drop = func(m Message) bool { return isolated && (m.From == 3 || m.To == 3) }
+	const gap = 5 * fetch
+	n.runUntil(3000, "committed while 3 is isolated", func() bool { return len(n.committed(0)) >= gap })
+	if got := len(n.committed(3)); got != 0 {
+		t.Fatalf("isolated node committed %d blocks", got)
+	}
+	isolated = false
+	target := len(n.committed(0))
+	n.runUntil(3000, "3 caught up", func() bool { return len(n.committed(3)) >= target })
+	n.checkAgreement()
+	// The gap is five responses long, so the fetch was followed up.
+	if n.sent["block-request"] < gap/fetch || n.handled["block-response"] < gap/fetch {
+		t.Fatalf("%d requests, %d responses: blocks did not come by fetching", n.sent["block-request"], n.handled["block-response"])
+	}
+	// Validator 3 takes part again: more commits after catching up.
+	n.run(100)
+	n.checkAgreement()
+	if len(n.committed(3)) < target+10 {
+		t.Fatalf("node 3 stopped at %d commits", len(n.committed(3)))
+	}
+
+	// A response nobody asked for is dropped and changes nothing.
+	c := n.cores[3]
+	first := n.stores[3].blocks[n.committed(3)[0]]
+	was := c.Stats().Dropped["unsolicited block response"]
+	c.Step(Message{From: 0, To: 3, BlockResponse: &BlockResponse{Blocks: []*chain.Block{first}}})
+	if r := c.Ready(); !r.IsEmpty() || c.Stats().Dropped["unsolicited block response"] != was+1 {
+		t.Fatalf("unsolicited response: ready %+v, dropped %v", r, c.Stats().Dropped)
+	}
+}
