@@ -149,3 +149,5 @@ func (e *equivocate) Ready() consensus.Ready {
 	e.late = slices.Clone(e.late[i:])
 	return out
 }
+
+func (s markedSource) HasTxs() bool { return s.inner.HasTxs() }

@@ -208,6 +208,7 @@ func (c *Core) enterRound(r uint64, progress bool) {
 		return
 	}
 	c.round = r
+	c.roundTicks = 0
 	if progress {
 		c.failedRounds = 0
 	}

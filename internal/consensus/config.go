@@ -29,6 +29,8 @@ type BlockSource interface {
 	Time() int64
 	// Executed returns the latest executed height and its state root.
 	Executed() (height uint64, root chain.Hash)
+	// HasTxs reports whether transactions are waiting to be proposed.
+	HasTxs() bool
 }
 
 // Storage is the core's read-only view of what the runtime persisted. The
@@ -42,6 +44,9 @@ type Storage interface {
 	CommittedTip() *chain.Block
 	// Block returns a persisted block by hash.
 	Block(h chain.Hash) (*chain.Block, bool)
+	// CommittedBlock returns the committed block at a height, its hash and
+	// the QC that certified it.
+	CommittedBlock(height uint64) (b *chain.Block, h chain.Hash, qc *chain.QC, ok bool)
 }
 
 // Config holds everything a Core needs. The zero values of the optional
@@ -57,13 +62,20 @@ type Config struct {
 	Storage    Storage // default: a fresh validator at genesis
 
 	// BaseTimeout is the round timeout in ticks when rounds succeed; it
-	// doubles with every consecutive failed round up to MaxTimeout.
+	// doubles with every consecutive failed round up to MaxTimeout. It
+	// must exceed EmptyBlockDelay.
 	BaseTimeout int // default 10
 	MaxTimeout  int // default 64 * BaseTimeout
 
 	MaxPayloadTxs   int // largest accepted payload, in transactions (default 10,000)
 	MaxPayloadBytes int // and in bytes (default 16 MiB)
 	MaxFetch        int // most blocks served per block request (default 64)
+
+	// EmptyBlockDelay is how many ticks a leader waits, when it has no
+	// transactions to propose and no uncommitted ancestor carries any,
+	// before it proposes an empty block. It keeps an idle chain from
+	// spinning; 0 proposes at once.
+	EmptyBlockDelay int
 
 	// Unsafe switches off safety rules. It exists only so that tests can
 	// prove that the simulator's checkers detect the resulting violations;
@@ -114,6 +126,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxPayloadBytes <= 0 {
 		c.MaxPayloadBytes = 16 << 20
+	}
+	if c.EmptyBlockDelay < 0 || c.EmptyBlockDelay >= c.BaseTimeout {
+		return fmt.Errorf("consensus: empty block delay %d must be below the base timeout %d", c.EmptyBlockDelay, c.BaseTimeout)
 	}
 	if c.MaxFetch <= 0 {
 		c.MaxFetch = 64

@@ -57,6 +57,8 @@ type Core struct {
 	pendingQCs   map[chain.Hash][]*chain.QC       // by missing block
 	orphans      map[chain.Hash]*chain.Block
 	fetching     map[chain.Hash]*fetchState
+	syncing      *syncState
+	roundTicks   int // ticks spent in the current round
 	served       map[uint32]int
 
 	verified map[chain.Hash]struct{}
@@ -144,7 +146,8 @@ func (c *Core) Step(m Message) {
 		return
 	}
 	n := 0
-	for _, set := range []bool{m.Proposal != nil, m.Vote != nil, m.Timeout != nil, m.BlockRequest != nil, m.BlockResponse != nil} {
+	for _, set := range []bool{m.Proposal != nil, m.Vote != nil, m.Timeout != nil, m.BlockRequest != nil,
+		m.BlockResponse != nil, m.SyncRequest != nil, m.SyncResponse != nil} {
 		if set {
 			n++
 		}
@@ -164,6 +167,10 @@ func (c *Core) Step(m Message) {
 		c.onBlockRequest(m.BlockRequest, m.From)
 	case m.BlockResponse != nil:
 		c.onBlockResponse(m.BlockResponse, m.From)
+	case m.SyncRequest != nil:
+		c.onSyncRequest(m.SyncRequest, m.From)
+	case m.SyncResponse != nil:
+		c.onSyncResponse(m.SyncResponse, m.From)
 	}
 }
 
@@ -176,6 +183,9 @@ func (c *Core) Tick() {
 		c.localTimeout()
 	}
 	c.retryFetches()
+	c.retrySync()
+	c.roundTicks++
+	c.tryPropose() // an idle leader's empty-block delay may have passed
 }
 
 // Ready returns the effects accumulated since the last call and clears

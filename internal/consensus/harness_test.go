@@ -219,9 +219,17 @@ type memStore struct {
 	tip       *chain.Block
 	blocks    map[chain.Hash]*chain.Block
 	committed []chain.Hash
+	certs     []*chain.QC
 }
 
 var _ Storage = (*memStore)(nil)
+
+func (s *memStore) CommittedBlock(h uint64) (*chain.Block, chain.Hash, *chain.QC, bool) {
+	if h == 0 || h > uint64(len(s.committed)) {
+		return nil, chain.Hash{}, nil, false
+	}
+	return s.blocks[s.committed[h-1]], s.committed[h-1], s.certs[h-1], true
+}
 
 func (s *memStore) SafetyState() SafetyState   { return s.safety }
 func (s *memStore) CommittedTip() *chain.Block { return s.tip }
@@ -254,7 +262,9 @@ func (s *memStore) apply(r Ready) error {
 			return fmt.Errorf("commit of height %d without its certificate", want)
 		}
 		s.tip = c.Block
+		s.blocks[c.Hash] = c.Block
 		s.committed = append(s.committed, c.Hash)
+		s.certs = append(s.certs, c.QC)
 	}
 	return nil
 }
@@ -272,3 +282,5 @@ func (s *fakeSource) Payload(height uint64, parent chain.Hash) [][]byte {
 func (s *fakeSource) Time() int64 { s.clock++; return s.clock }
 
 func (s *fakeSource) Executed() (uint64, chain.Hash) { return 0, chain.Hash{} }
+
+func (s *fakeSource) HasTxs() bool { return true }

@@ -103,8 +103,8 @@ func TestTimeoutBackoff(t *testing.T) {
 	waits(r, []int{4, 8, 16})
 }
 
-// (g) A validator isolated for many heights fetches the missing blocks
-// when reconnected and commits the same sequence as the others.
+// (g) A validator isolated for many heights catches up by height when
+// reconnected and commits the same sequence as the others.
 func TestCatchUpAfterIsolation(t *testing.T) {
 	const fetch = 8
 	n := newTestNet(t, 4, func(c *Config) { c.MaxFetch = fetch })
@@ -119,9 +119,10 @@ func TestCatchUpAfterIsolation(t *testing.T) {
 	target := len(n.committed(0))
 	n.runUntil(3000, "3 caught up", func() bool { return len(n.committed(3)) >= target })
 	n.checkAgreement()
-	// The gap is five responses long, so the fetch was followed up.
-	if n.sent["block-request"] < gap/fetch || n.handled["block-response"] < gap/fetch {
-		t.Fatalf("%d requests, %d responses: blocks did not come by fetching", n.sent["block-request"], n.handled["block-response"])
+	// The gap is five batches long: validator 3 caught up by height, one
+	// full batch after another.
+	if n.sent["sync-request"] < gap/fetch-1 || n.handled["sync-response"] < gap/fetch-1 {
+		t.Fatalf("%d sync requests, %d responses: blocks did not come by catch-up", n.sent["sync-request"], n.handled["sync-response"])
 	}
 	// Validator 3 takes part again: more commits after catching up.
 	n.run(100)

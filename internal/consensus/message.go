@@ -17,6 +17,8 @@ type Message struct {
 	Timeout       *chain.Timeout
 	BlockRequest  *BlockRequest
 	BlockResponse *BlockResponse
+	SyncRequest   *SyncRequest
+	SyncResponse  *SyncResponse
 }
 
 // Kind names the message's payload, for logs and statistics.
@@ -32,6 +34,10 @@ func (m Message) Kind() string {
 		return "block-request"
 	case m.BlockResponse != nil:
 		return "block-response"
+	case m.SyncRequest != nil:
+		return "sync-request"
+	case m.SyncResponse != nil:
+		return "sync-response"
 	}
 	return "empty"
 }
@@ -47,6 +53,22 @@ type BlockRequest struct {
 // ancestors, newest to oldest.
 type BlockResponse struct {
 	Blocks []*chain.Block
+}
+
+// SyncRequest asks a peer for up to Count committed blocks from height
+// From upwards: how a validator that fell far behind catches up.
+type SyncRequest struct {
+	From  uint64
+	Count int
+}
+
+// SyncResponse answers a SyncRequest with consecutive committed blocks,
+// lowest first, and QC, the certificate of the last one. Every block
+// carries its parent's certificate, so each block in the response is
+// certified, and each certificate is verified before a block is used.
+type SyncResponse struct {
+	Blocks []*chain.Block
+	QC     *chain.QC
 }
 
 // SafetyState is what a validator must remember across crashes to never

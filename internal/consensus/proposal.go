@@ -30,6 +30,9 @@ func (c *Core) onProposal(p *chain.Proposal, from uint32) {
 	}
 	c.checkDoubleProposal(p, h)
 	c.processTC(p.TC, from)
+	if b.Height > c.tip.Height+uint64(c.cfg.MaxFetch) {
+		c.startSync(from) // far behind: catch up by height rather than walk back
+	}
 	c.acceptProposal(p, h, from)
 }
 
@@ -111,6 +114,9 @@ func (c *Core) tryPropose() {
 	if !ok {
 		return
 	}
+	if c.roundTicks < c.cfg.EmptyBlockDelay && !c.cfg.Source.HasTxs() && !c.payloadAbove(qc.BlockHash) {
+		return
+	}
 	height := parent.Height + 1
 	execHeight, root := c.cfg.Source.Executed()
 	b := &chain.Block{
@@ -130,6 +136,23 @@ func (c *Core) tryPropose() {
 	c.send(Broadcast, Message{Proposal: p})
 	c.checkDoubleProposal(p, h)
 	c.acceptProposal(p, h, c.cfg.Self)
+}
+
+// payloadAbove reports whether block h or an uncommitted ancestor carries
+// transactions: they commit only once blocks are built on top, so the
+// leader must not wait before extending them.
+func (c *Core) payloadAbove(h chain.Hash) bool {
+	for h != c.tipHash {
+		b, ok := c.tree[h]
+		if !ok {
+			return false
+		}
+		if len(b.Payload) > 0 {
+			return true
+		}
+		h = b.Parent
+	}
+	return false
 }
 
 // checkDoubleProposal records the first proposal of each (round, proposer)

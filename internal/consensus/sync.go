@@ -143,7 +143,11 @@ func (c *Core) onBlockResponse(r *BlockResponse, from uint32) {
 	c.connectOrphans()
 	if oldest != nil {
 		if _, ok := c.tree[oldest.Parent]; !ok && oldest.Height-1 > c.tip.Height {
-			c.fetch(oldest.Parent, from)
+			if oldest.Height > c.tip.Height+uint64(c.cfg.MaxFetch) {
+				c.startSync(from)
+			} else {
+				c.fetch(oldest.Parent, from)
+			}
 		}
 	}
 }

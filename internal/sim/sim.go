@@ -291,6 +291,8 @@ func (r *run) commit(i int, c consensus.Commit) {
 		return
 	}
 	n.store.committed = append(n.store.committed, c.Hash)
+	n.store.certs = append(n.store.certs, c.QC)
+	n.store.blocks[c.Hash] = c.Block
 	n.store.tip = c.Block
 	if n.byz {
 		return

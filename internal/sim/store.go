@@ -14,6 +14,7 @@ type memStore struct {
 	safety    consensus.SafetyState
 	blocks    map[chain.Hash]*chain.Block
 	committed []chain.Hash // committed[h-1] is the block at height h
+	certs     []*chain.QC  // certs[h-1] certifies it
 	tip       *chain.Block
 }
 
@@ -28,6 +29,13 @@ func (s *memStore) CommittedTip() *chain.Block         { return s.tip }
 func (s *memStore) Block(h chain.Hash) (*chain.Block, bool) {
 	b, ok := s.blocks[h]
 	return b, ok
+}
+
+func (s *memStore) CommittedBlock(h uint64) (*chain.Block, chain.Hash, *chain.QC, bool) {
+	if h == 0 || h > uint64(len(s.committed)) {
+		return nil, chain.Hash{}, nil, false
+	}
+	return s.blocks[s.committed[h-1]], s.committed[h-1], s.certs[h-1], true
 }
 
 // persist writes what must be durable before messages go out.
@@ -69,6 +77,8 @@ func (s *source) Payload(height uint64, parent chain.Hash) [][]byte {
 	s.n++
 	return [][]byte{[]byte("tx/" + itoa(uint64(s.node)) + "/" + itoa(uint64(s.n)) + "/h" + itoa(height))}
 }
+
+func (s *source) HasTxs() bool { return true }
 
 func (s *source) Time() int64 { return s.r.now * 1e6 }
 

@@ -1,0 +1,58 @@
+// Package app defines the boundary between consensus and the state that
+// the ledger keeps: the Application interface. Consensus orders opaque
+// transactions; an Application admits them, executes committed blocks
+// deterministically, and answers queries. Concrete applications live in
+// subpackages (kv, and later bank); a third can be written without touching
+// consensus.
+//
+// The shape follows ABCI++ (check, prepare, finalize, commit, query), in
+// process and in Go: CheckTx guards the mempool, the node's mempool builds
+// payloads, Execute finalizes a committed block, and Query reads state.
+package app
+
+import (
+	"errors"
+
+	"github.com/strategos/strategos/internal/chain"
+)
+
+// ErrNotFound is returned by Query for a key that has no value.
+var ErrNotFound = errors.New("app: not found")
+
+// TxResult is the outcome of one transaction in a committed block. A
+// rejected transaction changes nothing; Error says why.
+type TxResult struct {
+	Hash  chain.Hash
+	OK    bool
+	Error string
+}
+
+// BlockResult is the outcome of executing one committed block.
+type BlockResult struct {
+	Height    uint64
+	Results   []TxResult // one per transaction, in block order
+	StateRoot chain.Hash // digest of the state after the block
+}
+
+// Application is a deterministic state machine over committed blocks.
+//
+// Execute must be deterministic: every honest validator that executes the
+// same blocks in the same order reaches the same state root. It is called
+// once per committed height, in order, and must make its effects durable
+// before it returns so that a restarted node resumes from Info.
+type Application interface {
+	// Name is the application's name, as in the genesis ("bank", "kv").
+	Name() string
+	// CheckTx decides whether tx may enter the mempool, against the latest
+	// committed state. It must not change state.
+	CheckTx(tx []byte) error
+	// Execute applies a committed block's transactions.
+	Execute(height uint64, txs [][]byte) (BlockResult, error)
+	// Info returns the last executed height and its state root.
+	Info() (height uint64, root chain.Hash)
+	// Query reads a value of the state by key.
+	Query(key string) ([]byte, error)
+}
+
+// TxHash returns the hash that identifies a transaction.
+func TxHash(tx []byte) chain.Hash { return chain.TxHash(tx) }

@@ -1,0 +1,136 @@
+package consensus
+
+import (
+	"github.com/strategos/strategos/internal/chain"
+)
+
+// Catch-up by height. A validator far behind its peers (restarted after a
+// long outage, or new) asks one peer at a time for committed blocks above
+// its tip, lowest first. Unlike fetched ancestors, these blocks are not
+// anchored to a certificate the validator already verified, so each
+// block's parent certificate, and the certificate of the last block, is
+// verified before the block enters the tree; the ordinary commit rule then
+// commits them.
+
+type syncState struct {
+	peer     uint32
+	deadline uint64
+	tries    int
+}
+
+func (c *Core) startSync(peer uint32) {
+	if c.syncing != nil {
+		return
+	}
+	if peer == c.cfg.Self || !c.cfg.Validators.Has(peer) {
+		peer = c.nextPeer(c.cfg.Self)
+	}
+	c.syncing = &syncState{peer: peer}
+	c.requestSync()
+}
+
+func (c *Core) requestSync() {
+	s := c.syncing
+	s.deadline = c.now + uint64(fetchRetryTicks*c.cfg.BaseTimeout)
+	s.tries++
+	c.send(s.peer, Message{SyncRequest: &SyncRequest{From: c.tip.Height + 1, Count: c.cfg.MaxFetch}})
+}
+
+// retrySync moves an overdue catch-up to the next peer, and gives up after
+// a few tries: the next proposal from far ahead starts it again.
+func (c *Core) retrySync() {
+	s := c.syncing
+	if s == nil || s.deadline > c.now {
+		return
+	}
+	if s.tries >= maxFetchTries {
+		c.syncing = nil
+		return
+	}
+	s.peer = c.nextPeer(s.peer)
+	c.requestSync()
+}
+
+// onSyncRequest serves committed blocks from storage, within the same
+// per-peer budget as block requests.
+func (c *Core) onSyncRequest(r *SyncRequest, from uint32) {
+	if c.served[from] >= servedPerTick {
+		c.drop("sync request over budget")
+		return
+	}
+	c.served[from]++
+	if c.cfg.Storage == nil || r.From == 0 {
+		return
+	}
+	n := uint64(min(max(r.Count, 1), c.cfg.MaxFetch))
+	resp := &SyncResponse{}
+	for h := r.From; h < r.From+n && h <= c.tip.Height; h++ {
+		b, _, qc, ok := c.cfg.Storage.CommittedBlock(h)
+		if !ok {
+			break
+		}
+		resp.Blocks = append(resp.Blocks, b)
+		resp.QC = qc
+	}
+	if len(resp.Blocks) == 0 {
+		return
+	}
+	c.send(from, Message{SyncResponse: resp})
+}
+
+// onSyncResponse verifies and inserts committed blocks from a peer.
+func (c *Core) onSyncResponse(r *SyncResponse, from uint32) {
+	s := c.syncing
+	if s == nil || from != s.peer {
+		c.drop("unsolicited sync response")
+		return
+	}
+	if len(r.Blocks) == 0 || len(r.Blocks) > c.cfg.MaxFetch || r.QC == nil {
+		c.drop("malformed sync response")
+		return
+	}
+	var hashes []chain.Hash
+	for i, b := range r.Blocks {
+		if err := c.checkBlockShape(b); err != nil {
+			c.drop("invalid block in sync response")
+			return
+		}
+		h := b.Hash(c.cfg.ChainID)
+		if i > 0 && (b.Parent != hashes[i-1] || b.Height != r.Blocks[i-1].Height+1) {
+			c.drop("sync response is not a chain")
+			return
+		}
+		hashes = append(hashes, h)
+	}
+	if r.QC.BlockHash != hashes[len(hashes)-1] {
+		c.drop("sync response certificate is for another block")
+		return
+	}
+	for _, b := range r.Blocks {
+		if err := c.verifyQC(b.QC); err != nil {
+			c.drop("invalid certificate in sync response")
+			return
+		}
+	}
+	if err := c.verifyQC(r.QC); err != nil {
+		c.drop("invalid certificate in sync response")
+		return
+	}
+	for i, b := range r.Blocks {
+		if b.Height <= c.tip.Height {
+			continue
+		}
+		if !c.parentOK(b) {
+			c.drop("sync response does not extend the tree")
+			c.syncing = nil
+			return
+		}
+		c.insert(b, hashes[i])
+	}
+	c.processQC(r.QC, from)
+	c.connectOrphans()
+	c.syncing = nil
+	if len(r.Blocks) == c.cfg.MaxFetch {
+		c.startSync(from) // a full batch: there is probably more
+	}
+}
