@@ -160,7 +160,7 @@ func peers(n int, self uint32) []uint32 {
 	return out
 }
 
-// delayTicks is how long the delay behaviour holds each message, in units
+// delayTimeouts is how long the delay behaviour holds each message, in units
 // of the base timeout.
 const delayTimeouts = 3
 

@@ -73,6 +73,14 @@ func (s markedSource) Executed() (uint64, chain.Hash) { return s.inner.Executed(
 // A fellow traitor's message goes to the twin that holds the block it
 // refers to, or to both when neither or both do.
 func (e *equivocate) Step(m consensus.Message) {
+	if m.Vote != nil {
+		// Both twins count every vote sent to the traitor, so that both
+		// hold the certificate to lead with, and both propose.
+		for _, t := range e.twins {
+			t.Step(m)
+		}
+		return
+	}
 	if !e.colluder[m.From] {
 		e.twins[e.side[m.From]].Step(m)
 		return

@@ -13,6 +13,7 @@ import (
 // commits them.
 
 type syncState struct {
+	from     uint64 // the lowest height asked for
 	peer     uint32
 	deadline uint64
 	tries    int
@@ -25,7 +26,7 @@ func (c *Core) startSync(peer uint32) {
 	if peer == c.cfg.Self || !c.cfg.Validators.Has(peer) {
 		peer = c.nextPeer(c.cfg.Self)
 	}
-	c.syncing = &syncState{peer: peer}
+	c.syncing = &syncState{peer: peer, from: c.tip.Height + 1}
 	c.requestSync()
 }
 
@@ -33,7 +34,7 @@ func (c *Core) requestSync() {
 	s := c.syncing
 	s.deadline = c.now + uint64(fetchRetryTicks*c.cfg.BaseTimeout)
 	s.tries++
-	c.send(s.peer, Message{SyncRequest: &SyncRequest{From: c.tip.Height + 1, Count: c.cfg.MaxFetch}})
+	c.send(s.peer, Message{SyncRequest: &SyncRequest{From: s.from, Count: c.cfg.MaxFetch}})
 }
 
 // retrySync moves an overdue catch-up to the next peer, and gives up after
@@ -130,7 +131,11 @@ func (c *Core) onSyncResponse(r *SyncResponse, from uint32) {
 	c.processQC(r.QC, from)
 	c.connectOrphans()
 	c.syncing = nil
-	if len(r.Blocks) == c.cfg.MaxFetch {
-		c.startSync(from) // a full batch: there is probably more
+	if last := r.Blocks[len(r.Blocks)-1]; len(r.Blocks) == c.cfg.MaxFetch && last.Height >= c.tip.Height {
+		// A full batch: there is probably more. Ask above what was just
+		// inserted, not above the tip: the batch may not have let the
+		// commit rule advance the tip.
+		c.syncing = &syncState{peer: from, from: last.Height + 1}
+		c.requestSync()
 	}
 }

@@ -93,16 +93,19 @@ func (c *Core) checkDoubleVote(v *chain.Vote) {
 // onTimeout verifies a peer's timeout, learns its certificates, and forms a
 // TC once a quorum timed out in one round.
 func (c *Core) onTimeout(t *chain.Timeout, from uint32) {
-	if t.Round > c.round+futureRounds {
-		c.drop("timeout too far in the future")
-		return
-	}
 	if err := c.verifyTimeout(t); err != nil {
 		c.drop("invalid timeout")
 		return
 	}
+	// Certificates prove progress however far ahead they are: a validator
+	// that was away for a long time catches up on them. Only the timeout
+	// itself, one validator's word, is kept within a window of rounds.
 	c.processQC(t.HighQC, from)
 	c.processTC(t.LastTC, from)
+	if t.Round > c.round+futureRounds {
+		c.drop("timeout too far in the future")
+		return
+	}
 	c.addTimeout(t, from)
 }
 

@@ -63,7 +63,8 @@ type Config struct {
 
 	// BaseTimeout is the round timeout in ticks when rounds succeed; it
 	// doubles with every consecutive failed round up to MaxTimeout. It
-	// must exceed EmptyBlockDelay.
+	// must be at least twice EmptyBlockDelay, so that other validators
+	// wait for an idle leader's block.
 	BaseTimeout int // default 10
 	MaxTimeout  int // default 64 * BaseTimeout
 
@@ -127,8 +128,8 @@ func (c *Config) validate() error {
 	if c.MaxPayloadBytes <= 0 {
 		c.MaxPayloadBytes = 16 << 20
 	}
-	if c.EmptyBlockDelay < 0 || c.EmptyBlockDelay >= c.BaseTimeout {
-		return fmt.Errorf("consensus: empty block delay %d must be below the base timeout %d", c.EmptyBlockDelay, c.BaseTimeout)
+	if c.EmptyBlockDelay < 0 || 2*c.EmptyBlockDelay > c.BaseTimeout {
+		return fmt.Errorf("consensus: empty block delay %d must be at most half the base timeout %d", c.EmptyBlockDelay, c.BaseTimeout)
 	}
 	if c.MaxFetch <= 0 {
 		c.MaxFetch = 64

@@ -12,23 +12,28 @@ func (c *Core) onProposal(p *chain.Proposal, from uint32) {
 		c.drop("proposal without block")
 		return
 	}
-	if b.Round > c.round+futureRounds {
-		c.drop("proposal too far in the future")
-		return
-	}
-	if b.Round <= c.tip.Round {
-		c.drop("stale proposal")
-		return
-	}
 	h := b.Hash(c.cfg.ChainID)
 	if _, ok := c.tree[h]; ok {
 		return // duplicate
+	}
+	if first, ok := c.seenProposals[seenKey{round: b.Round, validator: b.Proposer}]; ok && first.hash == h {
+		return // duplicate of a proposal already verified
+	}
+	if b.Round+evidenceRounds < c.round {
+		c.drop("stale proposal")
+		return
 	}
 	if err := c.verifyProposal(p, h); err != nil {
 		c.drop("invalid proposal")
 		return
 	}
+	// A late proposal can still prove equivocation, so it is checked for
+	// evidence before it is dropped as stale.
 	c.checkDoubleProposal(p, h)
+	if b.Round <= c.tip.Round {
+		c.drop("stale proposal")
+		return
+	}
 	c.processTC(p.TC, from)
 	if b.Height > c.tip.Height+uint64(c.cfg.MaxFetch) {
 		c.startSync(from) // far behind: catch up by height rather than walk back

@@ -60,6 +60,7 @@ type network struct {
 	partTo    int64
 	side      []int // partition side of each validator; -1 for traitors
 	byzantine []bool
+	hostile   bool
 }
 
 const (
@@ -68,7 +69,7 @@ const (
 )
 
 func newNetwork(rng *rand.Rand, n int, byz []bool, gst int64, hostile bool) *network {
-	nw := &network{rng: rng, gst: gst, byzantine: byz, side: make([]int, n)}
+	nw := &network{rng: rng, gst: gst, byzantine: byz, side: make([]int, n), hostile: hostile}
 	if !hostile {
 		return nw
 	}
@@ -98,7 +99,7 @@ func (nw *network) fate(now int64, a, b int) (int64, bool) {
 		return 0, false
 	}
 	d := 1 + nw.rng.Int64N(maxDelayStable)
-	if nw.rng.IntN(10) == 0 {
+	if nw.hostile && nw.rng.IntN(10) == 0 {
 		d += nw.rng.Int64N(maxDelayStormy)
 	}
 	return d, true

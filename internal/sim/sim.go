@@ -32,9 +32,19 @@ type Config struct {
 	// GST is when the network stabilises, in virtual milliseconds
 	// (default 1500): partitions heal, loss stops, delays are bounded.
 	GST int64
+	// Outage, if set, takes one validator down for a set interval, on top
+	// of any random crash: long outages exercise catch-up by height.
+	Outage *Outage
 	// Unsafe disables safety rules in honest validators, so tests can
 	// show that the checkers catch what follows.
 	Unsafe consensus.UnsafeRules
+}
+
+// Outage is a crash of one validator From virtual milliseconds into the
+// run, and its restart from what it persisted at To.
+type Outage struct {
+	Node     int
+	From, To int64
 }
 
 // Result is the outcome of one run.
@@ -46,6 +56,7 @@ type Result struct {
 	Time      int64  // virtual milliseconds simulated
 	Messages  int    // messages sent
 	Evidence  int    // evidence values reported by honest validators
+	Syncs     int    // catch-up requests (by height) sent
 }
 
 // Failed reports whether the run violated safety or liveness.
@@ -145,6 +156,13 @@ func Run(cfg Config) (Result, error) {
 		r.schedule(&event{at: down, kind: evCrash, node: victim})
 		r.schedule(&event{at: down + 50 + rng.Int64N(1000), kind: evRestart, node: victim})
 	}
+	if o := cfg.Outage; o != nil {
+		if o.Node < 0 || o.Node >= cfg.Nodes-cfg.Byzantine || o.To <= o.From {
+			return Result{}, fmt.Errorf("sim: outage %+v must name an honest validator and end after it starts", *o)
+		}
+		r.schedule(&event{at: o.From, kind: evCrash, node: o.Node})
+		r.schedule(&event{at: o.To, kind: evRestart, node: o.Node})
+	}
 	for i := range r.nodes {
 		r.drain(i)
 	}
@@ -207,10 +225,16 @@ func (r *run) loop() {
 			n.replica.Tick()
 			r.schedule(&event{at: r.now + tickMillis, kind: evTick, node: e.node})
 		case evCrash:
+			if n.crashed {
+				continue
+			}
 			n.crashed = true
 			n.replica = nil
 			continue
 		case evRestart:
+			if !n.crashed {
+				continue
+			}
 			n.crashed = false
 			if err := r.start(e.node); err != nil {
 				r.res.Violation = "restart failed: " + err.Error()
@@ -257,6 +281,9 @@ func (r *run) drain(i int) {
 
 func (r *run) send(from, to int, m consensus.Message) {
 	r.res.Messages++
+	if m.SyncRequest != nil {
+		r.res.Syncs++
+	}
 	d, ok := r.net.fate(r.now, from, to)
 	if !ok {
 		return

@@ -214,3 +214,21 @@ func BenchmarkRun(b *testing.B) {
 		})
 	}
 }
+
+// A validator down for far longer than one catch-up batch restarts from
+// its store, catches up by height, and commits the same chain.
+func TestLongOutageCatchUp(t *testing.T) {
+	for seed := uint64(1); seed <= 5; seed++ {
+		cfg := Config{Nodes: 4, Heights: 600, Seed: seed, Calm: true, Outage: &Outage{Node: 2, From: 300, To: 30000}}
+		r, err := Run(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Failed() || r.MinHeight < 600 {
+			t.Fatalf("seed %d: %+v", seed, r)
+		}
+		if r.Syncs < 2 {
+			t.Fatalf("seed %d: %d catch-up requests; the outage was not long enough to need them", seed, r.Syncs)
+		}
+	}
+}
