@@ -22,7 +22,7 @@ them lie, equivocate or crash.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%s: %w", c.CommandPath(), err)
 	})
-	root.AddCommand(newSimCmd(), newGeneralsCmd())
+	root.AddCommand(newSimCmd(), newGeneralsCmd(), newInitCmd(), newNodeCmd(), newTestnetCmd())
 	return root
 }
 

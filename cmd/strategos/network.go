@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strategos/strategos/internal/byzantine"
+	"github.com/strategos/strategos/internal/config"
+	"github.com/strategos/strategos/internal/daemon"
+	"github.com/strategos/strategos/internal/testnet"
+)
+
+// signalContext ends on SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func newInitCmd() *cobra.Command {
+	var o config.InitOptions
+	var hosts string
+	cmd := &cobra.Command{
+		Use:   "init --nodes N --out DIR",
+		Short: "Write the configuration of a network: one home per validator, and demo account keys",
+		Long: `init writes DIR/node<i>/ (config.json, genesis.json, validator.key) for each
+validator and DIR/keys/account0..9.key, demo accounts funded in genesis. Node i
+listens for peers on host i (default 127.0.0.1) port Q+i and serves its HTTP API
+on 127.0.0.1:P+i; both are in its config.json, which you may edit.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if hosts != "" {
+				o.Hosts = strings.Split(hosts, ",")
+			}
+			if err := config.Init(o); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote a network of %d validators to %s\n", o.Nodes, o.Out)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Nodes, "nodes", 4, "number of validators")
+	f.StringVar(&o.Out, "out", "", "output directory (required)")
+	f.StringVar(&hosts, "hosts", "", "comma-separated host of each validator (default 127.0.0.1 for all)")
+	f.IntVar(&o.APIPort, "api-port", 8080, "node i serves its API on 127.0.0.1:P+i")
+	f.IntVar(&o.P2PPort, "p2p-port", 26600, "node i listens for peers on port Q+i")
+	f.StringVar(&o.App, "app", "bank", "application: bank or kv")
+	cmd.MarkFlagRequired("out")
+	return cmd
+}
+
+func newNodeCmd() *cobra.Command {
+	var home, behavior, level string
+	cmd := &cobra.Command{
+		Use:   "node --home DIR",
+		Short: "Run one validator until SIGINT or SIGTERM",
+		Long: `node runs the validator whose home directory init wrote. Killed and started
+again with the same home, it recovers from its store, catches up with its
+peers, and never signs anything that contradicts what it signed before.
+
+Behaviours: ` + strings.Join(byzantine.Names(), ", "),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			h, err := config.Load(home)
+			if err != nil {
+				return err
+			}
+			if level == "" {
+				level = h.Node.LogLevel
+			}
+			lvl, err := daemon.ParseLevel(level)
+			if err != nil {
+				return err
+			}
+			if !byzantine.Valid(behavior) {
+				return fmt.Errorf("unknown behaviour %q (known: %s)", behavior, strings.Join(byzantine.Names(), ", "))
+			}
+			v, err := daemon.Open(h, behavior, daemon.NewLogger(cmd.ErrOrStderr(), lvl))
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			return v.Run(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&home, "home", "", "the validator's home directory (required)")
+	f.StringVar(&behavior, "behavior", byzantine.Honest, "run a Byzantine behaviour instead of the protocol")
+	f.StringVar(&level, "log-level", "", "debug, info, warn or error (default: the config's log_level)")
+	cmd.MarkFlagRequired("home")
+	return cmd
+}
+
+func newTestnetCmd() *cobra.Command {
+	var o testnet.Options
+	var level string
+	cmd := &cobra.Command{
+		Use:   "testnet",
+		Short: "Run a whole local network of validators on 127.0.0.1 until SIGINT or SIGTERM",
+		Long: `testnet starts N validators on loopback, with real TCP between them and real
+storage, writes DIR/testnet.json once every API answers, and shows a live
+status. Ctrl-C stops every node cleanly; starting again with the same --home
+resumes from disk. The K highest validators run --behavior.
+
+Behaviours: ` + strings.Join(byzantine.Names(), ", "),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			lvl, err := daemon.ParseLevel(level)
+			if err != nil {
+				return err
+			}
+			o.LogLevel = lvl
+			o.Out = cmd.OutOrStdout()
+			if f, ok := o.Out.(*os.File); ok {
+				if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+					o.Terminal = true
+				}
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			return testnet.Run(ctx, o)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Nodes, "nodes", 4, "number of validators")
+	f.IntVar(&o.Byzantine, "byzantine", 0, "how many validators (the highest indices) misbehave")
+	f.StringVar(&o.Behavior, "behavior", "equivocate", "behaviour of the Byzantine validators")
+	f.StringVar(&o.Home, "home", "", "where keys, genesis, data and the manifest go (default: a new temp dir)")
+	f.IntVar(&o.APIPort, "api-port", 8080, "node i serves its HTTP API on 127.0.0.1:P+i")
+	f.IntVar(&o.P2PPort, "p2p-port", 26600, "node i listens for its peers on 127.0.0.1:Q+i")
+	f.StringVar(&o.App, "app", "bank", "application: bank or kv")
+	f.StringVar(&level, "log-level", "info", "log level of the nodes' logs (DIR/node<i>/node.log)")
+	return cmd
+}

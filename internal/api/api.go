@@ -1,0 +1,228 @@
+// Package api serves a node's HTTP API (see the project's contract): status,
+// blocks, validators, transactions and Prometheus metrics. Handlers only
+// read published snapshots and the store, and hand transactions to the
+// node; they never block consensus. Every bad request is answered with a
+// JSON {"error": ...}, request bodies are size-limited, and handlers time
+// out.
+package api
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/strategos/strategos/internal/app"
+	"github.com/strategos/strategos/internal/chain"
+	"github.com/strategos/strategos/internal/node"
+	"github.com/strategos/strategos/internal/store"
+)
+
+// Backend is what the API needs from a node (implemented by *node.Node).
+type Backend interface {
+	Status() node.Status
+	Store() *store.Store
+	Validators() *chain.ValidatorSet
+	Registry() *prometheus.Registry
+	Submit(tx []byte) error
+	App() app.Application
+}
+
+// Limits from the contract.
+const (
+	MaxTxBody   = 128 << 10
+	MaxRange    = 100
+	handlerTime = 10 * time.Second
+)
+
+// Handler returns the API's routes.
+func Handler(b Backend, log *slog.Logger) http.Handler {
+	s := &server{b: b, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", s.status)
+	mux.HandleFunc("GET /v1/blocks/{height}", s.block)
+	mux.HandleFunc("GET /v1/blocks", s.blocks)
+	mux.HandleFunc("GET /v1/validators", s.validators)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(b.Registry(), promhttp.HandlerOpts{}))
+	if b.App().Name() == "kv" {
+		mux.HandleFunc("POST /v1/txs", s.submit)
+		mux.HandleFunc("GET /v1/kv/{key}", s.kv)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeErr(w, http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
+	})
+	return http.TimeoutHandler(mux, handlerTime, `{"error":"request timed out"}`)
+}
+
+// Serve runs the API on addr until ctx is done.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+type server struct {
+	b   Backend
+	log *slog.Logger
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+func (s *server) status(w http.ResponseWriter, _ *http.Request) {
+	st := s.b.Status()
+	var last any
+	if !st.LastBlockHash.IsZero() {
+		last = st.LastBlockHash.String()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"node": st.Node, "chain_id": st.ChainID, "height": st.Height, "round": st.Round, "leader": st.Leader,
+		"last_block_hash": last, "validators": st.Validators, "behavior": st.Behavior, "app": st.App,
+		"txs_committed": st.TxsCommitted, "tps": st.TPS, "peers": st.Peers, "pending": st.Pending,
+	})
+}
+
+// blockJSON is a committed block as the contract shows it.
+type blockJSON struct {
+	Height     uint64   `json:"height"`
+	Hash       string   `json:"hash"`
+	ParentHash string   `json:"parent_hash"`
+	Round      uint64   `json:"round"`
+	Proposer   uint32   `json:"proposer"`
+	Time       string   `json:"time"`
+	Txs        []string `json:"txs"`
+	QC         qcJSON   `json:"qc"`
+	StateRoot  string   `json:"state_root"`
+	ExecHeight uint64   `json:"exec_height"`
+}
+
+type qcJSON struct {
+	Round     uint64   `json:"round"`
+	BlockHash string   `json:"block_hash"`
+	Signers   []uint32 `json:"signers"`
+}
+
+func blockView(b *chain.Block, h chain.Hash, qc *chain.QC) blockJSON {
+	v := blockJSON{
+		Height: b.Height, Hash: h.String(), ParentHash: b.Parent.String(), Round: b.Round, Proposer: b.Proposer,
+		Time: time.Unix(0, b.Time).UTC().Format(time.RFC3339Nano), Txs: []string{},
+		StateRoot: b.StateRoot.String(), ExecHeight: b.ExecHeight,
+	}
+	for _, tx := range b.Payload {
+		v.Txs = append(v.Txs, chain.TxHash(tx).String())
+	}
+	if qc != nil {
+		v.QC = qcJSON{Round: qc.Round, BlockHash: qc.BlockHash.String(), Signers: qc.Signers()}
+	}
+	return v
+}
+
+func (s *server) block(w http.ResponseWriter, r *http.Request) {
+	h, err := strconv.ParseUint(r.PathValue("height"), 10, 64)
+	if err != nil || h == 0 {
+		writeErr(w, http.StatusBadRequest, "height must be a positive integer")
+		return
+	}
+	b, hash, qc, ok := s.b.Store().CommittedBlock(h)
+	if !ok {
+		writeErr(w, http.StatusNotFound, fmt.Sprintf("no committed block at height %d", h))
+		return
+	}
+	writeJSON(w, http.StatusOK, blockView(b, hash, qc))
+}
+
+func (s *server) blocks(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	from, err1 := strconv.ParseUint(q.Get("from"), 10, 64)
+	to, err2 := strconv.ParseUint(q.Get("to"), 10, 64)
+	if err1 != nil || err2 != nil || from == 0 || to < from {
+		writeErr(w, http.StatusBadRequest, "want from and to, positive integers with from <= to")
+		return
+	}
+	if to-from >= MaxRange {
+		to = from + MaxRange - 1
+	}
+	out := []blockJSON{}
+	for h := from; h <= to; h++ {
+		b, hash, qc, ok := s.b.Store().CommittedBlock(h)
+		if !ok {
+			break
+		}
+		out = append(out, blockView(b, hash, qc))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"blocks": out})
+}
+
+func (s *server) validators(w http.ResponseWriter, _ *http.Request) {
+	vals := s.b.Validators()
+	out := []map[string]any{}
+	for i := range uint32(vals.Len()) {
+		v := vals.Get(i)
+		out = append(out, map[string]any{
+			"index": i, "address": chain.AddressOf(v.PubKey).String(), "pub_key": hex.EncodeToString(v.PubKey), "power": v.Power,
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"validators": out})
+}
+
+func (s *server) submit(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxTxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeErr(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", MaxTxBody))
+			return
+		}
+		writeErr(w, http.StatusBadRequest, "cannot read body")
+		return
+	}
+	if err := s.b.Submit(body); err != nil {
+		code := http.StatusBadRequest
+		if node.IsBusy(err) {
+			code = http.StatusServiceUnavailable
+		}
+		writeErr(w, code, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"hash": chain.TxHash(body).String(), "status": "pending"})
+}
+
+func (s *server) kv(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	v, err := s.b.App().Query(key)
+	if errors.Is(err, app.ErrNotFound) {
+		writeErr(w, http.StatusNotFound, fmt.Sprintf("no key %q", key))
+		return
+	}
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	h, _ := s.b.App().Info()
+	writeJSON(w, http.StatusOK, map[string]any{"key": key, "value": string(v), "height": h})
+}

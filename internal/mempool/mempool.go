@@ -1,0 +1,205 @@
+// Package mempool holds transactions that were admitted but not yet
+// committed, and hands them to the leader's block builder.
+//
+// Admission (the application's CheckTx) happens before a transaction gets
+// here. The pool deduplicates by hash, keeps arrival order, bounds its size
+// in count and bytes, and tracks which transactions already sit in an
+// uncommitted block of the block tree ("in flight"), so that a leader never
+// proposes a transaction twice on one branch. It is safe for concurrent
+// use: the API adds while the consensus loop reaps and removes.
+package mempool
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/strategos/strategos/internal/chain"
+)
+
+// Errors returned by Add; callers test them with errors.Is.
+var (
+	ErrFull      = errors.New("mempool: full")
+	ErrDuplicate = errors.New("mempool: transaction already pending")
+	ErrTooLarge  = errors.New("mempool: transaction too large")
+)
+
+// Config bounds the pool.
+type Config struct {
+	MaxTxs   int // default 100,000
+	MaxBytes int // default 256 MiB
+	MaxTx    int // largest single transaction, default 128 KiB
+}
+
+type entry struct {
+	tx       []byte
+	hash     chain.Hash
+	inFlight chain.Hash // the block that carries it, or zero
+	seq      uint64
+}
+
+// Pool is the mempool.
+type Pool struct {
+	cfg Config
+
+	mu      sync.Mutex
+	byHash  map[chain.Hash]*entry
+	order   []*entry // arrival order; removed entries are compacted lazily
+	bytes   int
+	seq     uint64
+	flights map[chain.Hash][]chain.Hash // block -> its pending transactions
+	heights map[chain.Hash]uint64       // block -> height
+}
+
+// New returns an empty pool.
+func New(cfg Config) *Pool {
+	if cfg.MaxTxs <= 0 {
+		cfg.MaxTxs = 100_000
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = 256 << 20
+	}
+	if cfg.MaxTx <= 0 {
+		cfg.MaxTx = 128 << 10
+	}
+	return &Pool{
+		cfg:     cfg,
+		byHash:  make(map[chain.Hash]*entry),
+		flights: make(map[chain.Hash][]chain.Hash),
+		heights: make(map[chain.Hash]uint64),
+	}
+}
+
+// Add admits a transaction that passed the application's checks.
+func (p *Pool) Add(tx []byte) (chain.Hash, error) {
+	h := chain.TxHash(tx)
+	if len(tx) > p.cfg.MaxTx {
+		return h, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(tx), p.cfg.MaxTx)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.byHash[h]; ok {
+		return h, ErrDuplicate
+	}
+	if len(p.byHash) >= p.cfg.MaxTxs || p.bytes+len(tx) > p.cfg.MaxBytes {
+		return h, fmt.Errorf("%w: %d transactions, %d bytes pending", ErrFull, len(p.byHash), p.bytes)
+	}
+	p.seq++
+	e := &entry{tx: append([]byte(nil), tx...), hash: h, seq: p.seq}
+	p.byHash[h] = e
+	p.order = append(p.order, e)
+	p.bytes += len(tx)
+	return h, nil
+}
+
+// Has reports whether a transaction is pending.
+func (p *Pool) Has(h chain.Hash) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.byHash[h]
+	return ok
+}
+
+// Len returns the number of pending transactions.
+func (p *Pool) Len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.byHash)
+}
+
+// Ready reports whether some pending transaction is not yet in flight.
+func (p *Pool) Ready() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range p.order {
+		if p.byHash[e.hash] == e && e.inFlight.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
+// Reap returns up to maxTxs transactions (and maxBytes bytes) in arrival
+// order, skipping those already in flight.
+func (p *Pool) Reap(maxTxs, maxBytes int) [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.compact()
+	var out [][]byte
+	size := 0
+	for _, e := range p.order {
+		if len(out) >= maxTxs {
+			break
+		}
+		if p.byHash[e.hash] != e || !e.inFlight.IsZero() {
+			continue
+		}
+		if size+len(e.tx) > maxBytes {
+			break
+		}
+		out = append(out, e.tx)
+		size += len(e.tx)
+	}
+	return out
+}
+
+// InFlight records that block h at height carries txs: they are not reaped
+// again while the block may still commit.
+func (p *Pool) InFlight(h chain.Hash, height uint64, txs [][]byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var mine []chain.Hash
+	for _, tx := range txs {
+		th := chain.TxHash(tx)
+		if e, ok := p.byHash[th]; ok && e.inFlight.IsZero() {
+			e.inFlight = h
+			mine = append(mine, th)
+		}
+	}
+	if len(mine) > 0 {
+		p.flights[h] = mine
+		p.heights[h] = height
+	}
+}
+
+// Committed removes a committed block's transactions, and releases those
+// held by abandoned blocks at or below its height, so they can be proposed
+// again on the surviving branch.
+func (p *Pool) Committed(height uint64, txs [][]byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, tx := range txs {
+		h := chain.TxHash(tx)
+		if e, ok := p.byHash[h]; ok {
+			delete(p.byHash, h)
+			p.bytes -= len(e.tx)
+		}
+	}
+	for b, ht := range p.heights {
+		if ht > height {
+			continue
+		}
+		for _, th := range p.flights[b] {
+			if e, ok := p.byHash[th]; ok && e.inFlight == b {
+				e.inFlight = chain.Hash{}
+			}
+		}
+		delete(p.flights, b)
+		delete(p.heights, b)
+	}
+}
+
+// compact drops removed entries from the arrival order.
+func (p *Pool) compact() {
+	if len(p.order) <= 2*len(p.byHash)+64 {
+		return
+	}
+	kept := p.order[:0]
+	for _, e := range p.order {
+		if p.byHash[e.hash] == e {
+			kept = append(kept, e)
+		}
+	}
+	clear(p.order[len(kept):])
+	p.order = kept
+}

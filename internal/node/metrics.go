@@ -1,0 +1,57 @@
+package node
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the node's Prometheus instruments, registered on a registry
+// of its own so that several nodes can run in one process (testnet).
+type metrics struct {
+	reg          *prometheus.Registry
+	height       prometheus.Gauge
+	round        prometheus.Gauge
+	txsCommitted prometheus.Counter
+	timeouts     prometheus.Counter
+	qcs          prometheus.Counter
+	tcs          prometheus.Counter
+	msgsIn       *prometheus.CounterVec
+	msgsOut      *prometheus.CounterVec
+	dropped      *prometheus.CounterVec
+	commitLat    prometheus.Histogram
+	storeWrite   prometheus.Histogram
+	peers        prometheus.Gauge
+	evidence     prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	reg := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { reg.MustRegister(c) }
+	m := &metrics{
+		reg:          reg,
+		height:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "strategos_height", Help: "Last committed height."}),
+		round:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "strategos_round", Help: "Current consensus round."}),
+		txsCommitted: prometheus.NewCounter(prometheus.CounterOpts{Name: "strategos_txs_committed_total", Help: "Transactions in committed blocks."}),
+		timeouts:     prometheus.NewCounter(prometheus.CounterOpts{Name: "strategos_timeouts_total", Help: "Timeout messages this validator signed or re-sent."}),
+		qcs:          prometheus.NewCounter(prometheus.CounterOpts{Name: "strategos_qcs_total", Help: "Increases of this validator's highest QC."}),
+		tcs:          prometheus.NewCounter(prometheus.CounterOpts{Name: "strategos_tcs_total", Help: "Rounds entered through a timeout certificate."}),
+		msgsIn:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "strategos_messages_in_total", Help: "Messages received, by type."}, []string{"type"}),
+		msgsOut:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "strategos_messages_out_total", Help: "Messages sent, by type."}, []string{"type"}),
+		dropped:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "strategos_messages_dropped_total", Help: "Invalid messages dropped, by reason."}, []string{"reason"}),
+		commitLat: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "strategos_commit_latency_seconds",
+			Help: "From a block's proposal time to its commit here.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
+		storeWrite: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "strategos_store_write_seconds",
+			Help: "Durable writes (fsync included).", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+		peers:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "strategos_peers_connected", Help: "Peers with an outbound connection up."}),
+		evidence: prometheus.NewCounter(prometheus.CounterOpts{Name: "strategos_evidence_total", Help: "Misbehaviour proven by this validator."}),
+	}
+	for _, c := range []prometheus.Collector{m.height, m.round, m.txsCommitted, m.timeouts, m.qcs, m.tcs, m.msgsIn, m.msgsOut,
+		m.dropped, m.commitLat, m.storeWrite, m.peers, m.evidence,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		f(c)
+	}
+	return m
+}
+
+// Registry returns the registry that /metrics serves.
+func (n *Node) Registry() *prometheus.Registry { return n.metrics.reg }

@@ -1,0 +1,281 @@
+// Package node runs one validator as a real process: it drives the
+// consensus core (or a Byzantine behaviour wrapping it) with wall-clock
+// ticks and messages from the authenticated transport, and honours the
+// core's contract for every Ready: persist durably (fsync) first, then
+// send, then commit and execute.
+//
+// Everything that touches the clock, the network and the disk lives here
+// and in the packages it wires together (transport, store, app, mempool);
+// the protocol itself stays in package consensus. One goroutine owns the
+// core; the HTTP API reads a published status snapshot and the store,
+// which are safe for concurrent use.
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/strategos/strategos/internal/app"
+	"github.com/strategos/strategos/internal/app/kv"
+	"github.com/strategos/strategos/internal/byzantine"
+	"github.com/strategos/strategos/internal/chain"
+	"github.com/strategos/strategos/internal/config"
+	"github.com/strategos/strategos/internal/consensus"
+	"github.com/strategos/strategos/internal/mempool"
+	"github.com/strategos/strategos/internal/store"
+	"github.com/strategos/strategos/internal/transport"
+)
+
+// Options configure a Node.
+type Options struct {
+	Home     *config.Home
+	Behavior string       // a byzantine behaviour name; "" or "honest" for none
+	Logger   *slog.Logger // default: discard
+	// Listener, if set, is used for peer connections instead of listening
+	// on the configured address (tests bind 127.0.0.1:0 first).
+	Listener net.Listener
+}
+
+// Node is one running validator.
+type Node struct {
+	home     *config.Home
+	chainID  string
+	vals     *chain.ValidatorSet
+	self     uint32
+	behavior string
+	log      *slog.Logger
+	tick     time.Duration
+
+	store   *store.Store
+	tr      *transport.Transport
+	replica consensus.Replica
+	app     app.Application
+	pool    *mempool.Pool
+	metrics *metrics
+
+	status     atomic.Pointer[Status]
+	highQC     uint64
+	round      uint64
+	dropped    map[string]int
+	window     []commitMark // recent commits, for tx/s
+	txsTotal   uint64
+	lastHash   chain.Hash
+	ticks      uint64
+	gossipMu   sync.Mutex
+	gossipTxs  [][]byte // admitted here, to be sent to peers on the next tick
+	closeOnce  sync.Once
+	closeError error
+}
+
+type commitMark struct {
+	at  time.Time
+	txs int
+}
+
+// New opens the node's store and builds its parts; Run starts it.
+func New(o Options) (*Node, error) {
+	h := o.Home
+	if h == nil {
+		return nil, errors.New("node: no home")
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	behavior := o.Behavior
+	if behavior == "" {
+		behavior = byzantine.Honest
+	}
+	if !byzantine.Valid(behavior) {
+		return nil, fmt.Errorf("node: unknown behaviour %q", behavior)
+	}
+	vals, err := h.Genesis.ValidatorSet()
+	if err != nil {
+		return nil, err
+	}
+	chainID := h.Genesis.ChainID
+	genesis := chain.Genesis(chainID, vals)
+	st, err := store.Open(filepath.Join(h.DataPath(), "store.db"), chainID, genesis.Hash(chainID))
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		home: h, chainID: chainID, vals: vals, self: h.Node.Index, behavior: behavior,
+		log:     log.With("node", h.Node.Index),
+		tick:    time.Duration(h.Node.TickMillis) * time.Millisecond,
+		store:   st,
+		pool:    mempool.New(mempool.Config{}),
+		metrics: newMetrics(),
+		dropped: make(map[string]int),
+	}
+	if err := n.build(o); err != nil {
+		st.Close()
+		return nil, err
+	}
+	n.publish()
+	return n, nil
+}
+
+func (n *Node) build(o Options) error {
+	h := n.home
+	switch h.Genesis.App {
+	case "kv", "bank":
+		// The bank application arrives with the ledger; until then both
+		// run the key/value application.
+		n.app = kv.New(n.store)
+	default:
+		return fmt.Errorf("node: unknown app %q in genesis", h.Genesis.App)
+	}
+	if err := n.catchUpApp(); err != nil {
+		return err
+	}
+	var peers []transport.Peer
+	for _, p := range h.Node.Peers {
+		if !n.vals.Has(p.Index) {
+			return fmt.Errorf("node: peer %d is not a validator", p.Index)
+		}
+		peers = append(peers, transport.Peer{Index: p.Index, PubKey: n.vals.Get(p.Index).PubKey, Addr: p.Addr})
+	}
+	tr, err := transport.New(transport.Config{
+		Self: n.self, Key: h.Key, Peers: peers, ListenAddr: h.Node.P2PListen,
+		Listener: o.Listener, Logger: n.log.With("part", "transport"),
+	})
+	if err != nil {
+		return err
+	}
+	n.tr = tr
+	cfg := consensus.Config{
+		ChainID:         n.chainID,
+		Validators:      n.vals,
+		Self:            n.self,
+		Signer:          chain.Ed25519Signer{Key: h.Key},
+		Source:          source{n},
+		Storage:         n.store,
+		BaseTimeout:     h.Node.BaseTimeout,
+		MaxTimeout:      h.Node.MaxTimeout,
+		EmptyBlockDelay: h.Node.EmptyBlockTicks,
+	}
+	rep, err := byzantine.New(n.behavior, byzantine.Options{
+		Config:    cfg,
+		Colluders: []uint32{n.self},
+		Rand:      rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(n.self))),
+	})
+	if err != nil {
+		return err
+	}
+	n.replica = rep
+	if n.behavior != byzantine.Honest {
+		n.log.Warn("running a Byzantine behaviour", "behavior", n.behavior, "what", byzantine.Describe(n.behavior))
+	}
+	return nil
+}
+
+// catchUpApp re-executes committed blocks that the application had not
+// yet made durable when the node stopped.
+func (n *Node) catchUpApp() error {
+	applied, _ := n.app.Info()
+	for h := applied + 1; h <= n.store.CommittedHeight(); h++ {
+		b, _, _, ok := n.store.CommittedBlock(h)
+		if !ok {
+			return fmt.Errorf("node: committed block %d missing from the store", h)
+		}
+		if _, err := n.app.Execute(h, b.Payload); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Run runs the validator until ctx is done, then stops it cleanly.
+func (n *Node) Run(ctx context.Context) error {
+	defer n.Close()
+	if err := n.tr.Start(ctx); err != nil {
+		return fmt.Errorf("node: start transport: %w", err)
+	}
+	n.log.Info("validator started", "chain_id", n.chainID, "height", n.store.CommittedHeight(),
+		"p2p", n.home.Node.P2PListen, "behavior", n.behavior)
+	ticker := time.NewTicker(n.tick)
+	defer ticker.Stop()
+	if err := n.flush(); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			n.log.Info("validator stopping", "height", n.store.CommittedHeight())
+			return nil
+		case in := <-n.tr.Inbound():
+			n.receive(in)
+			// Take what else has arrived before persisting, so that one
+			// fsync covers many messages.
+			for more := true; more; {
+				select {
+				case in := <-n.tr.Inbound():
+					n.receive(in)
+				default:
+					more = false
+				}
+			}
+		case <-ticker.C:
+			n.onTick()
+		}
+		if err := n.flush(); err != nil {
+			n.log.Error("stopping: cannot persist", "err", err)
+			return err
+		}
+	}
+}
+
+// Close stops the transport and closes the store. Run calls it.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.closeError = errors.Join(n.tr.Close(), n.store.Close())
+	})
+	return n.closeError
+}
+
+func (n *Node) onTick() {
+	n.ticks++
+	n.replica.Tick()
+	n.sendGossip()
+	if n.ticks%50 == 0 {
+		n.observe()
+	}
+	n.publish()
+}
+
+// Validators returns the validator set.
+func (n *Node) Validators() *chain.ValidatorSet { return n.vals }
+
+// Store returns the node's store (safe for concurrent reads).
+func (n *Node) Store() *store.Store { return n.store }
+
+// App returns the node's application.
+func (n *Node) App() app.Application { return n.app }
+
+// PubKey returns the validator's public key.
+func (n *Node) PubKey() ed25519.PublicKey { return n.home.Key.Public().(ed25519.PublicKey) }
+
+// source feeds the core's leader with transactions and time.
+type source struct{ n *Node }
+
+const (
+	maxBlockTxs   = 5000
+	maxBlockBytes = 3 << 20 // stays under the transport's 4 MiB frame limit
+)
+
+func (s source) Payload(uint64, chain.Hash) [][]byte {
+	return s.n.pool.Reap(maxBlockTxs, maxBlockBytes)
+}
+func (s source) Time() int64                    { return time.Now().UnixNano() }
+func (s source) Executed() (uint64, chain.Hash) { return s.n.app.Info() }
+func (s source) HasTxs() bool                   { return s.n.pool.Ready() }

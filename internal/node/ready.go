@@ -1,0 +1,171 @@
+package node
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/strategos/strategos/internal/consensus"
+	"github.com/strategos/strategos/internal/mempool"
+	"github.com/strategos/strategos/internal/transport"
+	"github.com/strategos/strategos/internal/wire"
+)
+
+// receive decodes one frame from a peer and feeds it to the core, or, for
+// transaction gossip, to the mempool.
+func (n *Node) receive(in transport.Inbound) {
+	env, err := wire.Decode(in.Data)
+	if err != nil {
+		n.metrics.dropped.WithLabelValues("undecodable").Inc()
+		n.log.Debug("dropped undecodable frame", "from", in.From, "err", err)
+		return
+	}
+	if env.TxBatch != nil {
+		n.metrics.msgsIn.WithLabelValues("tx-batch").Inc()
+		for _, tx := range env.TxBatch {
+			if err := n.app.CheckTx(tx); err != nil {
+				n.metrics.dropped.WithLabelValues("invalid gossiped transaction").Inc()
+				continue
+			}
+			n.pool.Add(tx) // duplicates and a full pool are expected here
+		}
+		return
+	}
+	m := env.Msg
+	m.From, m.To = in.From, n.self
+	n.metrics.msgsIn.WithLabelValues(m.Kind()).Inc()
+	n.replica.Step(m)
+}
+
+// flush applies the core's Ready in the order the core requires.
+func (n *Node) flush() error {
+	rd := n.replica.Ready()
+	if rd.IsEmpty() {
+		return nil
+	}
+	if rd.Safety != nil || len(rd.Blocks) > 0 {
+		start := time.Now()
+		if err := n.store.Persist(rd.Blocks, rd.Safety); err != nil {
+			return fmt.Errorf("node: persist: %w", err)
+		}
+		n.metrics.storeWrite.Observe(time.Since(start).Seconds())
+	}
+	if s := rd.Safety; s != nil && s.HighQC != nil && s.HighQC.Round > n.highQC {
+		n.highQC = s.HighQC.Round
+		n.metrics.qcs.Inc()
+	}
+	for _, b := range rd.Blocks {
+		n.pool.InFlight(b.Hash(n.chainID), b.Height, b.Payload)
+	}
+	for _, m := range rd.Messages {
+		n.send(m)
+	}
+	if len(rd.Committed) > 0 {
+		if err := n.commit(rd.Committed); err != nil {
+			return err
+		}
+	}
+	for _, e := range rd.Evidence {
+		n.metrics.evidence.Inc()
+		n.log.Warn("misbehaviour proven", "validator", e.Validator, "kind", e.Kind, "round", e.Round)
+	}
+	return nil
+}
+
+func classOf(m consensus.Message) transport.Class {
+	switch {
+	case m.BlockRequest != nil, m.BlockResponse != nil, m.SyncRequest != nil, m.SyncResponse != nil:
+		return transport.Sync
+	}
+	return transport.Consensus
+}
+
+func (n *Node) send(m consensus.Message) {
+	frame, err := wire.EncodeMessage(m)
+	if err != nil {
+		// Only a Byzantine wrapper can produce an unencodable message.
+		n.log.Debug("cannot encode outgoing message", "kind", m.Kind(), "err", err)
+		return
+	}
+	kind := m.Kind()
+	n.metrics.msgsOut.WithLabelValues(kind).Inc()
+	if m.Timeout != nil && m.Timeout.Voter == n.self {
+		n.metrics.timeouts.Inc()
+	}
+	if m.To == consensus.Broadcast {
+		n.tr.Broadcast(classOf(m), frame)
+		return
+	}
+	if !n.tr.Send(m.To, classOf(m), frame) {
+		n.metrics.dropped.WithLabelValues("outbound queue full").Inc()
+	}
+}
+
+// commit makes committed blocks durable, executes them, and clears their
+// transactions from the mempool.
+func (n *Node) commit(cs []consensus.Commit) error {
+	start := time.Now()
+	if err := n.store.Commit(cs); err != nil {
+		return fmt.Errorf("node: commit: %w", err)
+	}
+	n.metrics.storeWrite.Observe(time.Since(start).Seconds())
+	now := time.Now()
+	for _, c := range cs {
+		b := c.Block
+		if _, err := n.app.Execute(b.Height, b.Payload); err != nil {
+			return fmt.Errorf("node: execute height %d: %w", b.Height, err)
+		}
+		n.pool.Committed(b.Height, b.Payload)
+		n.txsTotal += uint64(len(b.Payload))
+		n.metrics.txsCommitted.Add(float64(len(b.Payload)))
+		n.metrics.height.Set(float64(b.Height))
+		if b.Time > 0 {
+			n.metrics.commitLat.Observe(now.Sub(time.Unix(0, b.Time)).Seconds())
+		}
+		n.window = append(n.window, commitMark{at: now, txs: len(b.Payload)})
+		n.lastHash = c.Hash
+		n.log.Debug("committed", "height", b.Height, "hash", c.Hash.Short(), "round", b.Round, "txs", len(b.Payload))
+	}
+	n.publish()
+	return nil
+}
+
+// Submit admits a transaction from a client: the application checks it,
+// the mempool keeps it, and it is gossiped to the other validators.
+func (n *Node) Submit(tx []byte) error {
+	if err := n.app.CheckTx(tx); err != nil {
+		return err
+	}
+	if _, err := n.pool.Add(tx); err != nil {
+		return err
+	}
+	n.gossipMu.Lock()
+	n.gossipTxs = append(n.gossipTxs, tx)
+	n.gossipMu.Unlock()
+	return nil
+}
+
+// IsBusy reports whether err means the node cannot take more right now.
+func IsBusy(err error) bool { return errorsIs(err, mempool.ErrFull) }
+
+// maxGossipBatch bounds one gossip frame.
+const maxGossipBatch = 2 << 20
+
+func (n *Node) sendGossip() {
+	n.gossipMu.Lock()
+	txs := n.gossipTxs
+	n.gossipTxs = nil
+	n.gossipMu.Unlock()
+	for len(txs) > 0 {
+		size, i := 0, 0
+		for i < len(txs) && (i == 0 || size+len(txs[i]) <= maxGossipBatch) {
+			size += len(txs[i])
+			i++
+		}
+		frame, err := wire.Encode(wire.Envelope{TxBatch: txs[:i]})
+		if err == nil {
+			n.tr.Broadcast(transport.Gossip, frame)
+			n.metrics.msgsOut.WithLabelValues("tx-batch").Inc()
+		}
+		txs = txs[i:]
+	}
+}

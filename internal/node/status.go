@@ -1,0 +1,100 @@
+package node
+
+import (
+	"errors"
+	"time"
+
+	"github.com/strategos/strategos/internal/chain"
+	"github.com/strategos/strategos/internal/consensus"
+)
+
+var errorsIs = errors.Is
+
+// Status is a snapshot of the node, published by its loop for readers on
+// other goroutines (the API, the testnet display).
+type Status struct {
+	Node          uint32
+	ChainID       string
+	Height        uint64
+	Round         uint64
+	Leader        uint32
+	LastBlockHash chain.Hash
+	Validators    int
+	Behavior      string
+	App           string
+	TxsCommitted  uint64
+	TPS           float64 // committed transactions per second, last 10 s
+	Peers         int     // peers with an outbound connection up
+	Pending       int     // transactions in the mempool
+}
+
+// tpsWindow is the span over which Status.TPS is averaged.
+const tpsWindow = 10 * time.Second
+
+// Status returns the latest snapshot.
+func (n *Node) Status() Status { return *n.status.Load() }
+
+type rounder interface {
+	Round() uint64
+	Leader(round uint64) uint32
+}
+
+func (n *Node) publish() {
+	s := Status{
+		Node: n.self, ChainID: n.chainID, Height: n.store.CommittedHeight(), LastBlockHash: n.lastHash,
+		Validators: n.vals.Len(), Behavior: n.behavior, App: n.home.Genesis.App,
+		TxsCommitted: n.txsTotal, Pending: n.pool.Len(),
+	}
+	if s.Height > 0 && s.LastBlockHash.IsZero() {
+		if _, h, _, ok := n.store.CommittedBlock(s.Height); ok {
+			n.lastHash, s.LastBlockHash = h, h
+		}
+	}
+	if r, ok := n.replica.(rounder); ok {
+		s.Round = r.Round()
+		s.Leader = r.Leader(s.Round)
+	} else {
+		s.Round = n.round
+		s.Leader = consensus.RoundRobin{N: n.vals.Len()}.Leader(s.Round)
+	}
+	n.metrics.round.Set(float64(s.Round))
+	now := time.Now()
+	i := 0
+	for i < len(n.window) && now.Sub(n.window[i].at) > tpsWindow {
+		i++
+	}
+	n.window = n.window[i:]
+	txs := 0
+	for _, m := range n.window {
+		txs += m.txs
+	}
+	s.TPS = float64(txs) / tpsWindow.Seconds()
+	if old := n.status.Load(); old != nil {
+		s.Peers = old.Peers
+	}
+	n.status.Store(&s)
+}
+
+// observe refreshes counters that are read, not pushed: peer connections
+// and the core's dropped-message reasons.
+func (n *Node) observe() {
+	st := n.tr.Stats()
+	up := 0
+	for _, p := range st.Peers {
+		if p.OutConnected {
+			up++
+		}
+	}
+	n.metrics.peers.Set(float64(up))
+	if c, ok := n.replica.(*consensus.Core); ok {
+		for reason, count := range c.Stats().Dropped {
+			if d := count - n.dropped[reason]; d > 0 {
+				n.metrics.dropped.WithLabelValues(reason).Add(float64(d))
+				n.dropped[reason] = count
+			}
+		}
+	}
+	s := *n.status.Load()
+	s.Peers = up
+	n.status.Store(&s)
+}

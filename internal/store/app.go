@@ -1,0 +1,120 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/strategos/strategos/internal/chain"
+)
+
+// The application area is a flat key/value space for the ledger's state.
+//
+// Execution lags consensus (a block carries the state root of an earlier
+// committed height), so the application writes separately from Commit:
+// AppCommit applies the writes of executing the committed block at height
+// and records (height, root) in the same transaction. After a crash the
+// state is exactly that of AppHeight, and the runtime re-executes the
+// committed blocks above it. AppPut writes outside that sequence, for
+// example the genesis state.
+
+// AppPut applies deletes and then puts to the application area in one
+// fsynced transaction. Keys must not be empty.
+func (s *Store) AppPut(puts map[string][]byte, deletes []string) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	err := s.db.Update(func(tx *bolt.Tx) error { return appWrite(tx, puts, deletes) })
+	if err != nil {
+		return fmt.Errorf("store: app put: %w", err)
+	}
+	return nil
+}
+
+// AppCommit applies deletes and then puts, and records height and root as
+// the executed state, in one fsynced transaction. height must be the
+// previous AppCommit's plus one (1 at first) and at most the committed
+// height; otherwise it fails with ErrAppOrder.
+func (s *Store) AppCommit(height uint64, root chain.Hash, puts map[string][]byte, deletes []string) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.RLock()
+	prev, committed := s.appHeight, s.height
+	s.mu.RUnlock()
+	if height != prev+1 || height > committed {
+		return fmt.Errorf("%w: height %d after %d, committed %d", ErrAppOrder, height, prev, committed)
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := appWrite(tx, puts, deletes); err != nil {
+			return err
+		}
+		meta := tx.Bucket(bucketMeta)
+		if err := meta.Put(keyAppHeight, binary.BigEndian.AppendUint64(nil, height)); err != nil {
+			return err
+		}
+		return meta.Put(keyAppRoot, root[:])
+	})
+	if err != nil {
+		return fmt.Errorf("store: app commit: %w", err)
+	}
+	s.mu.Lock()
+	s.appHeight, s.appRoot = height, root
+	s.mu.Unlock()
+	return nil
+}
+
+// AppState returns the height and state root of the last AppCommit.
+func (s *Store) AppState() (height uint64, root chain.Hash) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.appHeight, s.appRoot
+}
+
+// AppGet returns the value of key in the application area. A read error
+// reports the key as absent and is kept for Err.
+func (s *Store) AppGet(key string) ([]byte, bool) {
+	var v []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if x := tx.Bucket(bucketApp).Get([]byte(key)); x != nil {
+			v = bytes.Clone(x) // x lives only as long as tx
+			if v == nil {
+				v = []byte{}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.noteReadErr(fmt.Errorf("store: app get: %w", err))
+		return nil, false
+	}
+	return v, v != nil
+}
+
+func appWrite(tx *bolt.Tx, puts map[string][]byte, deletes []string) error {
+	b := tx.Bucket(bucketApp)
+	for _, k := range deletes {
+		if k == "" {
+			return errors.New("empty key")
+		}
+		if err := b.Delete([]byte(k)); err != nil {
+			return err
+		}
+	}
+	keys := make([]string, 0, len(puts))
+	for k := range puts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // in key order, which the B+tree prefers
+	for _, k := range keys {
+		if k == "" {
+			return errors.New("empty key")
+		}
+		if err := b.Put([]byte(k), puts[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/strategos/strategos/internal/chain"
+	"github.com/strategos/strategos/internal/consensus"
+	"github.com/strategos/strategos/internal/wire"
+)
+
+// Persist durably writes new blocks and, if safety is not nil, the safety
+// state, in one fsynced transaction. The runtime calls it with a Ready's
+// Blocks and Safety before sending that Ready's messages. Blocks already
+// stored are skipped. A safety state whose last voted round or high QC
+// round is below the persisted one is refused with ErrSafetyRegression:
+// writing it could let the validator sign twice in a round.
+func (s *Store) Persist(blocks []*chain.Block, safety *consensus.SafetyState) error {
+	if len(blocks) == 0 && safety == nil {
+		return nil
+	}
+	type entry struct {
+		hash chain.Hash
+		data []byte
+	}
+	entries := make([]entry, len(blocks))
+	for i, b := range blocks {
+		data, err := wire.MarshalBlock(b)
+		if err != nil {
+			return fmt.Errorf("store: persist: %w", err)
+		}
+		entries[i] = entry{b.Hash(s.chainID), data}
+	}
+	var safetyData []byte
+	var next consensus.SafetyState
+	if safety != nil {
+		var err error
+		if safetyData, err = wire.MarshalSafety(*safety); err != nil {
+			return fmt.Errorf("store: persist: %w", err)
+		}
+		// Keep a private copy, exactly as a reopen would read it.
+		if next, err = wire.UnmarshalSafety(safetyData); err != nil {
+			return fmt.Errorf("store: persist: %w", err)
+		}
+	}
+
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if safety != nil {
+		if err := checkSafetyOrder(s.SafetyState(), next); err != nil {
+			return err
+		}
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		bb := tx.Bucket(bucketBlocks)
+		for _, e := range entries {
+			if bb.Get(e.hash[:]) != nil {
+				continue
+			}
+			if err := bb.Put(e.hash[:], e.data); err != nil {
+				return err
+			}
+		}
+		if safetyData == nil {
+			return nil
+		}
+		return tx.Bucket(bucketMeta).Put(keySafety, safetyData)
+	})
+	if err != nil {
+		return fmt.Errorf("store: persist: %w", err)
+	}
+	if safety != nil {
+		s.mu.Lock()
+		s.safety = next
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+func checkSafetyOrder(old, next consensus.SafetyState) error {
+	if next.LastVotedRound < old.LastVotedRound {
+		return fmt.Errorf("%w: last voted round %d, persisted %d", ErrSafetyRegression, next.LastVotedRound, old.LastVotedRound)
+	}
+	if old.HighQC != nil && (next.HighQC == nil || next.HighQC.Round < old.HighQC.Round) {
+		return fmt.Errorf("%w: high qc lower than the persisted one of round %d", ErrSafetyRegression, old.HighQC.Round)
+	}
+	return nil
+}
+
+// Commit extends the committed chain with cs, in height order, in one
+// fsynced transaction: it stores each block (if absent), indexes it by
+// height with the QC that certified it, and advances the tip. It refuses
+// the whole batch, with ErrCommitOrder, if a commit's height is not the
+// tip's plus one or its block's parent is not the committed block below it
+// (genesis for height 1): a committed block is never lost or replaced. A
+// commit must carry its block and a QC for that block's hash.
+func (s *Store) Commit(cs []consensus.Commit) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	type entry struct {
+		c     consensus.Commit
+		block []byte
+		index []byte // hash + QC
+	}
+	entries := make([]entry, len(cs))
+	for i, c := range cs {
+		if c.Block == nil || c.QC == nil {
+			return fmt.Errorf("store: commit %d: block or qc missing", i)
+		}
+		if h := c.Block.Hash(s.chainID); h != c.Hash || c.QC.BlockHash != h {
+			return fmt.Errorf("store: commit at height %d: hash %s, block hashes to %s, qc certifies %s",
+				c.Block.Height, c.Hash.Short(), h.Short(), c.QC.BlockHash.Short())
+		}
+		block, err := wire.MarshalBlock(c.Block)
+		if err != nil {
+			return fmt.Errorf("store: commit: %w", err)
+		}
+		qc, err := wire.MarshalQC(c.QC)
+		if err != nil {
+			return fmt.Errorf("store: commit: %w", err)
+		}
+		index := append(append(make([]byte, 0, len(c.Hash)+len(qc)), c.Hash[:]...), qc...)
+		entries[i] = entry{c, block, index}
+	}
+
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.RLock()
+	height, parent := s.height, s.tipHash
+	s.mu.RUnlock()
+	if height == 0 {
+		parent = s.genesis
+	}
+	for _, e := range entries {
+		b := e.c.Block
+		if b.Height != height+1 {
+			return fmt.Errorf("%w: height %d after tip %d", ErrCommitOrder, b.Height, height)
+		}
+		if b.Parent != parent {
+			return fmt.Errorf("%w: block at height %d has parent %s, committed block below is %s",
+				ErrCommitOrder, b.Height, b.Parent.Short(), parent.Short())
+		}
+		height, parent = b.Height, e.c.Hash
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		bb, cb := tx.Bucket(bucketBlocks), tx.Bucket(bucketCommitted)
+		for _, e := range entries {
+			if bb.Get(e.c.Hash[:]) == nil {
+				if err := bb.Put(e.c.Hash[:], e.block); err != nil {
+					return err
+				}
+			}
+			if err := cb.Put(heightKey(e.c.Block.Height), e.index); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keyTip, binary.BigEndian.AppendUint64(nil, height))
+	})
+	if err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	last := entries[len(entries)-1].c
+	s.mu.Lock()
+	s.height, s.tip, s.tipHash = height, last.Block, last.Hash
+	s.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,180 @@
+// Package testnet runs a whole local network in one process: it lays out
+// (or reuses) a network directory, starts every validator on loopback with
+// real TCP and real storage, writes the testnet.json manifest once every
+// API answers, and shows a live status until it is stopped.
+package testnet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/strategos/strategos/internal/byzantine"
+	"github.com/strategos/strategos/internal/config"
+	"github.com/strategos/strategos/internal/consensus/quorum"
+	"github.com/strategos/strategos/internal/daemon"
+)
+
+// Options describe the network to run.
+type Options struct {
+	Nodes     int
+	Byzantine int
+	Behavior  string
+	Home      string // "" for a new temporary directory
+	APIPort   int
+	P2PPort   int
+	App       string
+	LogLevel  slog.Level
+	Out       io.Writer // the status display
+	Terminal  bool      // redraw in place, rather than print lines
+}
+
+// Manifest is the testnet.json file.
+type Manifest struct {
+	Nodes   []ManifestNode `json:"nodes"`
+	KeysDir string         `json:"keys_dir"`
+	ChainID string         `json:"chain_id"`
+}
+
+// ManifestNode is one validator in the manifest.
+type ManifestNode struct {
+	Index    int    `json:"index"`
+	API      string `json:"api"`
+	Behavior string `json:"behavior"`
+	Home     string `json:"home"`
+}
+
+func (o *Options) check() error {
+	switch {
+	case o.Nodes < 1 || o.Nodes > 100:
+		return fmt.Errorf("testnet: --nodes must be between 1 and 100, got %d", o.Nodes)
+	case o.Byzantine < 0 || o.Byzantine > o.Nodes:
+		return fmt.Errorf("testnet: --byzantine must be between 0 and %d, got %d", o.Nodes, o.Byzantine)
+	case !byzantine.Valid(o.Behavior) || o.Behavior == byzantine.Honest && o.Byzantine > 0:
+		return fmt.Errorf("testnet: unknown Byzantine behaviour %q", o.Behavior)
+	}
+	return nil
+}
+
+// Run runs the network until ctx is done, then stops every node.
+func Run(ctx context.Context, o Options) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	if o.Home == "" {
+		dir, err := os.MkdirTemp("", "strategos-testnet-")
+		if err != nil {
+			return fmt.Errorf("testnet: %w", err)
+		}
+		o.Home = dir
+	}
+	if err := prepare(o); err != nil {
+		return err
+	}
+	vals := make([]*daemon.Validator, 0, o.Nodes)
+	closeAll := func() {
+		for _, v := range vals {
+			v.Node.Close()
+			v.API.Close()
+		}
+	}
+	man := Manifest{KeysDir: filepath.Join(o.Home, "keys")}
+	for i := range o.Nodes {
+		dir := filepath.Join(o.Home, fmt.Sprintf("node%d", i))
+		home, err := config.Load(dir)
+		if err != nil {
+			closeAll()
+			return err
+		}
+		behavior := byzantine.Honest
+		if i >= o.Nodes-o.Byzantine {
+			behavior = o.Behavior
+		}
+		logf, err := os.OpenFile(filepath.Join(dir, "node.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("testnet: %w", err)
+		}
+		defer logf.Close()
+		v, err := daemon.Open(home, behavior, daemon.NewLogger(logf, o.LogLevel))
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("testnet: node %d: %w", i, err)
+		}
+		vals = append(vals, v)
+		man.ChainID = home.Genesis.ChainID
+		man.Nodes = append(man.Nodes, ManifestNode{Index: i, API: "http://" + home.Node.APIListen, Behavior: behavior, Home: dir})
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(vals))
+	for i, v := range vals {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = v.Run(ctx); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	if err := waitAPIs(ctx, man); err == nil {
+		if err := writeManifest(o.Home, man); err != nil {
+			cancel()
+			errs = append(errs, err)
+		} else {
+			fmt.Fprintf(o.Out, "testnet: %d validators (f = %d) on 127.0.0.1, home %s\n", o.Nodes, quorum.MaxFaulty(o.Nodes), o.Home)
+			display(ctx, o, vals)
+		}
+	}
+	cancel()
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// prepare lays out the network, unless the home already holds one.
+func prepare(o Options) error {
+	if _, err := os.Stat(filepath.Join(o.Home, "node0", config.ConfigFile)); err == nil {
+		return nil // restart from disk
+	}
+	return config.Init(config.InitOptions{Nodes: o.Nodes, Out: o.Home, APIPort: o.APIPort, P2PPort: o.P2PPort, App: o.App})
+}
+
+func waitAPIs(ctx context.Context, m Manifest) error {
+	client := &http.Client{Timeout: time.Second}
+	for _, n := range m.Nodes {
+		for {
+			resp, err := client.Get(n.API + "/v1/status")
+			if err == nil {
+				resp.Body.Close()
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+func writeManifest(home string, m Manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(home, "testnet.json.tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("testnet: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(home, "testnet.json"))
+}

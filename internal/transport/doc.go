@@ -1,0 +1,68 @@
+// Package transport moves opaque byte frames between the validators of a
+// fixed validator set over TCP with mutual TLS 1.3. It knows nothing of
+// consensus messages: the node encodes them elsewhere and hands the bytes
+// to Send, Broadcast and Inbound.
+//
+// # Identity
+//
+// Each node presents a self-signed X.509 certificate whose public key is its
+// ed25519 validator key; there is no certificate authority and no plaintext
+// mode. A handshake is accepted only if the peer's leaf key is in the
+// validator set: a listener accepts any validator other than itself (and
+// learns the sender's index from that key), a dialer accepts exactly the key
+// of the validator it dialed. TLS 1.3 proves that the peer holds the private
+// key of its leaf, so the key check is the whole of authentication. A
+// refused peer is disconnected during the handshake, before any frame of
+// it is read; after verifying the client, the listener sends a one-byte
+// confirmation, and the dialer counts the connection as up only once it has
+// that byte.
+//
+// # Connections
+//
+// Every node dials every other validator and uses that connection only for
+// its own outbound frames; frames from a peer arrive on the connection the
+// peer dialed. A pair of validators is thus joined by two one-way
+// connections and needs no duplicate resolution. A new inbound connection
+// from a validator replaces the previous one. A failed dial, handshake or
+// connection is retried with exponential backoff (50 ms doubling to 2 s,
+// with jitter).
+//
+// # Framing
+//
+// A frame on the wire is a 4-byte big-endian payload length, a class byte
+// and the payload. The reader checks the length against Config.MaxFrame
+// before allocating; a peer that sends a larger frame or an unknown class
+// has that one connection closed (and counted in Stats). Send refuses
+// frames larger than MaxFrame.
+//
+// # Queues and priority
+//
+// Each peer has one bounded outbound queue per Class. Send and Broadcast
+// never block: a frame that does not fit is dropped, counted, and Send
+// reports false. The peer's writer always takes Consensus before Sync
+// before Gossip, oldest first within a class, so consensus traffic is never
+// stuck behind bulk data (a class can starve the ones below it; that is the
+// intended policy). Writes are buffered and flushed when the queue is
+// empty. A write that makes no progress for Config.WriteTimeout drops the
+// connection, which is then redialed; a slow or dead peer only fills its own
+// queues.
+//
+// Delivery is best effort and at most once: frames queued while a peer is
+// unreachable wait in its queue, but frames being written when a connection
+// fails are lost. Within one class, frames to one peer that are delivered
+// arrive in the order they were sent. Callers must not modify a frame after
+// passing it to Send or Broadcast (Broadcast shares one slice among peers).
+//
+// # Inbound
+//
+// Received frames are delivered on one bounded channel. When it is full,
+// every connection reader waits, and TCP flow control pushes back on the
+// senders. The channel is closed once the transport has stopped.
+//
+// # Lifecycle
+//
+// New checks the configuration; Start listens, starts dialing every peer
+// and returns once listening; Close, or cancelling the context given to
+// Start, closes the listener and every connection, and Close waits until
+// every goroutine of the transport has returned.
+package transport

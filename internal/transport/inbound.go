@@ -1,0 +1,140 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"time"
+)
+
+// accept accepts inbound connections until ctx is done. At most
+// maxPendingHandshakes handshakes run at once; further connections are
+// closed at once, so that idle connections cannot exhaust the node.
+func (t *Transport) accept(ctx context.Context, ln net.Listener) {
+	pending := make(chan struct{}, maxPendingHandshakes)
+	delay := minBackoff
+	for {
+		raw, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, net.ErrClosed) {
+				t.log.Error("transport: listener closed", "err", err)
+				return
+			}
+			t.log.Warn("transport: accept failed", "err", err)
+			if !sleep(ctx, delay) {
+				return
+			}
+			delay = min(2*delay, maxBackoff)
+			continue
+		}
+		delay = minBackoff
+		select {
+		case pending <- struct{}{}:
+		default:
+			t.refused.Add(1)
+			raw.Close()
+			continue
+		}
+		t.wg.Go(func() { t.serveIn(ctx, raw, pending) })
+	}
+}
+
+// serveIn authenticates an inbound connection and reads its frames.
+func (t *Transport) serveIn(ctx context.Context, raw net.Conn, pending <-chan struct{}) {
+	defer raw.Close()
+	defer context.AfterFunc(ctx, func() { raw.Close() })()
+	conn := tls.Server(raw, t.serverTLS)
+	p, err := t.serverHandshake(conn)
+	<-pending
+	if err != nil {
+		if ctx.Err() == nil {
+			t.refused.Add(1)
+			t.log.Warn("transport: inbound handshake refused", "remote", raw.RemoteAddr().String(), "err", err)
+		}
+		return
+	}
+	p.setIn(raw)
+	defer p.clearIn(raw)
+	t.log.Info("transport: accepted", "peer", p.index, "remote", raw.RemoteAddr().String())
+	err = t.readLoop(ctx, p, bufio.NewReaderSize(conn, bufSize))
+	switch {
+	case ctx.Err() != nil:
+	case errors.Is(err, errOversize) || errors.Is(err, errBadClass):
+		t.log.Warn("transport: closing connection from misbehaving peer", "peer", p.index, "err", err)
+	default:
+		t.log.Info("transport: inbound connection lost", "peer", p.index, "err", err)
+	}
+}
+
+// serverHandshake runs the TLS handshake, whose VerifyConnection callback
+// refuses any key but another validator's, and confirms it to the client.
+func (t *Transport) serverHandshake(conn *tls.Conn) (*peer, error) {
+	if err := conn.SetDeadline(time.Now().Add(handshakeTimeout)); err != nil {
+		return nil, err
+	}
+	if err := conn.Handshake(); err != nil {
+		return nil, err
+	}
+	key, err := leafKey(conn.ConnectionState())
+	if err != nil {
+		return nil, err
+	}
+	p := t.byKey[string(key)]
+	if p == nil {
+		panic("transport: a verified client key has no peer")
+	}
+	if _, err := conn.Write([]byte{wireVersion}); err != nil {
+		return nil, err
+	}
+	return p, conn.SetDeadline(time.Time{})
+}
+
+// readLoop delivers the frames read from r until an error. When the
+// Inbound channel is full it waits, which stops reading from this peer.
+func (t *Transport) readLoop(ctx context.Context, p *peer, r io.Reader) error {
+	for {
+		c, data, err := readFrame(r, t.maxFrame)
+		switch {
+		case errors.Is(err, errOversize):
+			p.oversize.Add(1)
+			return err
+		case errors.Is(err, errBadClass):
+			p.malformed.Add(1)
+			return err
+		case err != nil:
+			return err
+		}
+		p.recv[c].add(len(data))
+		select {
+		case t.inbound <- Inbound{From: p.index, Class: c, Data: data}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// setIn records conn as p's inbound connection and closes the one it
+// replaces: a validator that redials has lost its previous connection.
+func (p *peer) setIn(conn net.Conn) {
+	p.mu.Lock()
+	old := p.in
+	p.in = conn
+	p.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+}
+
+func (p *peer) clearIn(conn net.Conn) {
+	p.mu.Lock()
+	if p.in == conn {
+		p.in = nil
+	}
+	p.mu.Unlock()
+}

@@ -1,0 +1,182 @@
+package transport
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// The writer's dequeue order: Consensus before Sync before Gossip, oldest
+// first within a class, whatever the order of arrival.
+func TestOutboxOrder(t *testing.T) {
+	o := newOutbox(4)
+	for _, f := range []string{"g1", "s1", "g2", "c1", "s2", "c2", "g3"} {
+		c := map[byte]Class{'c': Consensus, 's': Sync, 'g': Gossip}[f[0]]
+		if !o.push(c, []byte(f)) {
+			t.Fatalf("push %s refused", f)
+		}
+	}
+	var got []string
+	pop := func() {
+		c, f, ok := o.pop()
+		if !ok {
+			t.Fatal("pop found nothing")
+		}
+		if want := map[byte]Class{'c': Consensus, 's': Sync, 'g': Gossip}[f[0]]; c != want {
+			t.Fatalf("frame %s popped as %s", f, c)
+		}
+		got = append(got, string(f))
+	}
+	pop()
+	pop()
+	pop()
+	o.push(Consensus, []byte("c3")) // a late consensus frame overtakes the rest
+	for o.len(Consensus)+o.len(Sync)+o.len(Gossip) > 0 {
+		pop()
+	}
+	if want := []string{"c1", "c2", "s1", "c3", "s2", "g1", "g2", "g3"}; !slices.Equal(got, want) {
+		t.Errorf("order %v, want %v", got, want)
+	}
+	if _, _, ok := o.pop(); ok {
+		t.Error("pop from an empty outbox succeeded")
+	}
+}
+
+func TestOutboxBounded(t *testing.T) {
+	o := newOutbox(3)
+	for i := range 5 {
+		if got, want := o.push(Gossip, []byte{byte(i)}), i < 3; got != want {
+			t.Fatalf("push %d: %v, want %v", i, got, want)
+		}
+	}
+	if !o.push(Sync, []byte{9}) {
+		t.Fatal("a full Gossip queue refused a Sync frame")
+	}
+	var got []byte
+	pop := func() {
+		_, f, _ := o.pop()
+		got = append(got, f[0])
+	}
+	pop()              // the Sync frame
+	for i := range 2 { // the ring wraps around
+		pop()
+		if !o.push(Gossip, []byte{byte(10 + i)}) {
+			t.Fatal("push after pop refused")
+		}
+	}
+	for o.len(Gossip) > 0 {
+		pop()
+	}
+	if want := []byte{9, 0, 1, 2, 10, 11}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// With a reader that has stopped, a peer's Gossip queue fills; a Consensus
+// frame queued then is written before every Gossip frame that was still
+// queued at that moment. The moment is exact: the test holds the queue's lock
+// while it reads the backlog and queues the Consensus frame.
+func TestConsensusOvertakesGossipBacklog(t *testing.T) {
+	checkGoroutines(t)
+	tn := newTestNet(t, 2)
+	trs := tn.startAll(t, func(i int, cfg *Config) {
+		cfg.QueueLen = 64
+		cfg.InboundLen = 1
+	})
+	a, b := trs[0], trs[1]
+	gossip := func(k int) []byte {
+		f := make([]byte, 16<<10)
+		binary.BigEndian.PutUint64(f, uint64(k))
+		return f
+	}
+	a.Send(1, Consensus, []byte("hello")) // the connection is up once this arrives
+	expect(t, b, 0, Consensus, []byte("hello"))
+
+	// b reads nothing now: keep a's queue full until its writer has
+	// stalled (queue full, nothing written since the previous poll).
+	accepted, written := 0, uint64(0)
+	eventually(t, "a's writer to stall", func() bool {
+		for a.Send(1, Gossip, gossip(accepted)) {
+			accepted++
+		}
+		w := peerStats(t, a, 1).Sent[Gossip].Frames
+		stalled := w > 0 && w == written && a.byIndex[1].out.len(Gossip) == 64
+		written = w
+		return stalled
+	})
+	out := a.byIndex[1].out
+	out.mu.Lock()
+	backlog := out.q[Gossip].n
+	out.q[Consensus].push([]byte("urgent"))
+	out.mu.Unlock()
+	select {
+	case out.ready <- struct{}{}:
+	default: // already signalled
+	}
+	firstQueued := accepted - backlog
+	t.Logf("%d gossip frames accepted, %d written, %d queued behind the stalled writer", accepted, written, backlog)
+	if backlog == 0 {
+		t.Fatal("no gossip backlog")
+	}
+
+	before := -1 // gossip frames received before the consensus frame
+	for next := 0; next < accepted || before < 0; {
+		in := recv(t, b)
+		if in.Class == Consensus {
+			before = next
+			continue
+		}
+		if k := int(binary.BigEndian.Uint64(in.Data)); k != next {
+			t.Fatalf("gossip frame %d arrived, want %d", k, next)
+		}
+		next++
+	}
+	// The writer sends what it had already taken, then the consensus
+	// frame, then the backlog.
+	if before != firstQueued {
+		t.Errorf("consensus frame arrived after %d gossip frames, want right after the %d taken before it was queued", before, firstQueued)
+	}
+}
+
+// A frame larger than the receiver's MaxFrame closes that one connection:
+// other peers' connections stay up, and the sender reconnects.
+func TestOversizeFrameClosesOnlyThatConnection(t *testing.T) {
+	checkGoroutines(t)
+	tn := newTestNet(t, 3)
+	trs := tn.startAll(t, func(i int, cfg *Config) {
+		if i == 1 {
+			cfg.MaxFrame = 1 << 10
+		}
+	})
+	a, b, c := trs[0], trs[1], trs[2]
+	for _, tr := range []*Transport{a, c} {
+		tr.Send(1, Sync, []byte("hi"))
+	}
+	for range 2 {
+		recv(t, b)
+	}
+
+	a.Send(1, Gossip, make([]byte, 2<<10))
+	eventually(t, "b to close a's connection", func() bool { return peerStats(t, b, 0).Oversize == 1 })
+	c.Send(1, Consensus, []byte("still here"))
+	expect(t, b, 2, Consensus, []byte("still here"))
+	eventually(t, "a to reconnect", func() bool { return peerStats(t, a, 1).Connects == 2 })
+	a.Send(1, Consensus, []byte("again"))
+	expect(t, b, 0, Consensus, []byte("again"))
+
+	if ps := peerStats(t, c, 1); ps.Connects != 1 {
+		t.Errorf("c reconnected to b: %+v", ps)
+	}
+	if ps := peerStats(t, b, 0); ps.Connects != 1 || ps.Received[Gossip].Frames != 0 {
+		t.Errorf("b's own connection to a was affected or it counted the frame: %+v", ps)
+	}
+	if ps := peerStats(t, b, 2); ps.Oversize != 0 {
+		t.Errorf("c blamed: %+v", ps)
+	}
+	select {
+	case in := <-b.Inbound():
+		t.Errorf("unexpected frame %s from %d", fmt.Sprint(in.Class), in.From)
+	default:
+	}
+}

@@ -1,0 +1,70 @@
+package transport
+
+// Stats is a snapshot of a transport's counters.
+type Stats struct {
+	// Peers holds one entry per validator other than self, by index.
+	Peers []PeerStats
+	// InboundRefused counts inbound connections that failed the
+	// handshake: a key outside the validator set (or self's), no
+	// certificate, not TLS 1.3, a timeout, or too many handshakes at once.
+	InboundRefused uint64
+}
+
+// PeerStats are the counters of one peer.
+type PeerStats struct {
+	Index        uint32
+	OutConnected bool // an outbound connection to the peer is up
+	InConnected  bool // an inbound connection from the peer is up
+	// Sent counts frames written to the connection (not necessarily
+	// delivered); Received counts frames read from it.
+	Sent, Received [NumClasses]Traffic
+	// Dropped counts frames refused by Send or Broadcast: queue full,
+	// frame larger than MaxFrame, or transport stopping.
+	Dropped [NumClasses]uint64
+	// Connects counts outbound connections established.
+	Connects uint64
+	// Refused counts outbound handshakes that failed, for example
+	// because the server presented another key than the peer's.
+	Refused uint64
+	// Oversize counts inbound connections closed because the peer sent
+	// a frame larger than MaxFrame; Malformed those closed because it
+	// sent an unknown class.
+	Oversize, Malformed uint64
+}
+
+// Traffic counts frames and payload bytes.
+type Traffic struct{ Frames, Bytes uint64 }
+
+// Stats returns a snapshot of the counters.
+func (t *Transport) Stats() Stats {
+	s := Stats{Peers: make([]PeerStats, len(t.peers)), InboundRefused: t.refused.Load()}
+	for i, p := range t.peers {
+		ps := &s.Peers[i]
+		ps.Index = p.index
+		ps.OutConnected = p.outUp.Load()
+		p.mu.Lock()
+		ps.InConnected = p.in != nil
+		p.mu.Unlock()
+		for c := range NumClasses {
+			ps.Sent[c] = Traffic{p.sent[c].frames.Load(), p.sent[c].bytes.Load()}
+			ps.Received[c] = Traffic{p.recv[c].frames.Load(), p.recv[c].bytes.Load()}
+			ps.Dropped[c] = p.dropped[c].Load()
+		}
+		ps.Connects = p.connects.Load()
+		ps.Refused = p.refused.Load()
+		ps.Oversize = p.oversize.Load()
+		ps.Malformed = p.malformed.Load()
+	}
+	return s
+}
+
+// Peer returns the counters of validator index, and false if it is not a
+// peer of this transport.
+func (s Stats) Peer(index uint32) (PeerStats, bool) {
+	for _, p := range s.Peers {
+		if p.Index == index {
+			return p, true
+		}
+	}
+	return PeerStats{}, false
+}

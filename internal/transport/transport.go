@@ -1,0 +1,230 @@
+package transport
+
+import (
+	"cmp"
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Timing and sizing of connections.
+const (
+	dialTimeout          = 5 * time.Second
+	handshakeTimeout     = 10 * time.Second
+	minBackoff           = 50 * time.Millisecond
+	maxBackoff           = 2 * time.Second
+	maxPendingHandshakes = 64
+	bufSize              = 64 << 10
+	wireVersion          = 1 // the byte a listener sends once it has accepted a client
+)
+
+// Inbound is a frame received from a validator.
+type Inbound struct {
+	From  uint32
+	Class Class
+	Data  []byte // owned by the receiver
+}
+
+// Transport connects one validator to the others. Its methods are safe for
+// concurrent use.
+type Transport struct {
+	self         uint32
+	maxFrame     int
+	writeTimeout time.Duration
+	listenAddr   string
+	log          *slog.Logger
+	cert         tls.Certificate
+	serverTLS    *tls.Config
+	peers        []*peer          // every validator but self, by index
+	byIndex      map[uint32]*peer // the same, by index
+	byKey        map[string]*peer // the same, by public key
+	inbound      chan Inbound
+	refused      atomic.Uint64 // failed inbound handshakes
+	stopping     atomic.Bool
+	wg           sync.WaitGroup
+
+	mu       sync.Mutex
+	state    int // stateNew, stateRunning or stateClosed
+	listener net.Listener
+	cancel   context.CancelFunc
+	stopped  chan struct{} // closed once every goroutine has returned
+}
+
+const (
+	stateNew = iota
+	stateRunning
+	stateClosed
+)
+
+// peer is the state kept for one remote validator.
+type peer struct {
+	index     uint32
+	key       ed25519.PublicKey
+	addr      string
+	clientTLS *tls.Config
+	out       *outbox
+
+	outUp      atomic.Bool
+	sent, recv [NumClasses]counter
+	dropped    [NumClasses]atomic.Uint64
+	connects   atomic.Uint64 // outbound connections established
+	refused    atomic.Uint64 // outbound handshakes that failed
+	oversize   atomic.Uint64 // inbound connections closed for an oversize frame
+	malformed  atomic.Uint64 // inbound connections closed for an unknown class
+
+	mu sync.Mutex
+	in net.Conn // the current inbound connection, if any
+}
+
+type counter struct{ frames, bytes atomic.Uint64 }
+
+func (c *counter) add(n int) {
+	c.frames.Add(1)
+	c.bytes.Add(uint64(n))
+}
+
+// New checks cfg and returns a transport that is not yet started.
+func New(cfg Config) (*Transport, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cert, err := certificate(cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	t := &Transport{
+		self:         cfg.Self,
+		maxFrame:     cfg.MaxFrame,
+		writeTimeout: cfg.WriteTimeout,
+		listenAddr:   cfg.ListenAddr,
+		log:          cfg.Logger.With("self", cfg.Self),
+		cert:         cert,
+		byIndex:      make(map[uint32]*peer),
+		byKey:        make(map[string]*peer),
+		inbound:      make(chan Inbound, cfg.InboundLen),
+		listener:     cfg.Listener,
+		stopped:      make(chan struct{}),
+	}
+	for _, p := range cfg.Peers {
+		if p.Index == cfg.Self {
+			continue
+		}
+		key := slices.Clone(p.PubKey)
+		q := &peer{index: p.Index, key: key, addr: p.Addr, clientTLS: t.clientConfig(key), out: newOutbox(cfg.QueueLen)}
+		t.peers = append(t.peers, q)
+		t.byIndex[q.index], t.byKey[string(key)] = q, q
+	}
+	slices.SortFunc(t.peers, func(a, b *peer) int { return cmp.Compare(a.index, b.index) })
+	t.serverTLS = t.serverConfig()
+	return t, nil
+}
+
+// Start listens and starts dialing every peer; it returns once listening.
+// Cancelling ctx stops the transport as Close does.
+func (t *Transport) Start(ctx context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state != stateNew {
+		return errors.New("transport: Start called twice or after Close")
+	}
+	ln := t.listener
+	if ln == nil {
+		var lc net.ListenConfig
+		var err error
+		if ln, err = lc.Listen(ctx, "tcp", t.listenAddr); err != nil {
+			return fmt.Errorf("transport: listen: %w", err)
+		}
+		t.listener = ln
+	}
+	ctx, t.cancel = context.WithCancel(ctx)
+	t.state = stateRunning
+	t.wg.Go(func() { t.accept(ctx, ln) })
+	for _, p := range t.peers {
+		t.wg.Go(func() { t.runPeer(ctx, p) })
+	}
+	go func() {
+		<-ctx.Done()
+		t.stopping.Store(true)
+		ln.Close()
+		t.wg.Wait()
+		close(t.inbound)
+		close(t.stopped)
+	}()
+	t.log.Info("transport: listening", "addr", ln.Addr().String(), "peers", len(t.peers))
+	return nil
+}
+
+// Close stops the transport: it closes the listener and every connection,
+// waits for every goroutine to return and closes the Inbound channel.
+// Frames still queued are discarded. Close may be called more than once.
+func (t *Transport) Close() error {
+	t.mu.Lock()
+	switch t.state {
+	case stateNew:
+		t.stopping.Store(true)
+		if t.listener != nil {
+			t.listener.Close()
+		}
+		close(t.inbound)
+		close(t.stopped)
+	case stateRunning:
+		t.cancel()
+	}
+	t.state = stateClosed
+	t.mu.Unlock()
+	<-t.stopped
+	return nil
+}
+
+// Addr returns the address the transport listens on, or nil before Start.
+func (t *Transport) Addr() net.Addr {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state == stateNew || t.listener == nil {
+		return nil
+	}
+	return t.listener.Addr()
+}
+
+// Send queues frame for validator to in class c. It never blocks: it
+// returns false, and counts a drop, if the queue is full, if the frame is
+// larger than MaxFrame or if the transport is stopping. It also returns
+// false for self, an unknown index or an unknown class.
+func (t *Transport) Send(to uint32, c Class, frame []byte) bool {
+	p := t.byIndex[to]
+	if p == nil || !c.valid() {
+		return false
+	}
+	return t.enqueue(p, c, frame)
+}
+
+// Broadcast queues frame for every validator other than self, as Send.
+func (t *Transport) Broadcast(c Class, frame []byte) {
+	if !c.valid() {
+		return
+	}
+	for _, p := range t.peers {
+		t.enqueue(p, c, frame)
+	}
+}
+
+func (t *Transport) enqueue(p *peer, c Class, frame []byte) bool {
+	if len(frame) > t.maxFrame || t.stopping.Load() || !p.out.push(c, frame) {
+		p.dropped[c].Add(1)
+		return false
+	}
+	return true
+}
+
+// Inbound returns the channel of received frames. It is closed once the
+// transport has stopped.
+func (t *Transport) Inbound() <-chan Inbound { return t.inbound }
