@@ -55,7 +55,7 @@ on 127.0.0.1:P+i; both are in its config.json, which you may edit.`,
 }
 
 func newNodeCmd() *cobra.Command {
-	var home, behavior, level string
+	var home, behavior, level, signLog string
 	cmd := &cobra.Command{
 		Use:   "node --home DIR",
 		Short: "Run one validator until SIGINT or SIGTERM",
@@ -80,7 +80,16 @@ Behaviours: ` + strings.Join(byzantine.Names(), ", "),
 			if !byzantine.Valid(behavior) {
 				return fmt.Errorf("unknown behaviour %q (known: %s)", behavior, strings.Join(byzantine.Names(), ", "))
 			}
-			v, err := daemon.Open(h, behavior, daemon.NewLogger(cmd.ErrOrStderr(), lvl))
+			opts := daemon.Options{Behavior: behavior, Logger: daemon.NewLogger(cmd.ErrOrStderr(), lvl)}
+			if signLog != "" {
+				f, err := os.OpenFile(signLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				opts.SignLog = f
+			}
+			v, err := daemon.Open(h, opts)
 			if err != nil {
 				return err
 			}
@@ -93,6 +102,8 @@ Behaviours: ` + strings.Join(byzantine.Names(), ", "),
 	f.StringVar(&home, "home", "", "the validator's home directory (required)")
 	f.StringVar(&behavior, "behavior", byzantine.Honest, "run a Byzantine behaviour instead of the protocol")
 	f.StringVar(&level, "log-level", "", "debug, info, warn or error (default: the config's log_level)")
+	f.StringVar(&signLog, "sign-log", "", "append a line per signed vote, timeout and proposal to this file (crash audits)")
+	f.MarkHidden("sign-log")
 	cmd.MarkFlagRequired("home")
 	return cmd
 }

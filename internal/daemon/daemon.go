@@ -39,10 +39,21 @@ func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
+// Options are the optional parts of a validator.
+type Options struct {
+	Behavior string
+	Logger   *slog.Logger
+	SignLog  io.Writer
+}
+
 // Open builds the validator of a home directory and binds its API
 // address, so that a port already in use fails before anything runs.
-func Open(home *config.Home, behavior string, log *slog.Logger) (*Validator, error) {
-	n, err := node.New(node.Options{Home: home, Behavior: behavior, Logger: log})
+func Open(home *config.Home, o Options) (*Validator, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n, err := node.New(node.Options{Home: home, Behavior: o.Behavior, Logger: log, SignLog: o.SignLog})
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -43,6 +44,11 @@ type Options struct {
 	// Listener, if set, is used for peer connections instead of listening
 	// on the configured address (tests bind 127.0.0.1:0 first).
 	Listener net.Listener
+	// SignLog, if set, receives one line for every vote, timeout and
+	// proposal this validator signs, written after the safety state is
+	// persisted and before the message is sent. Crash tests audit it for
+	// contradictions across restarts.
+	SignLog io.Writer
 }
 
 // Node is one running validator.
@@ -72,6 +78,7 @@ type Node struct {
 	ticks      uint64
 	gossipMu   sync.Mutex
 	gossipTxs  [][]byte // admitted here, to be sent to peers on the next tick
+	signLog    io.Writer
 	closeOnce  sync.Once
 	closeError error
 }
@@ -116,6 +123,7 @@ func New(o Options) (*Node, error) {
 		pool:    mempool.New(mempool.Config{}),
 		metrics: newMetrics(),
 		dropped: make(map[string]int),
+		signLog: o.SignLog,
 	}
 	if err := n.build(o); err != nil {
 		st.Close()

@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/strategos/strategos/internal/consensus"
@@ -55,6 +56,9 @@ func (n *Node) flush() error {
 	}
 	for _, b := range rd.Blocks {
 		n.pool.InFlight(b.Hash(n.chainID), b.Height, b.Payload)
+	}
+	if n.signLog != nil {
+		n.journal(rd.Messages)
 	}
 	for _, m := range rd.Messages {
 		n.send(m)
@@ -167,5 +171,27 @@ func (n *Node) sendGossip() {
 			n.metrics.msgsOut.WithLabelValues("tx-batch").Inc()
 		}
 		txs = txs[i:]
+	}
+}
+
+// journal writes what this validator signed to the sign log, one line per
+// signature: "vote <round> <block>", "timeout <round> <high-qc-round>" or
+// "proposal <round> <block>".
+func (n *Node) journal(ms []consensus.Message) {
+	for _, m := range ms {
+		var line string
+		switch {
+		case m.Vote != nil && m.Vote.Voter == n.self:
+			line = fmt.Sprintf("vote %d %s\n", m.Vote.Round, m.Vote.BlockHash)
+		case m.Timeout != nil && m.Timeout.Voter == n.self:
+			line = fmt.Sprintf("timeout %d %d\n", m.Timeout.Round, m.Timeout.HighQC.Round)
+		case m.Proposal != nil && m.Proposal.Block != nil && m.Proposal.Block.Proposer == n.self:
+			line = fmt.Sprintf("proposal %d %s\n", m.Proposal.Block.Round, m.Proposal.Block.Hash(n.chainID))
+		default:
+			continue
+		}
+		if _, err := io.WriteString(n.signLog, line); err != nil {
+			n.log.Error("sign log", "err", err)
+		}
 	}
 }

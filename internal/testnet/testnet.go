@@ -104,7 +104,7 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("testnet: %w", err)
 		}
 		defer logf.Close()
-		v, err := daemon.Open(home, behavior, daemon.NewLogger(logf, o.LogLevel))
+		v, err := daemon.Open(home, daemon.Options{Behavior: behavior, Logger: daemon.NewLogger(logf, o.LogLevel)})
 		if err != nil {
 			closeAll()
 			return fmt.Errorf("testnet: node %d: %w", i, err)
