@@ -189,7 +189,7 @@ func (c *Core) processQC(qc *chain.QC, from uint32) {
 	}
 	c.tryCommit(qc)
 	c.enterRound(qc.Round+1, true)
-	c.tryPropose()
+	c.proposeDue = true
 }
 
 // processTC learns a verified TC and advances the round past it.
@@ -202,7 +202,7 @@ func (c *Core) processTC(tc *chain.TC, from uint32) {
 	}
 	c.processQC(tc.HighQC, from)
 	c.enterRound(tc.Round+1, false)
-	c.tryPropose()
+	c.proposeDue = true
 }
 
 // enterRound moves to round r if it is ahead of the current one.
@@ -226,7 +226,7 @@ func (c *Core) enterRound(r uint64, progress bool) {
 			delete(c.timeouts, old)
 		}
 	}
-	c.tryPropose()
+	c.proposeDue = true
 }
 
 // tryCommit applies the two-chain commit rule to a QC whose block is held.

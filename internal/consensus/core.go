@@ -58,7 +58,8 @@ type Core struct {
 	orphans      map[chain.Hash]*chain.Block
 	fetching     map[chain.Hash]*fetchState
 	syncing      *syncState
-	roundTicks   int // ticks spent in the current round
+	roundTicks   int  // ticks spent in the current round
+	proposeDue   bool // a proposal attempt is due at the end of this input
 	served       map[uint32]int
 
 	verified map[chain.Hash]struct{}
@@ -172,6 +173,7 @@ func (c *Core) Step(m Message) {
 	case m.SyncResponse != nil:
 		c.onSyncResponse(m.SyncResponse, m.From)
 	}
+	c.proposeIfDue()
 }
 
 // Tick advances the core's logical clock by one tick.
@@ -185,7 +187,20 @@ func (c *Core) Tick() {
 	c.retryFetches()
 	c.retrySync()
 	c.roundTicks++
-	c.tryPropose() // an idle leader's empty-block delay may have passed
+	c.proposeDue = true // an idle leader's empty-block delay may have passed
+	c.proposeIfDue()
+}
+
+// proposeIfDue runs a proposal attempt that handling an input made due.
+// Proposing at the end of Step and Tick, rather than from deep inside
+// certificate handling, bounds the work one input can cause: with a single
+// validator, proposing, voting and certifying would otherwise recurse
+// without end.
+func (c *Core) proposeIfDue() {
+	if c.proposeDue {
+		c.proposeDue = false
+		c.tryPropose()
+	}
 }
 
 // Ready returns the effects accumulated since the last call and clears

@@ -1,0 +1,173 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strategos/strategos/internal/config"
+	"github.com/strategos/strategos/internal/node"
+)
+
+// oneNode runs a single-validator kv network and serves its API.
+func oneNode(t *testing.T) (*node.Node, *httptest.Server) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := config.Init(config.InitOptions{Nodes: 1, Out: dir, App: "kv", APIPort: 1, P2PPort: 1}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := config.Load(filepath.Join(dir, "node0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Node.Peers[0].Addr, h.Node.P2PListen = ln.Addr().String(), ln.Addr().String()
+	n, err := node.New(node.Options{Home: h, Listener: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	srv := httptest.NewServer(Handler(n, nil))
+	t.Cleanup(func() {
+		srv.Close()
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return n, srv
+}
+
+func get(t *testing.T, url string, want int) map[string]any {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatalf("GET %s: not JSON: %v", url, err)
+	}
+	if resp.StatusCode != want {
+		t.Fatalf("GET %s: %d %v, want %d", url, resp.StatusCode, m, want)
+	}
+	return m
+}
+
+func waitHeight(t *testing.T, n *node.Node, h uint64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for n.Status().Height < h {
+		if time.Now().After(deadline) {
+			t.Fatalf("height %d not reached", h)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestStatusBlocksValidators(t *testing.T) {
+	n, srv := oneNode(t)
+	waitHeight(t, n, 3)
+	st := get(t, srv.URL+"/v1/status", 200)
+	for _, k := range []string{"node", "chain_id", "height", "round", "leader", "last_block_hash", "validators", "behavior", "app"} {
+		if _, ok := st[k]; !ok {
+			t.Errorf("status lacks %q", k)
+		}
+	}
+	b1 := get(t, srv.URL+"/v1/blocks/1", 200)
+	b2 := get(t, srv.URL+"/v1/blocks/2", 200)
+	if b2["parent_hash"] != b1["hash"] {
+		t.Fatalf("block 2's parent %v is not block 1 %v", b2["parent_hash"], b1["hash"])
+	}
+	if qc := b1["qc"].(map[string]any); qc["block_hash"] != b1["hash"] || len(qc["signers"].([]any)) != 1 {
+		t.Fatalf("block 1's qc %v", qc)
+	}
+	get(t, srv.URL+"/v1/blocks/1000000", 404)
+	get(t, srv.URL+"/v1/blocks/zero", 400)
+	r := get(t, srv.URL+"/v1/blocks?from=1&to=2", 200)
+	if bl := r["blocks"].([]any); len(bl) != 2 {
+		t.Fatalf("range: %d blocks", len(bl))
+	}
+	get(t, srv.URL+"/v1/blocks?from=2&to=1", 400)
+	v := get(t, srv.URL+"/v1/validators", 200)
+	if vals := v["validators"].([]any); len(vals) != 1 {
+		t.Fatalf("validators: %v", vals)
+	}
+	get(t, srv.URL+"/v1/nosuch", 404)
+}
+
+func TestSubmitAndQuery(t *testing.T) {
+	n, srv := oneNode(t)
+	post := func(body string) (int, map[string]any) {
+		resp, err := http.Post(srv.URL+"/v1/txs", "text/plain", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	if code, m := post("colour=blue"); code != 202 || m["status"] != "pending" {
+		t.Fatalf("submit: %d %v", code, m)
+	}
+	for _, bad := range []string{"", "no-equals", "a=\nb"} {
+		if code, m := post(bad); code != 400 || m["error"] == nil {
+			t.Fatalf("submit %q: %d %v", bad, code, m)
+		}
+	}
+	if code, _ := post("k=" + strings.Repeat("x", MaxTxBody)); code != 413 {
+		t.Fatalf("oversized body: %d", code)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(srv.URL + "/v1/kv/colour")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			if !strings.Contains(string(b), `"value":"blue"`) {
+				t.Fatalf("kv: %s", b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never committed: %d %s", resp.StatusCode, b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n.Status().TxsCommitted < 1 {
+		t.Fatal("status does not count the committed transaction")
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	n, srv := oneNode(t)
+	waitHeight(t, n, 2)
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{"strategos_height", "strategos_round", "strategos_store_write_seconds", "strategos_commit_latency_seconds", "strategos_messages_out_total"} {
+		if !strings.Contains(string(b), name) {
+			t.Errorf("metrics lack %s", name)
+		}
+	}
+}

@@ -1,0 +1,180 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/strategos/strategos/internal/config"
+)
+
+// cluster is n in-process validators on loopback, each with real TCP and
+// a real store.
+type cluster struct {
+	t      *testing.T
+	dir    string
+	homes  []*config.Home
+	nodes  []*Node
+	cancel []context.CancelFunc
+	done   []chan error
+}
+
+func newCluster(t *testing.T, n int) *cluster {
+	t.Helper()
+	dir := t.TempDir()
+	if err := config.Init(config.InitOptions{Nodes: n, Out: dir, App: "kv", APIPort: 1, P2PPort: 1}); err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{t: t, dir: dir, nodes: make([]*Node, n), cancel: make([]context.CancelFunc, n), done: make([]chan error, n)}
+	var lns []net.Listener
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+	}
+	for i := range n {
+		h, err := config.Load(filepath.Join(dir, "node"+strconv.Itoa(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range h.Node.Peers {
+			h.Node.Peers[j].Addr = lns[j].Addr().String()
+		}
+		h.Node.P2PListen = lns[i].Addr().String()
+		// Shorter rounds than production, so that rounds a stopped node
+		// was to lead fail fast.
+		h.Node.BaseTimeout, h.Node.EmptyBlockTicks = 30, 10
+		c.homes = append(c.homes, h)
+	}
+	for i := range n {
+		c.start(i, lns[i])
+	}
+	t.Cleanup(func() {
+		for i := range c.nodes {
+			c.stop(i)
+		}
+	})
+	return c
+}
+
+func (c *cluster) start(i int, ln net.Listener) {
+	c.t.Helper()
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", c.homes[i].Node.P2PListen); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	n, err := New(Options{Home: c.homes[i], Listener: ln})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	c.nodes[i], c.cancel[i], c.done[i] = n, cancel, done
+}
+
+func (c *cluster) stop(i int) {
+	if c.cancel[i] == nil {
+		return
+	}
+	c.cancel[i]()
+	if err := <-c.done[i]; err != nil {
+		c.t.Errorf("node %d: %v", i, err)
+	}
+	c.cancel[i] = nil
+}
+
+// waitHeight polls until every running node committed height h.
+func (c *cluster) waitHeight(h uint64, within time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		low := ^uint64(0)
+		for i, n := range c.nodes {
+			if c.cancel[i] != nil {
+				low = min(low, n.Status().Height)
+			}
+		}
+		if low >= h {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("height %d not reached within %v (lowest %d)", h, within, low)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestClusterCommitsAndExecutes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a network")
+	}
+	c := newCluster(t, 4)
+	c.waitHeight(3, 20*time.Second)
+	for k := range 20 {
+		if err := c.nodes[k%4].Submit(fmt.Appendf(nil, "key%d=value%d", k, k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.nodes[0].Submit([]byte("no equals sign")); err == nil {
+		t.Fatal("a malformed transaction was admitted")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for k := 0; k < 20; {
+		v, err := c.nodes[3].App().Query("key" + strconv.Itoa(k))
+		if err == nil {
+			if string(v) != "value"+strconv.Itoa(k) {
+				t.Fatalf("key%d = %q", k, v)
+			}
+			k++
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("key%d never committed: %v", k, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Every node holds the same committed blocks and state roots.
+	h := c.nodes[0].Status().Height
+	c.waitHeight(h, 10*time.Second)
+	for height := uint64(1); height <= h; height++ {
+		_, want, _, _ := c.nodes[0].Store().CommittedBlock(height)
+		for i := 1; i < 4; i++ {
+			if _, got, _, ok := c.nodes[i].Store().CommittedBlock(height); !ok || got != want {
+				t.Fatalf("node %d disagrees at height %d", i, height)
+			}
+		}
+	}
+	c.waitHeight(h+1, 10*time.Second)
+	_, root0 := c.nodes[0].App().Info()
+	for i := 1; i < 4; i++ {
+		if _, root := c.nodes[i].App().Info(); root != root0 && c.nodes[i].Status().Height == c.nodes[0].Status().Height {
+			t.Fatalf("node %d has state root %s, node 0 %s", i, root.Short(), root0.Short())
+		}
+	}
+}
+
+func TestRestartResumesFromDisk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a network")
+	}
+	c := newCluster(t, 4)
+	c.waitHeight(5, 20*time.Second)
+	c.stop(2)
+	before := c.nodes[2].Store().CommittedHeight()
+	c.waitHeight(before+10, 30*time.Second) // the other three go on
+	c.start(2, nil)
+	if got := c.nodes[2].Status().Height; got < before {
+		t.Fatalf("restarted at height %d, had committed %d", got, before)
+	}
+	target := c.nodes[0].Status().Height
+	c.waitHeight(target, 30*time.Second)
+}
