@@ -27,26 +27,33 @@ type TxResult struct {
 	Error string
 }
 
-// BlockResult is the outcome of executing one committed block.
+// BlockResult is the outcome of executing one committed block: the
+// results, the new state root, and the state writes that produce it.
 type BlockResult struct {
 	Height    uint64
 	Results   []TxResult // one per transaction, in block order
 	StateRoot chain.Hash // digest of the state after the block
+	Puts      map[string][]byte
+	Deletes   []string
 }
 
 // Application is a deterministic state machine over committed blocks.
 //
 // Execute must be deterministic: every honest validator that executes the
 // same blocks in the same order reaches the same state root. It is called
-// once per committed height, in order, and must make its effects durable
-// before it returns so that a restarted node resumes from Info.
+// once per committed height, in order. It computes and does not write: it
+// returns the block's state writes, and the node commits them together
+// with the executed height, the root and its transaction index in one
+// durable transaction, so that state and index never disagree after a
+// crash. Info then reports the new height.
 type Application interface {
 	// Name is the application's name, as in the genesis ("bank", "kv").
 	Name() string
 	// CheckTx decides whether tx may enter the mempool, against the latest
 	// committed state. It must not change state.
 	CheckTx(tx []byte) error
-	// Execute applies a committed block's transactions.
+	// Execute computes the effect of a committed block's transactions on
+	// the state after the previous height.
 	Execute(height uint64, txs [][]byte) (BlockResult, error)
 	// Info returns the last executed height and its state root.
 	Info() (height uint64, root chain.Hash)

@@ -59,8 +59,8 @@ type markedSource struct {
 	twin  int
 }
 
-func (s markedSource) Payload(height uint64, parent chain.Hash) [][]byte {
-	p := s.inner.Payload(height, parent)
+func (s markedSource) Payload(height uint64, branch []*chain.Block) [][]byte {
+	p := s.inner.Payload(height, branch)
 	if s.twin == 1 {
 		p = append(append([][]byte(nil), p...), []byte("equivocation"))
 	}

@@ -145,10 +145,14 @@ func (c *Core) addTimeout(t *chain.Timeout, from uint32) {
 
 // localTimeout gives up on the current round: the validator stops voting in
 // it, signs a timeout carrying its highest QC, and broadcasts it. A timeout
-// already signed for this round is re-sent unchanged rather than re-signed.
+// already signed for this round is re-sent unchanged, unless the high QC
+// has risen since: a stale timeout would hide that QC from validators still
+// waiting for it. Re-signing with a higher QC is safe, because a high QC
+// only rises, so every timeout a validator signs after voting for a block
+// still reports at least that block's parent certificate.
 func (c *Core) localTimeout() {
 	t := c.safety.LastTimeout
-	if t == nil || t.Round != c.round {
+	if t == nil || t.Round != c.round || t.HighQC.Round < c.safety.HighQC.Round {
 		c.safety.LastVotedRound = max(c.safety.LastVotedRound, c.round)
 		t = &chain.Timeout{
 			Round:  c.round,
@@ -199,6 +203,8 @@ func (c *Core) processTC(tc *chain.TC, from uint32) {
 	}
 	if c.highTC == nil || tc.Round > c.highTC.Round {
 		c.highTC = tc
+		c.safety.HighTC = tc
+		c.safetyDirty = true
 	}
 	c.processQC(tc.HighQC, from)
 	c.enterRound(tc.Round+1, false)

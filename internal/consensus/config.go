@@ -22,9 +22,11 @@ func (r RoundRobin) Leader(round uint64) uint32 { return uint32(round % uint64(r
 // its mempool, the application and the wall clock; the simulator with
 // deterministic values.
 type BlockSource interface {
-	// Payload returns the transactions for a new block at height that
-	// extends parent.
-	Payload(height uint64, parent chain.Hash) [][]byte
+	// Payload returns the transactions for a new block at height. branch
+	// holds the blocks the new block extends that the runtime has not yet
+	// seen committed through Ready, parent first: their transactions must
+	// not be proposed again.
+	Payload(height uint64, branch []*chain.Block) [][]byte
 	// Time returns the block time in unix nanoseconds.
 	Time() int64
 	// Executed returns the latest executed height and its state root.

@@ -111,8 +111,12 @@ func New(cfg Config) (*Core, error) {
 	if c.safety.HighQC == nil {
 		c.safety.HighQC = chain.GenesisQC(c.genesis)
 	}
+	c.highTC = c.safety.HighTC
 	c.reloadBranch()
 	c.round = max(c.safety.HighQC.Round+1, c.safety.LastVotedRound, 1)
+	if c.highTC != nil {
+		c.round = max(c.round, c.highTC.Round+1)
+	}
 	c.ticksLeft = c.timeout()
 	c.tryPropose()
 	return c, nil

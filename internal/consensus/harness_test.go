@@ -275,8 +275,12 @@ type fakeSource struct {
 	clock int64
 }
 
-func (s *fakeSource) Payload(height uint64, parent chain.Hash) [][]byte {
-	return [][]byte{fmt.Appendf(nil, "tx height=%d by=%d parent=%s", height, s.self, parent.Short())}
+func (s *fakeSource) Payload(height uint64, branch []*chain.Block) [][]byte {
+	parent := "tip"
+	if len(branch) > 0 {
+		parent = fmt.Sprint(branch[0].Height)
+	}
+	return [][]byte{fmt.Appendf(nil, "tx height=%d by=%d parent=%s", height, s.self, parent)}
 }
 
 func (s *fakeSource) Time() int64 { s.clock++; return s.clock }

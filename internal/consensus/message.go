@@ -80,8 +80,13 @@ type SafetyState struct {
 	// HighQC is the highest QC the validator has seen for a block it holds.
 	HighQC *chain.QC
 	// LastTimeout is the last timeout it signed, re-sent rather than
-	// re-signed after a restart.
+	// re-signed after a restart (unless its high QC has risen since).
 	LastTimeout *chain.Timeout
+	// HighTC is the highest timeout certificate seen. It is not needed for
+	// safety, but a leader that restarts without it could neither justify
+	// its proposal nor help others form the certificate again, and the
+	// chain could halt.
+	HighTC *chain.TC
 }
 
 // Commit is one committed block together with the QC that certified it.

@@ -129,7 +129,7 @@ func (c *Core) tryPropose() {
 		Round:      c.round,
 		Parent:     qc.BlockHash,
 		QC:         qc,
-		Payload:    c.cfg.Source.Payload(height, qc.BlockHash),
+		Payload:    c.cfg.Source.Payload(height, c.branch(qc.BlockHash)),
 		Proposer:   c.cfg.Self,
 		Time:       c.cfg.Source.Time(),
 		ExecHeight: execHeight,
@@ -141,6 +141,27 @@ func (c *Core) tryPropose() {
 	c.send(Broadcast, Message{Proposal: p})
 	c.checkDoubleProposal(p, h)
 	c.acceptProposal(p, h, c.cfg.Self)
+}
+
+// branch returns the blocks a new block on h extends whose commit the
+// runtime has not applied yet, h first: the uncommitted blocks down to the
+// committed tip, then the blocks committed since the last Ready. The
+// runtime learns of a commit only through Ready, so until then it cannot
+// know that their transactions are taken.
+func (c *Core) branch(h chain.Hash) []*chain.Block {
+	var out []*chain.Block
+	for h != c.tipHash {
+		b, ok := c.tree[h]
+		if !ok {
+			break
+		}
+		out = append(out, b)
+		h = b.Parent
+	}
+	for i := len(c.out.Committed) - 1; i >= 0; i-- {
+		out = append(out, c.out.Committed[i].Block)
+	}
+	return out
 }
 
 // payloadAbove reports whether block h or an uncommitted ancestor carries

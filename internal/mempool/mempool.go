@@ -42,13 +42,14 @@ type entry struct {
 type Pool struct {
 	cfg Config
 
-	mu      sync.Mutex
-	byHash  map[chain.Hash]*entry
-	order   []*entry // arrival order; removed entries are compacted lazily
-	bytes   int
-	seq     uint64
-	flights map[chain.Hash][]chain.Hash // block -> its pending transactions
-	heights map[chain.Hash]uint64       // block -> height
+	mu       sync.Mutex
+	byHash   map[chain.Hash]*entry
+	order    []*entry // arrival order; removed entries are compacted lazily
+	bytes    int
+	seq      uint64
+	flights  map[chain.Hash][]chain.Hash // block -> its transactions
+	heights  map[chain.Hash]uint64       // block -> height
+	included map[chain.Hash]chain.Hash   // transaction -> uncommitted block carrying it
 }
 
 // New returns an empty pool.
@@ -63,10 +64,11 @@ func New(cfg Config) *Pool {
 		cfg.MaxTx = 128 << 10
 	}
 	return &Pool{
-		cfg:     cfg,
-		byHash:  make(map[chain.Hash]*entry),
-		flights: make(map[chain.Hash][]chain.Hash),
-		heights: make(map[chain.Hash]uint64),
+		cfg:      cfg,
+		byHash:   make(map[chain.Hash]*entry),
+		flights:  make(map[chain.Hash][]chain.Hash),
+		heights:  make(map[chain.Hash]uint64),
+		included: make(map[chain.Hash]chain.Hash),
 	}
 }
 
@@ -85,7 +87,9 @@ func (p *Pool) Add(tx []byte) (chain.Hash, error) {
 		return h, fmt.Errorf("%w: %d transactions, %d bytes pending", ErrFull, len(p.byHash), p.bytes)
 	}
 	p.seq++
-	e := &entry{tx: append([]byte(nil), tx...), hash: h, seq: p.seq}
+	// A block may carry the transaction before its gossip arrives: it is
+	// then in flight from the start.
+	e := &entry{tx: append([]byte(nil), tx...), hash: h, seq: p.seq, inFlight: p.included[h]}
 	p.byHash[h] = e
 	p.order = append(p.order, e)
 	p.bytes += len(tx)
@@ -121,7 +125,11 @@ func (p *Pool) Ready() bool {
 
 // Reap returns up to maxTxs transactions (and maxBytes bytes) in arrival
 // order, skipping those already in flight.
-func (p *Pool) Reap(maxTxs, maxBytes int) [][]byte {
+func (p *Pool) Reap(maxTxs, maxBytes int) [][]byte { return p.ReapExcept(maxTxs, maxBytes, nil) }
+
+// ReapExcept is Reap that also skips the transactions in skip: those of the
+// uncommitted blocks a new block extends.
+func (p *Pool) ReapExcept(maxTxs, maxBytes int, skip map[chain.Hash]bool) [][]byte {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.compact()
@@ -131,7 +139,7 @@ func (p *Pool) Reap(maxTxs, maxBytes int) [][]byte {
 		if len(out) >= maxTxs {
 			break
 		}
-		if p.byHash[e.hash] != e || !e.inFlight.IsZero() {
+		if p.byHash[e.hash] != e || !e.inFlight.IsZero() || skip[e.hash] {
 			continue
 		}
 		if size+len(e.tx) > maxBytes {
@@ -144,22 +152,27 @@ func (p *Pool) Reap(maxTxs, maxBytes int) [][]byte {
 }
 
 // InFlight records that block h at height carries txs: they are not reaped
-// again while the block may still commit.
+// again while the block may still commit, including transactions whose
+// gossip has not arrived yet.
 func (p *Pool) InFlight(h chain.Hash, height uint64, txs [][]byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var mine []chain.Hash
+	if _, ok := p.heights[h]; ok {
+		return
+	}
+	all := make([]chain.Hash, 0, len(txs))
 	for _, tx := range txs {
 		th := chain.TxHash(tx)
+		all = append(all, th)
+		if _, ok := p.included[th]; !ok {
+			p.included[th] = h
+		}
 		if e, ok := p.byHash[th]; ok && e.inFlight.IsZero() {
 			e.inFlight = h
-			mine = append(mine, th)
 		}
 	}
-	if len(mine) > 0 {
-		p.flights[h] = mine
-		p.heights[h] = height
-	}
+	p.flights[h] = all
+	p.heights[h] = height
 }
 
 // Committed removes a committed block's transactions, and releases those
@@ -170,6 +183,7 @@ func (p *Pool) Committed(height uint64, txs [][]byte) {
 	defer p.mu.Unlock()
 	for _, tx := range txs {
 		h := chain.TxHash(tx)
+		delete(p.included, h)
 		if e, ok := p.byHash[h]; ok {
 			delete(p.byHash, h)
 			p.bytes -= len(e.tx)
@@ -180,6 +194,9 @@ func (p *Pool) Committed(height uint64, txs [][]byte) {
 			continue
 		}
 		for _, th := range p.flights[b] {
+			if p.included[th] == b {
+				delete(p.included, th)
+			}
 			if e, ok := p.byHash[th]; ok && e.inFlight == b {
 				e.inFlight = chain.Hash{}
 			}

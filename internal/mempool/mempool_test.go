@@ -59,3 +59,26 @@ func TestLimits(t *testing.T) {
 		t.Fatalf("byte limit not honoured: %q", got)
 	}
 }
+
+// A block can arrive before the gossip of a transaction it carries; the
+// transaction must not be proposed again when its gossip arrives.
+func TestGossipAfterBlock(t *testing.T) {
+	p := New(Config{})
+	tx := []byte("late=1")
+	block := chain.Hash{9}
+	p.InFlight(block, 3, [][]byte{tx})
+	if _, err := p.Add(tx); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Reap(10, 1<<20); len(got) != 0 {
+		t.Fatalf("a transaction carried by an uncommitted block was reaped: %q", got)
+	}
+	if p.Ready() {
+		t.Fatal("Ready reports a transaction that is in flight")
+	}
+	// Its block is abandoned: another block commits height 3.
+	p.Committed(3, nil)
+	if got := p.Reap(10, 1<<20); len(got) != 1 {
+		t.Fatalf("released transaction not proposable: %q", got)
+	}
+}

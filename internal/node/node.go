@@ -196,7 +196,7 @@ func (n *Node) catchUpApp() error {
 		if !ok {
 			return fmt.Errorf("node: committed block %d missing from the store", h)
 		}
-		if _, err := n.app.Execute(h, b.Payload); err != nil {
+		if _, err := n.execute(h, b.Payload); err != nil {
 			return err
 		}
 	}
@@ -216,25 +216,73 @@ func (n *Node) Run(ctx context.Context) error {
 	if err := n.flush(); err != nil {
 		return err
 	}
+	// Frames are taken highest class first, so that consensus messages are
+	// never held up by sync or gossip traffic; at most maxBatch of them
+	// are taken before persisting, so that one fsync covers many messages
+	// and yet ticks and ctx are checked often.
+	const maxBatch = 256
+	inbound := [...]<-chan transport.Inbound{
+		n.tr.Inbound(transport.Consensus), n.tr.Inbound(transport.Sync), n.tr.Inbound(transport.Gossip),
+	}
+	// drain receives up to limit frames that have already arrived, looking
+	// at Consensus again after each one; it reports how many, and false
+	// once the transport has stopped.
+	drain := func(limit int) (int, bool) {
+		got := 0
+	next:
+		for got < limit {
+			for _, ch := range inbound {
+				select {
+				case in, ok := <-ch:
+					if !ok {
+						return got, false
+					}
+					n.receive(in)
+					got++
+					continue next
+				default:
+				}
+			}
+			break
+		}
+		return got, true
+	}
+	stopping := func() { n.log.Info("validator stopping", "height", n.store.CommittedHeight()) }
 	for {
 		select {
 		case <-ctx.Done():
-			n.log.Info("validator stopping", "height", n.store.CommittedHeight())
+			stopping()
 			return nil
-		case in := <-n.tr.Inbound():
-			n.receive(in)
-			// Take what else has arrived before persisting, so that one
-			// fsync covers many messages.
-			for more := true; more; {
-				select {
-				case in := <-n.tr.Inbound():
-					n.receive(in)
-				default:
-					more = false
-				}
-			}
 		case <-ticker.C:
 			n.onTick()
+		default:
+		}
+		got, open := drain(maxBatch)
+		if open && got == 0 {
+			// Nothing has arrived: wait for a frame, a tick or the end.
+			var in transport.Inbound
+			woke := false // by a frame, or by the transport stopping
+			select {
+			case <-ctx.Done():
+				stopping()
+				return nil
+			case <-ticker.C:
+				n.onTick()
+			case in, open = <-inbound[transport.Consensus]:
+				woke = true
+			case in, open = <-inbound[transport.Sync]:
+				woke = true
+			case in, open = <-inbound[transport.Gossip]:
+				woke = true
+			}
+			if woke && open {
+				n.receive(in)
+				_, open = drain(maxBatch - 1)
+			}
+		}
+		if !open { // the transport stops only when the node does
+			stopping()
+			return nil
 		}
 		if err := n.flush(); err != nil {
 			n.log.Error("stopping: cannot persist", "err", err)
@@ -281,9 +329,19 @@ const (
 	maxBlockBytes = 3 << 20 // stays under the transport's 4 MiB frame limit
 )
 
-func (s source) Payload(uint64, chain.Hash) [][]byte {
-	return s.n.pool.Reap(maxBlockTxs, maxBlockBytes)
+func (s source) Payload(_ uint64, branch []*chain.Block) [][]byte {
+	var skip map[chain.Hash]bool
+	for _, b := range branch {
+		for _, tx := range b.Payload {
+			if skip == nil {
+				skip = make(map[chain.Hash]bool)
+			}
+			skip[chain.TxHash(tx)] = true
+		}
+	}
+	return s.n.pool.ReapExcept(maxBlockTxs, maxBlockBytes, skip)
 }
+
 func (s source) Time() int64                    { return time.Now().UnixNano() }
 func (s source) Executed() (uint64, chain.Hash) { return s.n.app.Info() }
 func (s source) HasTxs() bool                   { return s.n.pool.Ready() }

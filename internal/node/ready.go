@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/consensus"
 	"github.com/strategos/strategos/internal/mempool"
 	"github.com/strategos/strategos/internal/transport"
@@ -23,6 +24,9 @@ func (n *Node) receive(in transport.Inbound) {
 	if env.TxBatch != nil {
 		n.metrics.msgsIn.WithLabelValues("tx-batch").Inc()
 		for _, tx := range env.TxBatch {
+			if _, done := n.TxResult(chain.TxHash(tx)); done {
+				continue // gossip that arrived after the commit
+			}
 			if err := n.app.CheckTx(tx); err != nil {
 				n.metrics.dropped.WithLabelValues("invalid gossiped transaction").Inc()
 				continue
@@ -115,8 +119,8 @@ func (n *Node) commit(cs []consensus.Commit) error {
 	now := time.Now()
 	for _, c := range cs {
 		b := c.Block
-		if _, err := n.app.Execute(b.Height, b.Payload); err != nil {
-			return fmt.Errorf("node: execute height %d: %w", b.Height, err)
+		if _, err := n.execute(b.Height, b.Payload); err != nil {
+			return err
 		}
 		n.pool.Committed(b.Height, b.Payload)
 		n.txsTotal += uint64(len(b.Payload))
@@ -136,6 +140,9 @@ func (n *Node) commit(cs []consensus.Commit) error {
 // Submit admits a transaction from a client: the application checks it,
 // the mempool keeps it, and it is gossiped to the other validators.
 func (n *Node) Submit(tx []byte) error {
+	if r, ok := n.TxResult(chain.TxHash(tx)); ok {
+		return fmt.Errorf("%w at height %d", ErrCommitted, r.Height)
+	}
 	if err := n.app.CheckTx(tx); err != nil {
 		return err
 	}

@@ -73,7 +73,7 @@ type source struct {
 	n    int
 }
 
-func (s *source) Payload(height uint64, parent chain.Hash) [][]byte {
+func (s *source) Payload(height uint64, _ []*chain.Block) [][]byte {
 	s.n++
 	return [][]byte{[]byte("tx/" + itoa(uint64(s.node)) + "/" + itoa(uint64(s.n)) + "/h" + itoa(height))}
 }

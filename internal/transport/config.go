@@ -48,10 +48,11 @@ type Peer struct {
 
 // Defaults for the optional fields of Config.
 const (
-	DefaultMaxFrame     = 4 << 20
-	DefaultQueueLen     = 1024
-	DefaultInboundLen   = 1024
-	DefaultWriteTimeout = 10 * time.Second
+	DefaultMaxFrame       = 4 << 20
+	DefaultQueueLen       = 1024
+	DefaultInboundLen     = 1024
+	DefaultPeerInboundLen = 64
+	DefaultWriteTimeout   = 10 * time.Second
 )
 
 // Config configures a Transport. Zero optional fields take their defaults.
@@ -75,8 +76,13 @@ type Config struct {
 	// QueueLen is the capacity of each per-peer, per-class outbound
 	// queue (default 1024).
 	QueueLen int
-	// InboundLen is the capacity of the Inbound channel (default 1024).
+	// InboundLen is the capacity of each per-class Inbound channel
+	// (default 1024).
 	InboundLen int
+	// PeerInboundLen is the capacity of each per-peer, per-class inbound
+	// queue, between the peer's connection reader and the Inbound channel
+	// of the class (default 64). See the package documentation.
+	PeerInboundLen int
 	// WriteTimeout bounds a write to a peer that makes no progress
 	// (default 10 s); the connection is then dropped and redialed.
 	WriteTimeout time.Duration
@@ -95,6 +101,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.InboundLen == 0 {
 		cfg.InboundLen = DefaultInboundLen
 	}
+	if cfg.PeerInboundLen == 0 {
+		cfg.PeerInboundLen = DefaultPeerInboundLen
+	}
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
 	}
@@ -108,6 +117,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("transport: negative QueueLen %d", cfg.QueueLen)
 	case cfg.InboundLen < 0:
 		return cfg, fmt.Errorf("transport: negative InboundLen %d", cfg.InboundLen)
+	case cfg.PeerInboundLen < 0:
+		return cfg, fmt.Errorf("transport: negative PeerInboundLen %d", cfg.PeerInboundLen)
 	case cfg.WriteTimeout < 0:
 		return cfg, fmt.Errorf("transport: negative WriteTimeout %v", cfg.WriteTimeout)
 	case len(cfg.Key) != ed25519.PrivateKeySize:

@@ -55,9 +55,30 @@
 //
 // # Inbound
 //
-// Received frames are delivered on one bounded channel. When it is full,
-// every connection reader waits, and TCP flow control pushes back on the
-// senders. The channel is closed once the transport has stopped.
+// Received frames are delivered on one bounded channel per class,
+// Inbound(c), of capacity Config.InboundLen, so that a consumer can take
+// Consensus frames first however much bulk data is waiting. Each connection
+// has its own reader, which puts every frame it reads on its peer's queue
+// for the frame's class (capacity Config.PeerInboundLen). One dispatcher per
+// class moves frames from the peers' queues to the class's channel in
+// round-robin order, one frame from each peer that has one, oldest first
+// within a peer: when the channel is full, the frames of a peer that floods
+// the class pile up in that peer's queue only, and the other peers still get
+// every other slot of the channel once it drains.
+//
+// When a peer's queue is full, what its reader does depends on the class.
+// For Consensus it waits, which stops reading from that peer alone, and TCP
+// flow control pushes back on it; the other peers are unaffected. A Sync or
+// Gossip frame is instead discarded and counted (PeerStats.InDropped), and
+// the reader goes on: all classes share one connection, so a reader waiting
+// for room for bulk data would hold up the consensus frames behind it on
+// the connection. A peer's Sync or Gossip frames are thus lost only when the
+// consumer has fallen behind by a whole channel and a whole queue of that
+// class. Within one class, the frames of one peer that are delivered arrive
+// in the order they were read. At most InboundLen frames per class, plus
+// PeerInboundLen per peer and class, plus one per class held by its
+// dispatcher, are buffered. The channels are closed once the transport has
+// stopped; frames still queued are discarded.
 //
 // # Lifecycle
 //

@@ -120,13 +120,16 @@ func (tn *testNet) startAll(t testing.TB, mod func(i int, cfg *Config)) []*Trans
 	return trs
 }
 
-// recv returns the next inbound frame of tr.
-func recv(t testing.TB, tr *Transport) Inbound {
+// recv returns the next inbound frame of class c of tr.
+func recv(t testing.TB, tr *Transport, c Class) Inbound {
 	t.Helper()
 	select {
-	case in, ok := <-tr.Inbound():
+	case in, ok := <-tr.Inbound(c):
 		if !ok {
 			t.Fatal("inbound channel closed")
+		}
+		if in.Class != c {
+			t.Fatalf("%s frame on the %s channel", in.Class, c)
 		}
 		return in
 	case <-time.After(waitLimit):
@@ -138,9 +141,21 @@ func recv(t testing.TB, tr *Transport) Inbound {
 // expect receives one frame and checks it.
 func expect(t testing.TB, tr *Transport, from uint32, c Class, data []byte) {
 	t.Helper()
-	in := recv(t, tr)
+	in := recv(t, tr, c)
 	if in.From != from || in.Class != c || !bytes.Equal(in.Data, data) {
 		t.Fatalf("got %s frame %q from %d, want %s frame %q from %d", in.Class, in.Data, in.From, c, data, from)
+	}
+}
+
+// expectNone fails if a frame of any class is waiting for tr's consumer.
+func expectNone(t testing.TB, tr *Transport) {
+	t.Helper()
+	for c := range Class(NumClasses) {
+		select {
+		case in := <-tr.Inbound(c):
+			t.Errorf("unexpected %s frame %q from %d", in.Class, in.Data, in.From)
+		default:
+		}
 	}
 }
 

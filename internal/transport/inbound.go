@@ -95,8 +95,8 @@ func (t *Transport) serverHandshake(conn *tls.Conn) (*peer, error) {
 	return p, conn.SetDeadline(time.Time{})
 }
 
-// readLoop delivers the frames read from r until an error. When the
-// Inbound channel is full it waits, which stops reading from this peer.
+// readLoop queues the frames read from r for the dispatchers until an
+// error; see deliver for what happens when the peer's queue is full.
 func (t *Transport) readLoop(ctx context.Context, p *peer, r io.Reader) error {
 	for {
 		c, data, err := readFrame(r, t.maxFrame)
@@ -111,12 +111,82 @@ func (t *Transport) readLoop(ctx context.Context, p *peer, r io.Reader) error {
 			return err
 		}
 		p.recv[c].add(len(data))
+		if err := t.deliver(ctx, p, Inbound{From: p.index, Class: c, Data: data}); err != nil {
+			return err
+		}
+	}
+}
+
+// backpressured reports whether a reader waits for room in its peer's
+// queue of class c (Consensus) rather than discarding the frame (Sync and
+// Gossip): only then can bulk frames never hold up the consensus frames
+// that follow them on the same connection.
+func backpressured(c Class) bool { return c == Consensus }
+
+// deliver queues in on its peer's queue of its class and wakes that class's
+// dispatcher. If the queue is full, it waits for room (or for ctx) when the
+// class is back-pressured, and otherwise discards the frame and counts it.
+func (t *Transport) deliver(ctx context.Context, p *peer, in Inbound) error {
+	q := p.inq[in.Class]
+	select {
+	case q <- in:
+	default:
+		if !backpressured(in.Class) {
+			p.shed[in.Class].Add(1)
+			return nil
+		}
 		select {
-		case t.inbound <- Inbound{From: p.index, Class: c, Data: data}:
+		case q <- in:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+	select {
+	case t.arrived[in.Class] <- struct{}{}:
+	default: // already signalled
+	}
+	return nil
+}
+
+// dispatch moves the frames of class c from the peers' queues to the
+// class's Inbound channel until ctx is done, taking one frame from each
+// peer that has one in turn, so that a peer that floods the class only
+// fills its own queue.
+func (t *Transport) dispatch(ctx context.Context, c Class) {
+	next := 0 // position, in t.peers, of the peer whose turn is next
+	for {
+		in, ok := t.take(c, &next)
+		if !ok {
+			// Every queue was empty when take looked at it; a frame queued
+			// since then has signalled arrived after queuing.
+			select {
+			case <-t.arrived[c]:
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		select {
+		case t.inbound[c] <- in:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// take removes the oldest frame of class c from the first peer, in turn
+// from position *next, whose queue has one, and moves *next past that peer.
+func (t *Transport) take(c Class, next *int) (Inbound, bool) {
+	for i := range len(t.peers) {
+		k := (*next + i) % len(t.peers)
+		select {
+		case in := <-t.peers[k].inq[c]:
+			*next = (k + 1) % len(t.peers)
+			return in, true
+		default:
+		}
+	}
+	return Inbound{}, false
 }
 
 // setIn records conn as p's inbound connection and closes the one it

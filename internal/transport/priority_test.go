@@ -1,10 +1,13 @@
 package transport
 
 import (
+	"bufio"
+	"crypto/tls"
 	"encoding/binary"
-	"fmt"
+	"net"
 	"slices"
 	"testing"
+	"time"
 )
 
 // The writer's dequeue order: Consensus before Sync before Gossip, oldest
@@ -73,28 +76,57 @@ func TestOutboxBounded(t *testing.T) {
 	}
 }
 
-// With a reader that has stopped, a peer's Gossip queue fills; a Consensus
-// frame queued then is written before every Gossip frame that was still
-// queued at that moment. The moment is exact: the test holds the queue's lock
-// while it reads the backlog and queues the Consensus frame.
+// With a receiver that has stopped reading, a peer's Gossip queue fills; a
+// Consensus frame queued then is written before every Gossip frame that was
+// still queued at that moment. The moment is exact: the test holds the
+// queue's lock while it reads the backlog and queues the Consensus frame.
+// The receiver is played by the test, which reads the frames off the
+// connection in the order they were written.
 func TestConsensusOvertakesGossipBacklog(t *testing.T) {
 	checkGoroutines(t)
 	tn := newTestNet(t, 2)
-	trs := tn.startAll(t, func(i int, cfg *Config) {
-		cfg.QueueLen = 64
-		cfg.InboundLen = 1
-	})
-	a, b := trs[0], trs[1]
+	cfg := tn.config(t, 0)
+	cfg.QueueLen = 64
+	a := start(t, cfg)
+	b, err := New(tn.config(t, 1)) // never started: it lends its TLS configuration
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() }) // closes tn.lns[1]
+	tn.lns[1].(*net.TCPListener).SetDeadline(time.Now().Add(waitLimit))
+	raw, err := tn.lns[1].Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	conn := tls.Server(raw, b.serverTLS)
+	if p, err := b.serverHandshake(conn); err != nil {
+		t.Fatal(err)
+	} else if p.index != 0 {
+		t.Fatalf("handshake with peer %d, want 0", p.index)
+	}
+	r := bufio.NewReaderSize(conn, bufSize)
+	read := func() (Class, []byte) {
+		t.Helper()
+		raw.SetReadDeadline(time.Now().Add(waitLimit))
+		c, f, err := readFrame(r, DefaultMaxFrame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, f
+	}
 	gossip := func(k int) []byte {
 		f := make([]byte, 16<<10)
 		binary.BigEndian.PutUint64(f, uint64(k))
 		return f
 	}
 	a.Send(1, Consensus, []byte("hello")) // the connection is up once this arrives
-	expect(t, b, 0, Consensus, []byte("hello"))
+	if c, f := read(); c != Consensus || string(f) != "hello" {
+		t.Fatalf("got %s frame %q", c, f)
+	}
 
-	// b reads nothing now: keep a's queue full until its writer has
-	// stalled (queue full, nothing written since the previous poll).
+	// The test reads nothing now: keep a's queue full until its writer
+	// has stalled (queue full, nothing written since the previous poll).
 	accepted, written := 0, uint64(0)
 	eventually(t, "a's writer to stall", func() bool {
 		for a.Send(1, Gossip, gossip(accepted)) {
@@ -120,15 +152,18 @@ func TestConsensusOvertakesGossipBacklog(t *testing.T) {
 		t.Fatal("no gossip backlog")
 	}
 
-	before := -1 // gossip frames received before the consensus frame
+	before := -1 // gossip frames read before the consensus frame
 	for next := 0; next < accepted || before < 0; {
-		in := recv(t, b)
-		if in.Class == Consensus {
+		c, f := read()
+		if c == Consensus {
+			if string(f) != "urgent" {
+				t.Fatalf("consensus frame %q", f)
+			}
 			before = next
 			continue
 		}
-		if k := int(binary.BigEndian.Uint64(in.Data)); k != next {
-			t.Fatalf("gossip frame %d arrived, want %d", k, next)
+		if k := int(binary.BigEndian.Uint64(f)); c != Gossip || k != next {
+			t.Fatalf("%s frame %d arrived, want gossip frame %d", c, k, next)
 		}
 		next++
 	}
@@ -154,7 +189,7 @@ func TestOversizeFrameClosesOnlyThatConnection(t *testing.T) {
 		tr.Send(1, Sync, []byte("hi"))
 	}
 	for range 2 {
-		recv(t, b)
+		recv(t, b, Sync)
 	}
 
 	a.Send(1, Gossip, make([]byte, 2<<10))
@@ -174,9 +209,5 @@ func TestOversizeFrameClosesOnlyThatConnection(t *testing.T) {
 	if ps := peerStats(t, b, 2); ps.Oversize != 0 {
 		t.Errorf("c blamed: %+v", ps)
 	}
-	select {
-	case in := <-b.Inbound():
-		t.Errorf("unexpected frame %s from %d", fmt.Sprint(in.Class), in.From)
-	default:
-	}
+	expectNone(t, b)
 }

@@ -16,7 +16,8 @@ type PeerStats struct {
 	OutConnected bool // an outbound connection to the peer is up
 	InConnected  bool // an inbound connection from the peer is up
 	// Sent counts frames written to the connection (not necessarily
-	// delivered); Received counts frames read from it.
+	// delivered); Received counts frames read from it (including those
+	// then discarded, see InDropped).
 	Sent, Received [NumClasses]Traffic
 	// Dropped counts frames refused by Send or Broadcast: queue full,
 	// frame larger than MaxFrame, or transport stopping.
@@ -30,6 +31,12 @@ type PeerStats struct {
 	// a frame larger than MaxFrame; Malformed those closed because it
 	// sent an unknown class.
 	Oversize, Malformed uint64
+	// InQueued counts frames received from the peer that wait in its
+	// inbound queue of each class (not those already in an Inbound
+	// channel); InDropped counts the Sync and Gossip frames received from
+	// it and discarded because that queue was full.
+	InQueued  [NumClasses]int
+	InDropped [NumClasses]uint64
 }
 
 // Traffic counts frames and payload bytes.
@@ -49,6 +56,8 @@ func (t *Transport) Stats() Stats {
 			ps.Sent[c] = Traffic{p.sent[c].frames.Load(), p.sent[c].bytes.Load()}
 			ps.Received[c] = Traffic{p.recv[c].frames.Load(), p.recv[c].bytes.Load()}
 			ps.Dropped[c] = p.dropped[c].Load()
+			ps.InQueued[c] = len(p.inq[c])
+			ps.InDropped[c] = p.shed[c].Load()
 		}
 		ps.Connects = p.connects.Load()
 		ps.Refused = p.refused.Load()

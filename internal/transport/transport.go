@@ -43,11 +43,12 @@ type Transport struct {
 	log          *slog.Logger
 	cert         tls.Certificate
 	serverTLS    *tls.Config
-	peers        []*peer          // every validator but self, by index
-	byIndex      map[uint32]*peer // the same, by index
-	byKey        map[string]*peer // the same, by public key
-	inbound      chan Inbound
-	refused      atomic.Uint64 // failed inbound handshakes
+	peers        []*peer                   // every validator but self, by index
+	byIndex      map[uint32]*peer          // the same, by index
+	byKey        map[string]*peer          // the same, by public key
+	inbound      [NumClasses]chan Inbound  // what Inbound returns
+	arrived      [NumClasses]chan struct{} // capacity 1; signalled after a frame is queued
+	refused      atomic.Uint64             // failed inbound handshakes
 	stopping     atomic.Bool
 	wg           sync.WaitGroup
 
@@ -75,10 +76,12 @@ type peer struct {
 	outUp      atomic.Bool
 	sent, recv [NumClasses]counter
 	dropped    [NumClasses]atomic.Uint64
-	connects   atomic.Uint64 // outbound connections established
-	refused    atomic.Uint64 // outbound handshakes that failed
-	oversize   atomic.Uint64 // inbound connections closed for an oversize frame
-	malformed  atomic.Uint64 // inbound connections closed for an unknown class
+	inq        [NumClasses]chan Inbound  // received frames waiting for the dispatcher
+	shed       [NumClasses]atomic.Uint64 // received frames discarded: inq was full
+	connects   atomic.Uint64             // outbound connections established
+	refused    atomic.Uint64             // outbound handshakes that failed
+	oversize   atomic.Uint64             // inbound connections closed for an oversize frame
+	malformed  atomic.Uint64             // inbound connections closed for an unknown class
 
 	mu sync.Mutex
 	in net.Conn // the current inbound connection, if any
@@ -110,9 +113,12 @@ func New(cfg Config) (*Transport, error) {
 		cert:         cert,
 		byIndex:      make(map[uint32]*peer),
 		byKey:        make(map[string]*peer),
-		inbound:      make(chan Inbound, cfg.InboundLen),
 		listener:     cfg.Listener,
 		stopped:      make(chan struct{}),
+	}
+	for c := range NumClasses {
+		t.inbound[c] = make(chan Inbound, cfg.InboundLen)
+		t.arrived[c] = make(chan struct{}, 1)
 	}
 	for _, p := range cfg.Peers {
 		if p.Index == cfg.Self {
@@ -120,6 +126,9 @@ func New(cfg Config) (*Transport, error) {
 		}
 		key := slices.Clone(p.PubKey)
 		q := &peer{index: p.Index, key: key, addr: p.Addr, clientTLS: t.clientConfig(key), out: newOutbox(cfg.QueueLen)}
+		for c := range NumClasses {
+			q.inq[c] = make(chan Inbound, cfg.PeerInboundLen)
+		}
 		t.peers = append(t.peers, q)
 		t.byIndex[q.index], t.byKey[string(key)] = q, q
 	}
@@ -148,6 +157,9 @@ func (t *Transport) Start(ctx context.Context) error {
 	ctx, t.cancel = context.WithCancel(ctx)
 	t.state = stateRunning
 	t.wg.Go(func() { t.accept(ctx, ln) })
+	for c := range Class(NumClasses) {
+		t.wg.Go(func() { t.dispatch(ctx, c) })
+	}
 	for _, p := range t.peers {
 		t.wg.Go(func() { t.runPeer(ctx, p) })
 	}
@@ -156,7 +168,7 @@ func (t *Transport) Start(ctx context.Context) error {
 		t.stopping.Store(true)
 		ln.Close()
 		t.wg.Wait()
-		close(t.inbound)
+		t.closeInbound()
 		close(t.stopped)
 	}()
 	t.log.Info("transport: listening", "addr", ln.Addr().String(), "peers", len(t.peers))
@@ -164,7 +176,7 @@ func (t *Transport) Start(ctx context.Context) error {
 }
 
 // Close stops the transport: it closes the listener and every connection,
-// waits for every goroutine to return and closes the Inbound channel.
+// waits for every goroutine to return and closes the Inbound channels.
 // Frames still queued are discarded. Close may be called more than once.
 func (t *Transport) Close() error {
 	t.mu.Lock()
@@ -174,7 +186,7 @@ func (t *Transport) Close() error {
 		if t.listener != nil {
 			t.listener.Close()
 		}
-		close(t.inbound)
+		t.closeInbound()
 		close(t.stopped)
 	case stateRunning:
 		t.cancel()
@@ -225,6 +237,20 @@ func (t *Transport) enqueue(p *peer, c Class, frame []byte) bool {
 	return true
 }
 
-// Inbound returns the channel of received frames. It is closed once the
-// transport has stopped.
-func (t *Transport) Inbound() <-chan Inbound { return t.inbound }
+// Inbound returns the channel of the frames of class c received from every
+// peer; it returns nil for an unknown class. The channel is closed once the
+// transport has stopped. Each class has its own channel, so a consumer can
+// take Consensus frames first however many frames of the other classes are
+// waiting; the package documentation describes how peers share a class.
+func (t *Transport) Inbound(c Class) <-chan Inbound {
+	if !c.valid() {
+		return nil
+	}
+	return t.inbound[c]
+}
+
+func (t *Transport) closeInbound() {
+	for _, ch := range t.inbound {
+		close(ch)
+	}
+}

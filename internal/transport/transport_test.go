@@ -35,19 +35,21 @@ func TestExchangeAllClasses(t *testing.T) {
 		}
 	}
 	for to, tr := range trs {
-		next := map[[2]int]int{} // (from, class) -> frames received
-		for range (n - 1) * NumClasses * (perStream + 1) {
-			in := recv(t, tr)
-			s := [2]int{int(in.From), int(in.Class)}
-			want := fmt.Appendf(nil, "%d->all %s", in.From, in.Class)
-			if k := next[s]; k < perStream {
-				want = frame(int(in.From), to, in.Class, k)
+		for c := range Class(NumClasses) {
+			next := map[uint32]int{} // sender -> frames of class c received
+			for range (n - 1) * (perStream + 1) {
+				in := recv(t, tr, c)
+				want := fmt.Appendf(nil, "%d->all %s", in.From, c)
+				if k := next[in.From]; k < perStream {
+					want = frame(int(in.From), to, c, k)
+				}
+				if string(in.Data) != string(want) {
+					t.Fatalf("node %d got %q, want %q", to, in.Data, want)
+				}
+				next[in.From]++
 			}
-			if string(in.Data) != string(want) {
-				t.Fatalf("node %d got %q, want %q", to, in.Data, want)
-			}
-			next[s]++
 		}
+		expectNone(t, tr)
 	}
 	for i, tr := range trs {
 		eventually(t, "sent counters", func() bool {
@@ -61,7 +63,7 @@ func TestExchangeAllClasses(t *testing.T) {
 			return true
 		})
 		for _, ps := range tr.Stats().Peers {
-			if !ps.OutConnected || !ps.InConnected || ps.Connects != 1 || ps.Refused != 0 || slices.Max(ps.Dropped[:]) != 0 {
+			if !ps.OutConnected || !ps.InConnected || ps.Connects != 1 || ps.Refused != 0 || slices.Max(ps.Dropped[:]) != 0 || slices.Max(ps.InDropped[:]) != 0 {
 				t.Errorf("node %d, peer %d: %+v", i, ps.Index, ps)
 			}
 			want := len(fmt.Sprintf("%d->all sync", i))
@@ -169,17 +171,19 @@ func TestRestartedPeerIsReconnected(t *testing.T) {
 
 // A peer that stops reading makes writes to it time out; its connection is
 // dropped and redialed, and traffic to the other peers goes on meanwhile.
+// Node 1's consumer reads nothing; the flood is of Consensus frames, for
+// which its reader waits when its queue is full (it would discard Gossip).
 func TestSlowPeerWriteTimeout(t *testing.T) {
 	checkGoroutines(t)
 	tn := newTestNet(t, 3)
 	trs := tn.startAll(t, func(i int, cfg *Config) {
 		cfg.WriteTimeout = 100 * time.Millisecond
-		cfg.InboundLen = 1 // node 1's inbound is never read
+		cfg.InboundLen, cfg.PeerInboundLen = 1, 1 // node 1's inbound is never read
 	})
 	a, c := trs[0], trs[2]
 	big := make([]byte, 64<<10)
 	for k := 0; peerStats(t, a, 1).Connects < 2; k++ {
-		a.Send(1, Gossip, big)
+		a.Send(1, Consensus, big)
 		f := fmt.Appendf(nil, "frame %d", k)
 		a.Send(2, Consensus, f)
 		expect(t, c, 0, Consensus, f)
@@ -209,7 +213,9 @@ func TestShutdown(t *testing.T) {
 	b.Send(0, Gossip, []byte("x"))
 	expect(t, a, 1, Gossip, []byte("x"))
 	cancel()
-	for range a.Inbound() {
+	for c := range Class(NumClasses) {
+		for range a.Inbound(c) {
+		}
 	}
 	if a.Send(1, Gossip, []byte("late")) {
 		t.Error("Send accepted a frame after shutdown")
@@ -222,8 +228,13 @@ func TestShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	idle.Close()
-	if _, ok := <-idle.Inbound(); ok {
-		t.Error("Inbound open after Close")
+	for c := range Class(NumClasses) {
+		if _, ok := <-idle.Inbound(c); ok {
+			t.Errorf("Inbound(%s) open after Close", c)
+		}
+	}
+	if idle.Inbound(Class(NumClasses)) != nil {
+		t.Error("Inbound of an unknown class is not nil")
 	}
 	if idle.Start(context.Background()) == nil {
 		t.Error("Start after Close succeeded")
@@ -236,18 +247,19 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	defer tn.lns[1].Close()
 	other := newKey(t)
 	for name, mod := range map[string]func(*Config){
-		"self missing":     func(c *Config) { c.Self = 5 },
-		"wrong key":        func(c *Config) { c.Key = other },
-		"short key":        func(c *Config) { c.Key = c.Key[:10] },
-		"short peer key":   func(c *Config) { c.Peers[1].PubKey = c.Peers[1].PubKey[:31] },
-		"duplicate index":  func(c *Config) { c.Peers[1].Index = 0 },
-		"duplicate key":    func(c *Config) { c.Peers[1].PubKey = c.Peers[0].PubKey },
-		"no peer address":  func(c *Config) { c.Peers[1].Addr = "" },
-		"no listen":        func(c *Config) { c.Listener, c.Peers[0].Addr = nil, "" },
-		"negative frame":   func(c *Config) { c.MaxFrame = -1 },
-		"negative queue":   func(c *Config) { c.QueueLen = -1 },
-		"negative inbound": func(c *Config) { c.InboundLen = -1 },
-		"negative timeout": func(c *Config) { c.WriteTimeout = -time.Second },
+		"self missing":          func(c *Config) { c.Self = 5 },
+		"wrong key":             func(c *Config) { c.Key = other },
+		"short key":             func(c *Config) { c.Key = c.Key[:10] },
+		"short peer key":        func(c *Config) { c.Peers[1].PubKey = c.Peers[1].PubKey[:31] },
+		"duplicate index":       func(c *Config) { c.Peers[1].Index = 0 },
+		"duplicate key":         func(c *Config) { c.Peers[1].PubKey = c.Peers[0].PubKey },
+		"no peer address":       func(c *Config) { c.Peers[1].Addr = "" },
+		"no listen":             func(c *Config) { c.Listener, c.Peers[0].Addr = nil, "" },
+		"negative frame":        func(c *Config) { c.MaxFrame = -1 },
+		"negative queue":        func(c *Config) { c.QueueLen = -1 },
+		"negative inbound":      func(c *Config) { c.InboundLen = -1 },
+		"negative peer inbound": func(c *Config) { c.PeerInboundLen = -1 },
+		"negative timeout":      func(c *Config) { c.WriteTimeout = -time.Second },
 	} {
 		cfg := tn.config(t, 0)
 		cfg.Peers = slices.Clone(cfg.Peers)

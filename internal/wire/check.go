@@ -200,5 +200,10 @@ func checkSafety(s *consensus.SafetyState) error {
 			return fmt.Errorf("last timeout: %w", err)
 		}
 	}
+	if s.HighTC != nil {
+		if err := checkTC(s.HighTC); err != nil {
+			return fmt.Errorf("high tc: %w", err)
+		}
+	}
 	return nil
 }

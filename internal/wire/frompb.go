@@ -242,6 +242,9 @@ func safetyFrom(m *wirepb.SafetyState) (consensus.SafetyState, error) {
 	if s.LastTimeout, err = timeoutFrom(m.LastTimeout); err != nil {
 		return s, fmt.Errorf("last timeout: %w", err)
 	}
+	if s.HighTC, err = tcFrom(m.HighTc); err != nil {
+		return s, fmt.Errorf("high tc: %w", err)
+	}
 	return s, nil
 }
 

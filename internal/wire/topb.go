@@ -126,5 +126,5 @@ func evidencePB(e *chain.Evidence) *wirepb.Evidence {
 }
 
 func safetyPB(s *consensus.SafetyState) *wirepb.SafetyState {
-	return &wirepb.SafetyState{LastVotedRound: s.LastVotedRound, HighQc: qcPB(s.HighQC), LastTimeout: timeoutPB(s.LastTimeout)}
+	return &wirepb.SafetyState{LastVotedRound: s.LastVotedRound, HighQc: qcPB(s.HighQC), LastTimeout: timeoutPB(s.LastTimeout), HighTc: tcPB(s.HighTC)}
 }

@@ -23,11 +23,10 @@ const MaxTx = 64 << 10
 // keyPrefix separates this application's keys in the shared state area.
 const keyPrefix = "kv/"
 
-// State is the durable key/value area the application keeps its state in
-// (implemented by store.Store).
+// State is the durable key/value area the application reads its state
+// from (implemented by store.Store); the node writes it.
 type State interface {
 	AppGet(key string) ([]byte, bool)
-	AppCommit(height uint64, root chain.Hash, puts map[string][]byte, deletes []string) error
 	AppState() (height uint64, root chain.Hash)
 }
 
@@ -104,9 +103,7 @@ func (a *App) Execute(height uint64, txs [][]byte) (app.BlockResult, error) {
 		h.Write(puts[k])
 	}
 	copy(res.StateRoot[:], h.Sum(nil))
-	if err := a.st.AppCommit(height, res.StateRoot, puts, nil); err != nil {
-		return app.BlockResult{}, fmt.Errorf("kv: execute height %d: %w", height, err)
-	}
+	res.Puts = puts
 	return res, nil
 }
 

@@ -1169,6 +1169,7 @@ type SafetyState struct {
 	LastVotedRound uint64                 `protobuf:"varint,1,opt,name=last_voted_round,json=lastVotedRound,proto3" json:"last_voted_round,omitempty"`
 	HighQc         *QC                    `protobuf:"bytes,2,opt,name=high_qc,json=highQc,proto3" json:"high_qc,omitempty"`                // absent in the initial state
 	LastTimeout    *Timeout               `protobuf:"bytes,3,opt,name=last_timeout,json=lastTimeout,proto3" json:"last_timeout,omitempty"` // optional
+	HighTc         *TC                    `protobuf:"bytes,4,opt,name=high_tc,json=highTc,proto3" json:"high_tc,omitempty"`                // optional: the highest timeout certificate seen
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -1220,6 +1221,13 @@ func (x *SafetyState) GetHighQc() *QC {
 func (x *SafetyState) GetLastTimeout() *Timeout {
 	if x != nil {
 		return x.LastTimeout
+	}
+	return nil
+}
+
+func (x *SafetyState) GetHighTc() *TC {
+	if x != nil {
+		return x.HighTc
 	}
 	return nil
 }
@@ -1312,11 +1320,12 @@ const file_strategos_wire_v1_wire_proto_rawDesc = "" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14KIND_DOUBLE_PROPOSAL\x10\x01\x12\x14\n" +
-	"\x10KIND_DOUBLE_VOTE\x10\x02\"\xa6\x01\n" +
+	"\x10KIND_DOUBLE_VOTE\x10\x02\"\xd6\x01\n" +
 	"\vSafetyState\x12(\n" +
 	"\x10last_voted_round\x18\x01 \x01(\x04R\x0elastVotedRound\x12.\n" +
 	"\ahigh_qc\x18\x02 \x01(\v2\x15.strategos.wire.v1.QCR\x06highQc\x12=\n" +
-	"\flast_timeout\x18\x03 \x01(\v2\x1a.strategos.wire.v1.TimeoutR\vlastTimeoutB5Z3github.com/strategos/strategos/internal/wire/wirepbb\x06proto3"
+	"\flast_timeout\x18\x03 \x01(\v2\x1a.strategos.wire.v1.TimeoutR\vlastTimeout\x12.\n" +
+	"\ahigh_tc\x18\x04 \x01(\v2\x15.strategos.wire.v1.TCR\x06highTcB5Z3github.com/strategos/strategos/internal/wire/wirepbb\x06proto3"
 
 var (
 	file_strategos_wire_v1_wire_proto_rawDescOnce sync.Once
@@ -1378,11 +1387,12 @@ var file_strategos_wire_v1_wire_proto_depIdxs = []int32{
 	6,  // 23: strategos.wire.v1.Evidence.vote_b:type_name -> strategos.wire.v1.Vote
 	5,  // 24: strategos.wire.v1.SafetyState.high_qc:type_name -> strategos.wire.v1.QC
 	7,  // 25: strategos.wire.v1.SafetyState.last_timeout:type_name -> strategos.wire.v1.Timeout
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	9,  // 26: strategos.wire.v1.SafetyState.high_tc:type_name -> strategos.wire.v1.TC
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_strategos_wire_v1_wire_proto_init() }

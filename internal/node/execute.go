@@ -1,0 +1,89 @@
+package node
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/strategos/strategos/internal/app"
+	"github.com/strategos/strategos/internal/chain"
+)
+
+// ErrCommitted refuses a transaction that is already on the ledger.
+var ErrCommitted = errors.New("transaction already committed")
+
+// The transaction index lives in the application area under txKeyPrefix:
+// tx hash -> height, outcome and reason. It is written in the same durable
+// transaction as the state the block produced, so the two never disagree.
+const txKeyPrefix = "tx/"
+
+func txKey(h chain.Hash) string { return txKeyPrefix + string(h[:]) }
+
+// TxRecord is a committed transaction's place and outcome.
+type TxRecord struct {
+	Height uint64
+	OK     bool
+	Error  string
+}
+
+func encodeRecord(r TxRecord) []byte {
+	b := binary.BigEndian.AppendUint64(nil, r.Height)
+	if r.OK {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	return append(b, r.Error...)
+}
+
+// TxResult returns the record of a committed transaction.
+func (n *Node) TxResult(h chain.Hash) (TxRecord, bool) {
+	v, ok := n.store.AppGet(txKey(h))
+	if !ok || len(v) < 9 {
+		return TxRecord{}, false
+	}
+	return TxRecord{Height: binary.BigEndian.Uint64(v), OK: v[8] == 1, Error: string(v[9:])}, true
+}
+
+// execute runs a committed block through the application and commits the
+// resulting state, root and transaction index in one durable write. A
+// transaction already committed at an earlier height, or earlier in the
+// same block, is rejected as a duplicate without reaching the application:
+// however a leader (honest but late, or Byzantine) repeats a transaction,
+// it is applied once.
+func (n *Node) execute(height uint64, txs [][]byte) (app.BlockResult, error) {
+	results := make([]app.TxResult, len(txs))
+	fresh := make([][]byte, 0, len(txs))
+	var pos []int
+	seen := make(map[chain.Hash]bool, len(txs))
+	for i, tx := range txs {
+		h := chain.TxHash(tx)
+		if _, done := n.TxResult(h); done || seen[h] {
+			results[i] = app.TxResult{Hash: h, Error: "duplicate: transaction already committed"}
+			continue
+		}
+		seen[h] = true
+		fresh = append(fresh, tx)
+		pos = append(pos, i)
+	}
+	res, err := n.app.Execute(height, fresh)
+	if err != nil {
+		return app.BlockResult{}, fmt.Errorf("node: execute height %d: %w", height, err)
+	}
+	if len(res.Results) != len(fresh) {
+		return app.BlockResult{}, fmt.Errorf("node: execute height %d: %d results for %d transactions", height, len(res.Results), len(fresh))
+	}
+	puts := res.Puts
+	if puts == nil {
+		puts = make(map[string][]byte)
+	}
+	for j, r := range res.Results {
+		results[pos[j]] = r
+		puts[txKey(r.Hash)] = encodeRecord(TxRecord{Height: height, OK: r.OK, Error: r.Error})
+	}
+	if err := n.store.AppCommit(height, res.StateRoot, puts, res.Deletes); err != nil {
+		return app.BlockResult{}, fmt.Errorf("node: commit state of height %d: %w", height, err)
+	}
+	res.Results = results
+	return res, nil
+}
