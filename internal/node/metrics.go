@@ -34,7 +34,7 @@ func newMetrics() *metrics {
 		txsCommitted: prometheus.NewCounter(prometheus.CounterOpts{Name: "strategos_txs_committed_total", Help: "Transactions in committed blocks."}),
 		timeouts:     prometheus.NewCounter(prometheus.CounterOpts{Name: "strategos_timeouts_total", Help: "Timeout messages this validator signed or re-sent."}),
 		qcs:          prometheus.NewCounter(prometheus.CounterOpts{Name: "strategos_qcs_total", Help: "Increases of this validator's highest QC."}),
-		tcs:          prometheus.NewCounter(prometheus.CounterOpts{Name: "strategos_tcs_total", Help: "Rounds entered through a timeout certificate."}),
+		tcs:          prometheus.NewCounter(prometheus.CounterOpts{Name: "strategos_tcs_total", Help: "Increases of the highest timeout certificate this validator has seen."}),
 		msgsIn:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "strategos_messages_in_total", Help: "Messages received, by type."}, []string{"type"}),
 		msgsOut:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "strategos_messages_out_total", Help: "Messages sent, by type."}, []string{"type"}),
 		dropped:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "strategos_messages_dropped_total", Help: "Invalid messages dropped, by reason."}, []string{"reason"}),

@@ -70,6 +70,7 @@ type Node struct {
 
 	status     atomic.Pointer[Status]
 	highQC     uint64
+	highTC     uint64
 	round      uint64
 	dropped    map[string]int
 	window     []commitMark // recent commits, for tx/s

@@ -54,9 +54,15 @@ func (n *Node) flush() error {
 		}
 		n.metrics.storeWrite.Observe(time.Since(start).Seconds())
 	}
-	if s := rd.Safety; s != nil && s.HighQC != nil && s.HighQC.Round > n.highQC {
-		n.highQC = s.HighQC.Round
-		n.metrics.qcs.Inc()
+	if s := rd.Safety; s != nil {
+		if s.HighQC != nil && s.HighQC.Round > n.highQC {
+			n.highQC = s.HighQC.Round
+			n.metrics.qcs.Inc()
+		}
+		if s.HighTC != nil && s.HighTC.Round > n.highTC {
+			n.highTC = s.HighTC.Round
+			n.metrics.tcs.Inc()
+		}
 	}
 	for _, b := range rd.Blocks {
 		n.pool.InFlight(b.Hash(n.chainID), b.Height, b.Payload)
