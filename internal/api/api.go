@@ -7,6 +7,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -34,15 +35,19 @@ type Backend interface {
 	Store() *store.Store
 	Validators() *chain.ValidatorSet
 	Registry() *prometheus.Registry
-	Submit(tx []byte) error
+	Submit(tx []byte) (chain.Hash, error)
+	Tx(h chain.Hash) (node.TxStatus, bool)
+	Account(a chain.Address) (balance, nonce, pendingNonce uint64, ok bool)
 	App() app.Application
 }
 
 // Limits from the contract.
 const (
-	MaxTxBody   = 128 << 10
-	MaxRange    = 100
-	handlerTime = 10 * time.Second
+	MaxTxBody    = 128 << 10
+	MaxBatchBody = 32 << 20
+	MaxBatchTxs  = 10_000
+	MaxRange     = 100
+	handlerTime  = 30 * time.Second
 )
 
 // Handler returns the API's routes.
@@ -54,9 +59,14 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /v1/blocks", s.blocks)
 	mux.HandleFunc("GET /v1/validators", s.validators)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(b.Registry(), promhttp.HandlerOpts{}))
-	if b.App().Name() == "kv" {
-		mux.HandleFunc("POST /v1/txs", s.submit)
+	mux.HandleFunc("POST /v1/txs", s.submit)
+	mux.HandleFunc("POST /v1/txs/batch", s.batch)
+	mux.HandleFunc("GET /v1/txs/{hash}", s.tx)
+	switch b.App().Name() {
+	case "kv":
 		mux.HandleFunc("GET /v1/kv/{key}", s.kv)
+	case "bank":
+		mux.HandleFunc("GET /v1/accounts/{address}", s.account)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
@@ -190,26 +200,106 @@ func (s *server) validators(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"validators": out})
 }
 
-func (s *server) submit(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxTxBody))
+// readBody reads a size-limited body, answering 413 or 400 itself.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeErr(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", MaxTxBody))
-			return
+			writeErr(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", limit))
+			return nil, false
 		}
 		writeErr(w, http.StatusBadRequest, "cannot read body")
+		return nil, false
+	}
+	return body, true
+}
+
+// submitOne admits one transaction; it returns the JSON result and the
+// HTTP status it deserves on its own.
+func (s *server) submitOne(tx []byte) (map[string]any, int) {
+	h, err := s.b.Submit(tx)
+	switch {
+	case err == nil, node.IsDuplicate(err):
+		return map[string]any{"hash": h.String(), "status": "pending"}, http.StatusAccepted
+	case node.IsBusy(err):
+		return map[string]any{"error": "busy: " + err.Error()}, http.StatusServiceUnavailable
+	default:
+		return map[string]any{"error": err.Error()}, http.StatusBadRequest
+	}
+}
+
+func (s *server) submit(w http.ResponseWriter, r *http.Request) {
+	body, ok := readBody(w, r, MaxTxBody)
+	if !ok {
 		return
 	}
-	if err := s.b.Submit(body); err != nil {
-		code := http.StatusBadRequest
-		if node.IsBusy(err) {
-			code = http.StatusServiceUnavailable
-		}
-		writeErr(w, code, err.Error())
+	res, code := s.submitOne(body)
+	writeJSON(w, code, res)
+}
+
+// batch admits up to MaxBatchTxs newline-separated transactions; a bad
+// line refuses only itself.
+func (s *server) batch(w http.ResponseWriter, r *http.Request) {
+	body, ok := readBody(w, r, MaxBatchBody)
+	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"hash": chain.TxHash(body).String(), "status": "pending"})
+	lines := bytes.Split(bytes.TrimRight(body, "\r\n"), []byte("\n"))
+	if len(lines) > MaxBatchTxs {
+		writeErr(w, http.StatusBadRequest, fmt.Sprintf("%d transactions in one batch, at most %d", len(lines), MaxBatchTxs))
+		return
+	}
+	results := make([]map[string]any, len(lines))
+	for i, line := range lines {
+		results[i], _ = s.submitOne(line)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": results})
+}
+
+func (s *server) tx(w http.ResponseWriter, r *http.Request) {
+	h, err := chain.ParseHash(r.PathValue("hash"))
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "hash must be 64 hex digits")
+		return
+	}
+	st, ok := s.b.Tx(h)
+	if !ok {
+		writeErr(w, http.StatusNotFound, "unknown transaction")
+		return
+	}
+	out := map[string]any{"hash": h.String(), "status": st.Status, "height": nil, "error": nil}
+	if st.Height > 0 {
+		out["height"] = st.Height
+	}
+	if st.Error != "" {
+		out["error"] = st.Error
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *server) account(w http.ResponseWriter, r *http.Request) {
+	a, err := parseAddress(r.PathValue("address"))
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	bal, nonce, pending, ok := s.b.Account(a)
+	if !ok {
+		writeErr(w, http.StatusNotFound, "this network runs no bank application")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"address": a.String(), "balance": bal, "nonce": nonce, "pending_nonce": pending})
+}
+
+func parseAddress(s string) (chain.Address, error) {
+	var a chain.Address
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(a) {
+		return a, fmt.Errorf("address must be %d hex digits", 2*len(a))
+	}
+	copy(a[:], b)
+	return a, nil
 }
 
 func (s *server) kv(w http.ResponseWriter, r *http.Request) {

@@ -10,8 +10,10 @@
 package mempool
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/strategos/strategos/internal/chain"
@@ -36,6 +38,19 @@ type entry struct {
 	hash     chain.Hash
 	inFlight chain.Hash // the block that carries it, or zero
 	seq      uint64
+
+	// For applications whose transactions apply in per-sender order
+	// (bank): who sends it, its nonce, and what it spends.
+	sender string
+	nonce  uint64
+	spend  uint64
+}
+
+// Pending describes a sender's pending transaction.
+type Pending struct {
+	Hash  chain.Hash
+	Nonce uint64
+	Spend uint64
 }
 
 // Pool is the mempool.
@@ -50,6 +65,7 @@ type Pool struct {
 	flights  map[chain.Hash][]chain.Hash // block -> its transactions
 	heights  map[chain.Hash]uint64       // block -> height
 	included map[chain.Hash]chain.Hash   // transaction -> uncommitted block carrying it
+	senders  map[string]map[chain.Hash]*entry
 }
 
 // New returns an empty pool.
@@ -69,11 +85,17 @@ func New(cfg Config) *Pool {
 		flights:  make(map[chain.Hash][]chain.Hash),
 		heights:  make(map[chain.Hash]uint64),
 		included: make(map[chain.Hash]chain.Hash),
+		senders:  make(map[string]map[chain.Hash]*entry),
 	}
 }
 
 // Add admits a transaction that passed the application's checks.
-func (p *Pool) Add(tx []byte) (chain.Hash, error) {
+func (p *Pool) Add(tx []byte) (chain.Hash, error) { return p.AddSeq(tx, "", 0, 0) }
+
+// AddSeq admits a transaction of sender with its nonce and spend, so that
+// the sender's pending transactions can be counted and re-checked in
+// order. The caller checked the nonce against SenderPending.
+func (p *Pool) AddSeq(tx []byte, sender string, nonce, spend uint64) (chain.Hash, error) {
 	h := chain.TxHash(tx)
 	if len(tx) > p.cfg.MaxTx {
 		return h, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(tx), p.cfg.MaxTx)
@@ -89,8 +111,14 @@ func (p *Pool) Add(tx []byte) (chain.Hash, error) {
 	p.seq++
 	// A block may carry the transaction before its gossip arrives: it is
 	// then in flight from the start.
-	e := &entry{tx: append([]byte(nil), tx...), hash: h, seq: p.seq, inFlight: p.included[h]}
+	e := &entry{tx: append([]byte(nil), tx...), hash: h, seq: p.seq, inFlight: p.included[h], sender: sender, nonce: nonce, spend: spend}
 	p.byHash[h] = e
+	if sender != "" {
+		if p.senders[sender] == nil {
+			p.senders[sender] = make(map[chain.Hash]*entry)
+		}
+		p.senders[sender][h] = e
+	}
 	p.order = append(p.order, e)
 	p.bytes += len(tx)
 	return h, nil
@@ -184,10 +212,7 @@ func (p *Pool) Committed(height uint64, txs [][]byte) {
 	for _, tx := range txs {
 		h := chain.TxHash(tx)
 		delete(p.included, h)
-		if e, ok := p.byHash[h]; ok {
-			delete(p.byHash, h)
-			p.bytes -= len(e.tx)
-		}
+		p.remove(h)
 	}
 	for b, ht := range p.heights {
 		if ht > height {
@@ -204,6 +229,55 @@ func (p *Pool) Committed(height uint64, txs [][]byte) {
 		delete(p.flights, b)
 		delete(p.heights, b)
 	}
+}
+
+// remove forgets a pending transaction; the caller holds the lock.
+func (p *Pool) remove(h chain.Hash) bool {
+	e, ok := p.byHash[h]
+	if !ok {
+		return false
+	}
+	delete(p.byHash, h)
+	p.bytes -= len(e.tx)
+	if e.sender != "" {
+		delete(p.senders[e.sender], h)
+		if len(p.senders[e.sender]) == 0 {
+			delete(p.senders, e.sender)
+		}
+	}
+	return true
+}
+
+// Remove drops a pending transaction (one that became invalid); it
+// reports whether it was pending.
+func (p *Pool) Remove(h chain.Hash) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.remove(h)
+}
+
+// SenderPending returns how many transactions of sender are pending and
+// what they spend in all.
+func (p *Pool) SenderPending(sender string) (count int, spend uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range p.senders[sender] {
+		count++
+		spend += e.spend
+	}
+	return count, spend
+}
+
+// SenderTxs returns sender's pending transactions in nonce order.
+func (p *Pool) SenderTxs(sender string) []Pending {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]Pending, 0, len(p.senders[sender]))
+	for h, e := range p.senders[sender] {
+		out = append(out, Pending{Hash: h, Nonce: e.nonce, Spend: e.spend})
+	}
+	slices.SortFunc(out, func(a, b Pending) int { return cmp.Compare(a.Nonce, b.Nonce) })
+	return out
 }
 
 // compact drops removed entries from the arrival order.

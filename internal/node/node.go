@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/strategos/strategos/internal/app"
+	"github.com/strategos/strategos/internal/app/bank"
 	"github.com/strategos/strategos/internal/app/kv"
 	"github.com/strategos/strategos/internal/byzantine"
 	"github.com/strategos/strategos/internal/chain"
@@ -77,6 +78,9 @@ type Node struct {
 	txsTotal   uint64
 	lastHash   chain.Hash
 	ticks      uint64
+	bank       *bank.App  // the application, when it is the bank
+	admitMu    sync.Mutex // admission and post-commit re-checks, per sender
+	rejected   rejections
 	gossipMu   sync.Mutex
 	gossipTxs  [][]byte // admitted here, to be sent to peers on the next tick
 	signLog    io.Writer
@@ -137,10 +141,14 @@ func New(o Options) (*Node, error) {
 func (n *Node) build(o Options) error {
 	h := n.home
 	switch h.Genesis.App {
-	case "kv", "bank":
-		// The bank application arrives with the ledger; until then both
-		// run the key/value application.
+	case "kv":
 		n.app = kv.New(n.store)
+	case "bank":
+		b := bank.New(n.store, n.chainID)
+		if err := b.InitGenesis(h.Genesis.Accounts); err != nil {
+			return err
+		}
+		n.app, n.bank = b, b
 	default:
 		return fmt.Errorf("node: unknown app %q in genesis", h.Genesis.App)
 	}

@@ -120,11 +120,11 @@ func TestClusterCommitsAndExecutes(t *testing.T) {
 	c := newCluster(t, 4)
 	c.waitHeight(3, 20*time.Second)
 	for k := range 20 {
-		if err := c.nodes[k%4].Submit(fmt.Appendf(nil, "key%d=value%d", k, k)); err != nil {
+		if _, err := c.nodes[k%4].Submit(fmt.Appendf(nil, "key%d=value%d", k, k)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := c.nodes[0].Submit([]byte("no equals sign")); err == nil {
+	if _, err := c.nodes[0].Submit([]byte("no equals sign")); err == nil {
 		t.Fatal("a malformed transaction was admitted")
 	}
 	deadline := time.Now().Add(20 * time.Second)

@@ -1,11 +1,11 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"time"
 
-	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/consensus"
 	"github.com/strategos/strategos/internal/mempool"
 	"github.com/strategos/strategos/internal/transport"
@@ -24,14 +24,11 @@ func (n *Node) receive(in transport.Inbound) {
 	if env.TxBatch != nil {
 		n.metrics.msgsIn.WithLabelValues("tx-batch").Inc()
 		for _, tx := range env.TxBatch {
-			if _, done := n.TxResult(chain.TxHash(tx)); done {
-				continue // gossip that arrived after the commit
+			// Duplicates, commits that overtook the gossip, and a full
+			// pool are expected here; the block will bring what we miss.
+			if err := n.admit(tx); err != nil && !errors.Is(err, mempool.ErrDuplicate) && !errors.Is(err, ErrCommitted) {
+				n.metrics.dropped.WithLabelValues("gossiped transaction refused").Inc()
 			}
-			if err := n.app.CheckTx(tx); err != nil {
-				n.metrics.dropped.WithLabelValues("invalid gossiped transaction").Inc()
-				continue
-			}
-			n.pool.Add(tx) // duplicates and a full pool are expected here
 		}
 		return
 	}
@@ -123,12 +120,15 @@ func (n *Node) commit(cs []consensus.Commit) error {
 	}
 	n.metrics.storeWrite.Observe(time.Since(start).Seconds())
 	now := time.Now()
+	n.admitMu.Lock()
+	defer n.admitMu.Unlock()
 	for _, c := range cs {
 		b := c.Block
 		if _, err := n.execute(b.Height, b.Payload); err != nil {
 			return err
 		}
 		n.pool.Committed(b.Height, b.Payload)
+		n.recheck(b.Payload)
 		n.txsTotal += uint64(len(b.Payload))
 		n.metrics.txsCommitted.Add(float64(len(b.Payload)))
 		n.metrics.height.Set(float64(b.Height))
@@ -142,27 +142,6 @@ func (n *Node) commit(cs []consensus.Commit) error {
 	n.publish()
 	return nil
 }
-
-// Submit admits a transaction from a client: the application checks it,
-// the mempool keeps it, and it is gossiped to the other validators.
-func (n *Node) Submit(tx []byte) error {
-	if r, ok := n.TxResult(chain.TxHash(tx)); ok {
-		return fmt.Errorf("%w at height %d", ErrCommitted, r.Height)
-	}
-	if err := n.app.CheckTx(tx); err != nil {
-		return err
-	}
-	if _, err := n.pool.Add(tx); err != nil {
-		return err
-	}
-	n.gossipMu.Lock()
-	n.gossipTxs = append(n.gossipTxs, tx)
-	n.gossipMu.Unlock()
-	return nil
-}
-
-// IsBusy reports whether err means the node cannot take more right now.
-func IsBusy(err error) bool { return errorsIs(err, mempool.ErrFull) }
 
 // maxGossipBatch bounds one gossip frame.
 const maxGossipBatch = 2 << 20
