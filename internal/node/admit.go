@@ -57,6 +57,9 @@ func (n *Node) admit(tx []byte) error {
 	n.admitMu.Lock()
 	defer n.admitMu.Unlock()
 	balance, next := n.bank.Account(t.From())
+	if balance == 0 && next == 0 {
+		return fmt.Errorf("%w: unknown account %s has no funds", bank.ErrUnknownAccount, sender)
+	}
 	count, spend := n.pool.SenderPending(sender)
 	pendingNext := next + uint64(count)
 	if t.Nonce > pendingNext {

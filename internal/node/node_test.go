@@ -23,10 +23,12 @@ type cluster struct {
 	done   []chan error
 }
 
-func newCluster(t *testing.T, n int) *cluster {
+func newCluster(t *testing.T, n int) *cluster { return newAppCluster(t, n, "kv") }
+
+func newAppCluster(t *testing.T, n int, app string) *cluster {
 	t.Helper()
 	dir := t.TempDir()
-	if err := config.Init(config.InitOptions{Nodes: n, Out: dir, App: "kv", APIPort: 1, P2PPort: 1}); err != nil {
+	if err := config.Init(config.InitOptions{Nodes: n, Out: dir, App: app, APIPort: 1, P2PPort: 1}); err != nil {
 		t.Fatal(err)
 	}
 	c := &cluster{t: t, dir: dir, nodes: make([]*Node, n), cancel: make([]context.CancelFunc, n), done: make([]chan error, n)}
