@@ -159,3 +159,5 @@ func (e *equivocate) Ready() consensus.Ready {
 }
 
 func (s markedSource) HasTxs() bool { return s.inner.HasTxs() }
+
+func (s markedSource) Check(b *chain.Block) error { return s.inner.Check(b) }

@@ -249,3 +249,5 @@ func totalDropped(c *consensus.Core) int {
 	}
 	return k
 }
+
+func (s *fakeSource) Check(*chain.Block) error { return nil }

@@ -33,6 +33,12 @@ type BlockSource interface {
 	Executed() (height uint64, root chain.Hash)
 	// HasTxs reports whether transactions are waiting to be proposed.
 	HasTxs() bool
+	// Check is the application's say on a proposed block before this
+	// validator votes for it: for example, that the state root it carries
+	// for an executed height matches this validator's own. A block that
+	// fails is not voted for (it may still be committed by others, if a
+	// quorum accepts it).
+	Check(b *chain.Block) error
 }
 
 // Storage is the core's read-only view of what the runtime persisted. The

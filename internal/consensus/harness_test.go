@@ -288,3 +288,5 @@ func (s *fakeSource) Time() int64 { s.clock++; return s.clock }
 func (s *fakeSource) Executed() (uint64, chain.Hash) { return 0, chain.Hash{} }
 
 func (s *fakeSource) HasTxs() bool { return true }
+
+func (s *fakeSource) Check(*chain.Block) error { return nil }

@@ -85,6 +85,10 @@ func (c *Core) maybeVote(b *chain.Block, h chain.Hash, tc *chain.TC) {
 	if !safeToVote(b.Round, b.QC.Round, tc, last) {
 		return
 	}
+	if err := c.cfg.Source.Check(b); err != nil {
+		c.drop("block refused by the application")
+		return
+	}
 	c.safety.LastVotedRound = max(c.safety.LastVotedRound, b.Round)
 	c.safetyDirty = true
 	v := &chain.Vote{

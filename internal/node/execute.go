@@ -19,6 +19,12 @@ const txKeyPrefix = "tx/"
 
 func txKey(h chain.Hash) string { return txKeyPrefix + string(h[:]) }
 
+// rootKey records the state root after each executed height, so that the
+// roots that later blocks carry can be checked.
+func rootKey(height uint64) string {
+	return "root/" + string(binary.BigEndian.AppendUint64(nil, height))
+}
+
 // TxRecord is a committed transaction's place and outcome.
 type TxRecord struct {
 	Height uint64
@@ -81,6 +87,7 @@ func (n *Node) execute(height uint64, txs [][]byte) (app.BlockResult, error) {
 		results[pos[j]] = r
 		puts[txKey(r.Hash)] = encodeRecord(TxRecord{Height: height, OK: r.OK, Error: r.Error})
 	}
+	puts[rootKey(height)] = res.StateRoot[:]
 	if err := n.store.AppCommit(height, res.StateRoot, puts, res.Deletes); err != nil {
 		return app.BlockResult{}, fmt.Errorf("node: commit state of height %d: %w", height, err)
 	}

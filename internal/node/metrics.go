@@ -22,6 +22,7 @@ type metrics struct {
 	storeWrite   prometheus.Histogram
 	peers        prometheus.Gauge
 	evidence     prometheus.Counter
+	divergence   prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -44,9 +45,11 @@ func newMetrics() *metrics {
 			Help: "Durable writes (fsync included).", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 		peers:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "strategos_peers_connected", Help: "Peers with an outbound connection up."}),
 		evidence: prometheus.NewCounter(prometheus.CounterOpts{Name: "strategos_evidence_total", Help: "Misbehaviour proven by this validator."}),
+		divergence: prometheus.NewCounter(prometheus.CounterOpts{Name: "strategos_state_divergence_total",
+			Help: "Proposed blocks whose state root differed from this validator's own (no vote was signed)."}),
 	}
 	for _, c := range []prometheus.Collector{m.height, m.round, m.txsCommitted, m.timeouts, m.qcs, m.tcs, m.msgsIn, m.msgsOut,
-		m.dropped, m.commitLat, m.storeWrite, m.peers, m.evidence,
+		m.dropped, m.commitLat, m.storeWrite, m.peers, m.evidence, m.divergence,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

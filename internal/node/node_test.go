@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/config"
 )
 
@@ -179,4 +180,30 @@ func TestRestartResumesFromDisk(t *testing.T) {
 	}
 	target := c.nodes[0].Status().Height
 	c.waitHeight(target, 30*time.Second)
+}
+
+// A validator refuses to vote for a block whose state root, for a height
+// it has executed, differs from its own.
+func TestCheckStateRoot(t *testing.T) {
+	c := newCluster(t, 1)
+	c.waitHeight(2, 10*time.Second)
+	n := c.nodes[0]
+	own, ok := n.store.AppGet(rootKey(1))
+	if !ok {
+		t.Fatal("no root recorded for height 1")
+	}
+	var good chain.Hash
+	copy(good[:], own)
+	src := source{n}
+	if err := src.Check(&chain.Block{Height: 9, ExecHeight: 1, StateRoot: good}); err != nil {
+		t.Fatalf("matching root refused: %v", err)
+	}
+	bad := good
+	bad[0] ^= 1
+	if err := src.Check(&chain.Block{Height: 9, ExecHeight: 1, StateRoot: bad}); err == nil {
+		t.Fatal("a wrong state root was accepted")
+	}
+	if err := src.Check(&chain.Block{Height: 9, ExecHeight: 1 << 40, StateRoot: bad}); err != nil {
+		t.Fatalf("a height not executed yet cannot be checked, but was refused: %v", err)
+	}
 }
