@@ -23,6 +23,7 @@ them lie, equivocate or crash.`,
 		return fmt.Errorf("%s: %w", c.CommandPath(), err)
 	})
 	root.AddCommand(newSimCmd(), newGeneralsCmd(), newInitCmd(), newNodeCmd(), newTestnetCmd())
+	root.AddCommand(walletCmds()...)
 	return root
 }
 
