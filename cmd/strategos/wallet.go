@@ -113,6 +113,7 @@ func newTxCmd() *cobra.Command {
 // transferFlags are the flags shared by tx sign and tx transfer.
 type transferFlags struct {
 	key, to, amount, nonce, chainID, node string
+	fileChain                             string // the chain id the key file records, if any
 }
 
 func (f *transferFlags) register(cmd *cobra.Command, nonceHelp string) {
@@ -146,7 +147,7 @@ func (f *transferFlags) parse() (key ed25519.PrivateKey, to chain.Address, amoun
 			return
 		}
 	}
-	if key, err = readKeyFile(f.key); err != nil {
+	if key, f.fileChain, err = readKeyFileFor(f.key); err != nil {
 		return
 	}
 	if to == keyAddress(key) {
@@ -174,7 +175,8 @@ func newTxSignCmd() *cobra.Command {
 		Short: "Print a signed transfer on one line, without sending it",
 		Long: `sign prints the signed transfer on one line: the body that POST /v1/txs takes,
 and one line of a batch for POST /v1/txs/batch. The chain id comes from
---chain-id, or else from GET /v1/status of --node (default ` + defaultNode + `).`,
+--chain-id, else from the key file (demo accounts written by init and testnet
+record their chain), else from GET /v1/status of --node (default ` + defaultNode + `).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			key, to, amount, err := f.parse()
@@ -186,6 +188,9 @@ and one line of a batch for POST /v1/txs/batch. The chain id comes from
 				return err
 			}
 			chainID := f.chainID
+			if chainID == "" {
+				chainID = f.fileChain
+			}
 			if chainID == "" {
 				c, err := client.New(f.node, nil)
 				if err != nil {
@@ -517,14 +522,21 @@ func argsNamed(names ...string) cobra.PositionalArgs {
 
 // readKeyFile reads a key file, with a plain error for a missing file.
 func readKeyFile(path string) (ed25519.PrivateKey, error) {
+	k, _, err := readKeyFileFor(path)
+	return k, err
+}
+
+// readKeyFileFor also returns the chain id the key file records (the demo
+// accounts of init and testnet record theirs).
+func readKeyFileFor(path string) (ed25519.PrivateKey, string, error) {
 	if path == "" {
-		return nil, errors.New("no key file given")
+		return nil, "", errors.New("no key file given")
 	}
-	key, err := keys.Read(path)
+	key, chainID, err := keys.ReadFor(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("key file %s does not exist", path)
+		return nil, "", fmt.Errorf("key file %s does not exist", path)
 	}
-	return key, err
+	return key, chainID, err
 }
 
 func keyAddress(key ed25519.PrivateKey) chain.Address {

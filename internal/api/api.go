@@ -106,7 +106,7 @@ func writeErr(w http.ResponseWriter, code int, msg string) {
 
 func (s *server) status(w http.ResponseWriter, _ *http.Request) {
 	st := s.b.Status()
-	var last any
+	last := "" // no block committed yet
 	if !st.LastBlockHash.IsZero() {
 		last = st.LastBlockHash.String()
 	}

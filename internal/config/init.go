@@ -118,7 +118,7 @@ func Init(o InitOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := keys.Write(filepath.Join(keysDir, fmt.Sprintf("account%d.key", k)), key); err != nil {
+		if err := keys.WriteFor(filepath.Join(keysDir, fmt.Sprintf("account%d.key", k)), key, o.ChainID); err != nil {
 			return err
 		}
 		g.Accounts = append(g.Accounts, GenesisAccount{
