@@ -16,38 +16,55 @@ import (
 	"github.com/strategos/strategos/internal/node"
 )
 
-// oneNode runs a single-validator kv network and serves its API.
-func oneNode(t *testing.T) (*node.Node, *httptest.Server) {
-	t.Helper()
-	dir := t.TempDir()
-	if err := config.Init(config.InitOptions{Nodes: 1, Out: dir, App: "kv", APIPort: 1, P2PPort: 1}); err != nil {
-		t.Fatal(err)
+// testNode is a running single-validator network and its API.
+type testNode struct {
+	n   *node.Node
+	srv *httptest.Server
+	h   http.Handler // the API handler, for calling it in-process
+	dir string       // the network's directory; keys/ holds the demo accounts
+}
+
+// startNode runs a single-validator network of app ("bank" or "kv") and
+// serves its API; everything stops when tb's test ends.
+func startNode(tb testing.TB, app string) *testNode {
+	tb.Helper()
+	dir := tb.TempDir()
+	if err := config.Init(config.InitOptions{Nodes: 1, Out: dir, App: app, APIPort: 1, P2PPort: 1}); err != nil {
+		tb.Fatal(err)
 	}
 	h, err := config.Load(filepath.Join(dir, "node0"))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	h.Node.Peers[0].Addr, h.Node.P2PListen = ln.Addr().String(), ln.Addr().String()
 	n, err := node.New(node.Options{Home: h, Listener: ln})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- n.Run(ctx) }()
-	srv := httptest.NewServer(Handler(n, nil))
-	t.Cleanup(func() {
+	handler := Handler(n, nil)
+	srv := httptest.NewServer(handler)
+	tb.Cleanup(func() {
 		srv.Close()
 		cancel()
 		if err := <-done; err != nil {
-			t.Error(err)
+			tb.Error(err)
 		}
 	})
-	return n, srv
+	return &testNode{n: n, srv: srv, h: handler, dir: dir}
+}
+
+// oneNode runs a single-validator network of app and serves its API.
+func oneNode(t testing.TB, app string) (*node.Node, *httptest.Server) {
+	t.Helper()
+	tn := startNode(t, app)
+	return tn.n, tn.srv
 }
 
 func get(t *testing.T, url string, want int) map[string]any {
@@ -67,7 +84,7 @@ func get(t *testing.T, url string, want int) map[string]any {
 	return m
 }
 
-func waitHeight(t *testing.T, n *node.Node, h uint64) {
+func waitHeight(t testing.TB, n *node.Node, h uint64) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for n.Status().Height < h {
@@ -79,7 +96,7 @@ func waitHeight(t *testing.T, n *node.Node, h uint64) {
 }
 
 func TestStatusBlocksValidators(t *testing.T) {
-	n, srv := oneNode(t)
+	n, srv := oneNode(t, "kv")
 	waitHeight(t, n, 3)
 	st := get(t, srv.URL+"/v1/status", 200)
 	for _, k := range []string{"node", "chain_id", "height", "round", "leader", "last_block_hash", "validators", "behavior", "app"} {
@@ -110,7 +127,7 @@ func TestStatusBlocksValidators(t *testing.T) {
 }
 
 func TestSubmitAndQuery(t *testing.T) {
-	n, srv := oneNode(t)
+	n, srv := oneNode(t, "kv")
 	post := func(body string) (int, map[string]any) {
 		resp, err := http.Post(srv.URL+"/v1/txs", "text/plain", strings.NewReader(body))
 		if err != nil {
@@ -157,7 +174,7 @@ func TestSubmitAndQuery(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	n, srv := oneNode(t)
+	n, srv := oneNode(t, "kv")
 	waitHeight(t, n, 2)
 	resp, err := http.Get(srv.URL + "/metrics")
 	if err != nil {

@@ -58,12 +58,12 @@ func (n *Node) admit(tx []byte) error {
 	defer n.admitMu.Unlock()
 	balance, next := n.bank.Account(t.From())
 	if balance == 0 && next == 0 {
-		return fmt.Errorf("%w: unknown account %s has no funds", bank.ErrUnknownAccount, sender)
+		return fmt.Errorf("%w %s: it has no funds", bank.ErrUnknownAccount, sender)
 	}
 	count, spend := n.pool.SenderPending(sender)
 	pendingNext := next + uint64(count)
 	if t.Nonce > pendingNext {
-		return fmt.Errorf("nonce %d is ahead of the next nonce %d (pending transfers included): submit the missing nonces first", t.Nonce, pendingNext)
+		return fmt.Errorf("%w: nonce %d is ahead of the next nonce %d (pending transfers included): submit the missing nonces first", bank.ErrNonceGap, t.Nonce, pendingNext)
 	}
 	available := uint64(0)
 	if balance > spend {
@@ -176,6 +176,10 @@ func (n *Node) Account(a chain.Address) (balance, nonce, pendingNonce uint64, ok
 	if n.bank == nil {
 		return 0, 0, 0, false
 	}
+	// Under admitMu, so that a commit's state and its mempool removals are
+	// seen together (pending_nonce is never one ahead).
+	n.admitMu.Lock()
+	defer n.admitMu.Unlock()
 	balance, nonce = n.bank.Account(a)
 	count, _ := n.pool.SenderPending(a.String())
 	return balance, nonce, nonce + uint64(count), true
