@@ -35,7 +35,8 @@ type cluster struct {
 
 type clusterOptions struct {
 	nodes   int
-	signLog bool // run every node with --sign-log logDir/sign<i>.log
+	signLog bool   // run every node with --sign-log logDir/sign<i>.log
+	app     string // the --app of init: "kv" (the default when empty) or "bank"
 }
 
 // proc is one validator's process, across its lives.
@@ -53,9 +54,9 @@ type proc struct {
 	exit  *os.ProcessState
 }
 
-// newCluster runs `strategos init` for a kv network on free ports. Nodes
-// are not started. Cleanup kills whatever still runs and, if the test
-// failed, prints the tail of every node's log.
+// newCluster runs `strategos init` for a network of o.app (kv unless
+// set) on free ports. Nodes are not started. Cleanup kills whatever still
+// runs and, if the test failed, prints the tail of every node's log.
 func newCluster(t *testing.T, o clusterOptions) *cluster {
 	t.Helper()
 	needBinary(t)
@@ -79,7 +80,11 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 	if err := os.MkdirAll(c.logDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(binary, "init", "--nodes", strconv.Itoa(o.nodes), "--out", c.dir, "--app", "kv",
+	app := o.app
+	if app == "" {
+		app = "kv"
+	}
+	out, err := exec.Command(binary, "init", "--nodes", strconv.Itoa(o.nodes), "--out", c.dir, "--app", app,
 		"--api-port", strconv.Itoa(c.apiPort), "--p2p-port", strconv.Itoa(c.p2pPort)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("strategos init: %v\n%s", err, out)

@@ -11,12 +11,18 @@
 // catches up, and no validator ever signs two contradicting messages (the
 // hidden --sign-log of `strategos node` is audited across all its lives).
 //
+// TestBankLedger runs a bank network instead: concurrent signed transfers
+// to every node, the wallet CLI, replays and refusals, and then checks
+// balances, nonces and the total supply on every node against a model of
+// the committed transfers.
+//
 // The package has no non-test code besides this comment. The tests that
 // run processes need a Unix system and are skipped with -short; the unit
 // test of the sign-log auditor always runs. Environment knobs:
 //
 //	STRATEGOS_E2E_BIN=PATH  use this binary instead of building one
 //	STRATEGOS_E2E_RACE=1    build the binary with -race (slower)
-//	STRATEGOS_E2E_SEED=N    seed of the crash loop's kill schedule
+//	STRATEGOS_E2E_SEED=N    seed of the crash loop's kill schedule and of
+//	                        the bank test's transfers
 //	STRATEGOS_E2E_KEEP=1    keep the networks' directories and logs
 package e2e

@@ -37,7 +37,7 @@ func IsDuplicate(err error) bool { return errors.Is(err, mempool.ErrDuplicate) }
 func (n *Node) admit(tx []byte) error {
 	h := chain.TxHash(tx)
 	if r, ok := n.TxResult(h); ok {
-		return fmt.Errorf("%w at height %d", ErrCommitted, r.Height)
+		return committedErr(r)
 	}
 	if n.pool.Has(h) {
 		return mempool.ErrDuplicate
@@ -56,6 +56,14 @@ func (n *Node) admit(tx []byte) error {
 	sender := t.From().String()
 	n.admitMu.Lock()
 	defer n.admitMu.Unlock()
+	// Again under the lock: the same transaction may have been admitted
+	// from gossip, or committed, while this one waited.
+	if r, ok := n.TxResult(h); ok {
+		return committedErr(r)
+	}
+	if n.pool.Has(h) {
+		return mempool.ErrDuplicate
+	}
 	balance, next := n.bank.Account(t.From())
 	if balance == 0 && next == 0 {
 		return fmt.Errorf("%w %s: it has no funds", bank.ErrUnknownAccount, sender)
@@ -74,6 +82,15 @@ func (n *Node) admit(tx []byte) error {
 	}
 	_, err = n.pool.AddSeq(tx, sender, t.Nonce, t.Amount)
 	return err
+}
+
+// committedErr refuses a transaction that already reached a block, saying
+// whether it applied or was rejected there.
+func committedErr(r TxRecord) error {
+	if r.OK {
+		return fmt.Errorf("%w at height %d", ErrCommitted, r.Height)
+	}
+	return fmt.Errorf("%w at height %d, where it was rejected (%s); sign a new transaction", ErrCommitted, r.Height, r.Error)
 }
 
 // recheck re-validates, after a commit, the pending transfers of every

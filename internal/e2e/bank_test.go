@@ -1,0 +1,997 @@
+//go:build unix
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/strategos/strategos/internal/app/bank"
+	"github.com/strategos/strategos/internal/chain"
+	"github.com/strategos/strategos/internal/keys"
+)
+
+// The demo accounts that `strategos init --app bank` funds.
+const (
+	demoAccounts = 10
+	demoFunds    = 1_000_000_000
+)
+
+// TestBankLedger runs a four-validator bank network and checks the ledger
+// end to end. Ten goroutines, one per funded demo account, sign transfers
+// in-process (bank.Sign) to random recipients (other demo accounts and
+// fresh addresses) and submit each to a random node, some to every node
+// at once, while a replayer resends accepted bodies to random nodes; the
+// wallet CLI signs and submits some more (`tx transfer --wait`, and `tx
+// sign` whose output is posted as the body). Around that it checks
+// refusals: a committed transfer replayed to any node, an overdraft (also
+// one that only the sender's pending transfers make an overdraft), a
+// transfer for another chain, a bad signature, an unknown sender, a used
+// nonce and one far ahead are all answered 400 and never applied; one
+// body sent to two nodes at once is accepted by both and commits once. Once
+// every accepted transfer is final it checks, on every node, the tx
+// status of every transfer, identical balances and nonces that match a
+// model of the committed transfers, a conserved total supply, and that
+// the nodes agree on the chain, which holds every committed transfer in
+// exactly one block.
+func TestBankLedger(t *testing.T) {
+	needBinary(t)
+	t.Parallel()
+	began := time.Now()
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("STRATEGOS_E2E_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("STRATEGOS_E2E_SEED=%q: %v", s, err)
+		}
+	}
+	t.Logf("transfer schedule seed %d (rerun it with STRATEGOS_E2E_SEED=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 0xba4c))
+
+	c := newCluster(t, clusterOptions{nodes: 4, app: "bank"})
+	c.startAll()
+	l := newLedger(t, c, rng)
+	all := []int{0, 1, 2, 3}
+
+	// Phase 1: concurrent signed transfers, each to a random node (some
+	// to every node at once), while a replayer resends accepted bodies to
+	// random nodes.
+	const perSender = 40
+	phase := time.Now()
+	ctx, stopStorm := context.WithCancel(context.Background())
+	storm := make(chan map[string]int, 1)
+	go func() { storm <- l.replayStorm(ctx, streamRNG(seed, 99)) }()
+	var wg sync.WaitGroup
+	var stuck atomic.Int32
+	for s := range l.accts {
+		srng := streamRNG(seed, s)
+		wg.Go(func() {
+			if !l.sendMany(s, perSender, srng) {
+				stuck.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	stopStorm()
+	replays := <-storm
+	if n := stuck.Load(); n > 0 {
+		t.Fatalf("%d senders could not send all their transfers", n)
+	}
+	t.Logf("phase 1: %d transfers accepted in %v (%d nonce-gap refusals retried while gossip caught up); replayed bodies answered %v",
+		len(l.accepted()), time.Since(phase).Round(time.Millisecond), l.gapRetries, replays)
+	l.waitFinal(20 * time.Second)
+
+	// Replays of committed transfers, to the node that accepted them and
+	// to another one, once that node has committed them too.
+	for _, tr := range l.sample(rng, 3) {
+		l.replay(tr, tr.node)
+		l.replay(tr, (tr.node+1+rng.IntN(len(c.nodes)-1))%len(c.nodes))
+	}
+
+	// Phase 2: the wallet CLI and the edge cases, concurrently, each on
+	// senders of its own so that the nonces stay known.
+	phase = time.Now()
+	for k, s := range []int{0, 1, 2} {
+		wg.Go(func() { l.cliTransfer(s, k%len(c.nodes), streamRNG(seed, 100+s)) })
+	}
+	for k, s := range []int{3, 4} {
+		wg.Go(func() { l.cliSign(s, (k+1)%len(c.nodes), 2, streamRNG(seed, 100+s)) })
+	}
+	for k, s := range []int{5, 6, 7} {
+		wg.Go(func() { l.sameBodyTwice(s, k%len(c.nodes), (k+2)%len(c.nodes), 3, streamRNG(seed, 100+s)) })
+	}
+	wg.Go(func() { l.overdrafts(8, 1, streamRNG(seed, 108)) })
+	wg.Go(func() { l.foreignAndForged(9, streamRNG(seed, 109)) })
+	wg.Wait()
+	t.Logf("phase 2 (CLI and edge cases) took %v", time.Since(phase).Round(time.Millisecond))
+	l.waitFinal(20 * time.Second)
+
+	// Replays of what the CLI and the twice-sent bodies committed.
+	for _, tr := range l.accepted() {
+		if tr.via != viaHTTP {
+			l.replay(tr, (tr.node+1)%len(c.nodes))
+		}
+	}
+	t.Logf("%d replays of committed transfers refused", l.replays)
+
+	l.checkAll(all)
+	l.checkRefusedUnknown(all)
+	t.Logf("bank ledger: %d transfers committed, %d refused as they should be, %d accounts checked on %d nodes, in %v",
+		len(l.accepted()), len(l.refused), len(l.touched()), len(all), time.Since(began).Round(time.Millisecond))
+	c.stopAll()
+}
+
+// streamRNG returns the random stream number stream of seed: each sender
+// and each part of the test draws from its own.
+func streamRNG(seed uint64, stream int) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, uint64(stream)))
+}
+
+// How a transfer reached the network.
+const (
+	viaHTTP      = "http"            // signed with bank.Sign, POST /v1/txs
+	viaCLI       = "cli-transfer"    // strategos tx transfer --wait
+	viaCLISign   = "cli-sign"        // strategos tx sign, its output POSTed
+	viaTwice     = "same-body-twice" // POSTed to two nodes at once
+	viaBroadcast = "every-node"      // POSTed to every node at once
+	viaOverdraft = "before-overdraft"
+)
+
+// transfer is a transfer that a node accepted (202), or that the CLI
+// reported committed.
+type transfer struct {
+	from, to  int // account indices into ledger.addrs
+	amount    uint64
+	nonce     uint64
+	body      []byte
+	hash      string
+	node      int    // the node that accepted it (the first, if several)
+	via       string // one of the via constants
+	status    string // once final: committed or rejected ("lost" if its node forgot it)
+	height    uint64
+	rejection string
+}
+
+func (tr *transfer) String() string {
+	return fmt.Sprintf("transfer %s (%s, account %d nonce %d -> account %d, %d units, accepted by node %d)",
+		tr.hash, tr.via, tr.from, tr.nonce, tr.to, tr.amount, tr.node)
+}
+
+// refusal is a transaction that must be answered 400 and never applied.
+type refusal struct {
+	what string
+	body []byte
+	hash string
+	node int
+}
+
+// ledger drives a bank network: it holds the demo keys, the next nonce of
+// every sender, and every transfer accepted or refused.
+type ledger struct {
+	t       *testing.T
+	c       *cluster
+	chainID string
+	keyDir  string
+	keys    []ed25519.PrivateKey // demo accounts 0..9
+	addrs   []chain.Address      // demo accounts, then fresh recipients
+	accts   []int                // the senders: 0..9
+	next    []uint64             // next nonce of each demo account; each sender's goroutine owns its own
+	client  *http.Client
+
+	mu         sync.Mutex
+	transfers  []*transfer
+	refused    []refusal
+	gapRetries int
+	replays    int // committed transfers replayed and refused
+}
+
+func newLedger(t *testing.T, c *cluster, rng *rand.Rand) *ledger {
+	t.Helper()
+	l := &ledger{t: t, c: c, keyDir: filepath.Join(c.dir, "keys"), client: &http.Client{Timeout: 5 * time.Second}}
+	t.Cleanup(l.client.CloseIdleConnections)
+	for i := range demoAccounts {
+		key, chainID, err := keys.ReadFor(l.keyFile(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if chainID == "" {
+			t.Fatalf("%s records no chain id", l.keyFile(i))
+		}
+		if l.chainID == "" {
+			l.chainID = chainID
+		} else if chainID != l.chainID {
+			t.Fatalf("%s records chain %q, account0.key %q", l.keyFile(i), chainID, l.chainID)
+		}
+		l.keys = append(l.keys, key)
+		l.addrs = append(l.addrs, chain.AddressOf(key.Public().(ed25519.PublicKey)))
+		l.accts = append(l.accts, i)
+	}
+	l.next = make([]uint64, demoAccounts)
+	for range 5 {
+		var a chain.Address
+		for k := range a {
+			a[k] = byte(rng.Uint32())
+		}
+		l.addrs = append(l.addrs, a)
+	}
+	for i := range c.nodes {
+		var st struct {
+			ChainID string `json:"chain_id"`
+			App     string `json:"app"`
+		}
+		if _, err := c.getJSON(c.api(i)+"/v1/status", &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.ChainID != l.chainID || st.App != "bank" {
+			t.Fatalf("node %d: status says chain %q app %q; the key files say chain %q", i, st.ChainID, st.App, l.chainID)
+		}
+	}
+	// Genesis: every demo account holds its funds, nonce 0.
+	for i := range demoAccounts {
+		for _, n := range []int{0, len(c.nodes) - 1} {
+			a := l.account(n, i)
+			if a.Balance != demoFunds || a.Nonce != 0 || a.PendingNonce != 0 {
+				t.Fatalf("node %d: demo account %d at genesis is %+v, want balance %d and nonces 0", n, i, a, demoFunds)
+			}
+		}
+	}
+	return l
+}
+
+func (l *ledger) keyFile(i int) string {
+	return filepath.Join(l.keyDir, fmt.Sprintf("account%d.key", i))
+}
+
+// recipient picks a recipient for sender s: mostly another demo account,
+// sometimes a fresh address.
+func (l *ledger) recipient(s int, rng *rand.Rand) int {
+	if rng.IntN(5) == 0 {
+		return demoAccounts + rng.IntN(len(l.addrs)-demoAccounts)
+	}
+	to := rng.IntN(demoAccounts - 1)
+	if to >= s {
+		to++
+	}
+	return to
+}
+
+// sign signs a transfer of demo account s. It runs on the senders'
+// goroutines, where the test cannot stop; it panics if bank.Sign refuses,
+// which only a bug of this test can cause (a zero amount, a transfer to
+// the sender itself).
+func (l *ledger) sign(s, to int, amount, nonce uint64) []byte {
+	body, err := bank.Sign(l.keys[s], l.chainID, l.addrs[to], amount, nonce)
+	if err != nil {
+		panic(fmt.Sprintf("bank.Sign(account %d -> %d, amount %d, nonce %d): %v", s, to, amount, nonce, err))
+	}
+	return body
+}
+
+func hashOf(body []byte) string { return chain.TxHash(bytes.TrimSpace(body)).String() }
+
+// post submits body to node i: it returns the HTTP status, the hash of a
+// 202 answer and the error of any other.
+func (l *ledger) post(ctx context.Context, i int, body []byte) (code int, hash, errMsg string, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.c.api(i)+"/v1/txs", bytes.NewReader(body))
+	if err != nil {
+		return 0, "", "", err
+	}
+	resp, err := l.client.Do(req)
+	if err != nil {
+		return 0, "", "", err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, "", "", err
+	}
+	var ans struct {
+		Hash   string `json:"hash"`
+		Status string `json:"status"`
+		Error  string `json:"error"`
+	}
+	if err := json.Unmarshal(raw, &ans); err != nil {
+		return resp.StatusCode, "", "", fmt.Errorf("node %d answered %d with undecodable %q", i, resp.StatusCode, raw)
+	}
+	if resp.StatusCode == http.StatusAccepted {
+		if want := hashOf(body); ans.Hash != want || ans.Status != "pending" {
+			return resp.StatusCode, ans.Hash, "", fmt.Errorf("node %d answered 202 %s, want hash %s and status pending", i, raw, want)
+		}
+		return resp.StatusCode, ans.Hash, "", nil
+	}
+	if ans.Error == "" {
+		return resp.StatusCode, "", "", fmt.Errorf("node %d answered %d without an error: %s", i, resp.StatusCode, raw)
+	}
+	return resp.StatusCode, "", ans.Error, nil
+}
+
+// submit posts a valid transfer to node i until it is accepted. A nonce
+// gap (the node has not yet seen the sender's previous transfer, accepted
+// by another node a moment ago) and a busy node are retried; the contract
+// allows both refusals. Anything else fails the test.
+func (l *ledger) submit(i int, body []byte) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, _, msg, err := l.post(context.Background(), i, body)
+		switch {
+		case err != nil:
+			l.t.Errorf("POST %s to node %d: %v", body, i, err)
+			return false
+		case code == http.StatusAccepted:
+			return true
+		case code == http.StatusBadRequest && strings.Contains(msg, "ahead of the next nonce"),
+			code == http.StatusTooManyRequests, code == http.StatusServiceUnavailable:
+			if time.Now().After(deadline) {
+				l.t.Errorf("node %d still refuses %s after 10 s: %d %s", i, body, code, msg)
+				return false
+			}
+			if code == http.StatusBadRequest {
+				l.mu.Lock()
+				l.gapRetries++
+				l.mu.Unlock()
+			}
+			time.Sleep(20 * time.Millisecond)
+		default:
+			l.t.Errorf("node %d refused the valid transfer %s: %d %s", i, body, code, msg)
+			return false
+		}
+	}
+}
+
+// transferNow signs the next transfer of sender s to to and submits it
+// to node i; it records and returns it, or nil if it was refused.
+func (l *ledger) transferNow(s, to, i int, amount uint64, via string) *transfer {
+	tr := &transfer{from: s, to: to, amount: amount, nonce: l.next[s], node: i, via: via}
+	tr.body = l.sign(s, to, amount, tr.nonce)
+	tr.hash = hashOf(tr.body)
+	if !l.submit(i, tr.body) {
+		return nil
+	}
+	l.next[s]++
+	l.record(tr)
+	return tr
+}
+
+func (l *ledger) record(tr *transfer) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.transfers = append(l.transfers, tr)
+}
+
+// sendMany sends n transfers from sender s, each to a random node, or,
+// one in eight, to every node at once. It reports whether all n were
+// accepted.
+func (l *ledger) sendMany(s, n int, rng *rand.Rand) bool {
+	for range n {
+		to, amount := l.recipient(s, rng), 1+rng.Uint64N(1_000_000)
+		if rng.IntN(8) == 0 {
+			if l.broadcast(s, to, amount) == nil {
+				return false
+			}
+		} else if l.transferNow(s, to, rng.IntN(len(l.c.nodes)), amount, viaHTTP) == nil {
+			return false
+		}
+		time.Sleep(time.Duration(rng.IntN(10)) * time.Millisecond)
+	}
+	return true
+}
+
+// postAll posts body to the given nodes at the same moment.
+func (l *ledger) postAll(nodes []int, body []byte) []postAnswer {
+	ans := make([]postAnswer, len(nodes))
+	gate := make(chan struct{})
+	var wg sync.WaitGroup
+	for k, node := range nodes {
+		wg.Go(func() {
+			<-gate
+			ans[k].node = node
+			ans[k].code, _, ans[k].msg, ans[k].err = l.post(context.Background(), node, body)
+		})
+	}
+	close(gate)
+	wg.Wait()
+	return ans
+}
+
+type postAnswer struct {
+	node int
+	code int
+	msg  string
+	err  error
+}
+
+// broadcast sends the next transfer of sender s to every node at once.
+// Each node answers 202, or 400 for a nonce gap (the sender's previous
+// transfer has not reached it yet); if none accepts, it goes to one node
+// as usual.
+func (l *ledger) broadcast(s, to int, amount uint64) *transfer {
+	tr := &transfer{from: s, to: to, amount: amount, nonce: l.next[s], node: -1, via: viaBroadcast}
+	tr.body = l.sign(s, to, amount, tr.nonce)
+	tr.hash = hashOf(tr.body)
+	ans := l.postAll(l.all(), tr.body)
+	for _, a := range ans {
+		if a.err != nil {
+			l.t.Error(a.err)
+			return nil
+		}
+		if a.code == http.StatusAccepted && tr.node < 0 {
+			tr.node = a.node
+		}
+	}
+	for _, a := range ans {
+		switch {
+		case a.code == http.StatusAccepted,
+			a.code == http.StatusBadRequest && strings.Contains(a.msg, "ahead of the next nonce"),
+			a.code == http.StatusBadRequest && strings.Contains(a.msg, "already committed"),
+			a.code == http.StatusTooManyRequests, a.code == http.StatusServiceUnavailable:
+		default:
+			l.t.Error(sameBodyRefused(a, tr, "every node"))
+		}
+	}
+	if tr.node < 0 {
+		tr.node = 0
+		if !l.submit(tr.node, tr.body) {
+			return nil
+		}
+	}
+	l.next[s]++
+	l.record(tr)
+	return tr
+}
+
+// sameBodyRefused describes a node's refusal of a valid transfer that
+// other nodes received at the same moment (and gossiped to it).
+func sameBodyRefused(a postAnswer, tr *transfer, where string) string {
+	return fmt.Sprintf("the valid %s, sent to %s at once: node %d answered %d %q. A node that holds a transaction pending "+
+		"answers a resubmission 202; this one refused a valid transaction that had just reached it by gossip, so a client that "+
+		"submits to several nodes is told a transaction that will commit was refused",
+		tr, where, a.node, a.code, a.msg)
+}
+
+func (l *ledger) all() []int {
+	out := make([]int, len(l.c.nodes))
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// replayStorm resends the bodies of accepted transfers, pending or
+// committed, to random nodes until ctx ends, and counts the answers. A
+// node may accept a body it holds pending (202) and must refuse one it
+// committed (400); either way the transfer must apply once, which the
+// final checks verify. Any other answer fails the test.
+func (l *ledger) replayStorm(ctx context.Context, rng *rand.Rand) map[string]int {
+	answers := map[string]int{}
+	for ctx.Err() == nil {
+		time.Sleep(2 * time.Millisecond)
+		trs := l.accepted()
+		if len(trs) == 0 {
+			continue
+		}
+		tr := trs[len(trs)-1-rng.IntN(min(len(trs), 40))] // mostly recent ones
+		node := rng.IntN(len(l.c.nodes))
+		code, _, msg, err := l.post(ctx, node, tr.body)
+		switch {
+		case ctx.Err() != nil:
+		case err != nil:
+			l.t.Errorf("replaying %s to node %d: %v", tr, node, err)
+			return answers
+		case code == http.StatusAccepted:
+			answers["202"]++
+		case code == http.StatusBadRequest && strings.Contains(msg, "already committed"):
+			answers["400 committed"]++
+		case code == http.StatusBadRequest && strings.Contains(msg, "ahead of the next nonce"):
+			// The sender's previous transfer has not reached this node
+			// yet (the replayer picks recent ones).
+			answers["400 nonce gap"]++
+		case code == http.StatusBadRequest && strings.Contains(msg, "already used or pending"):
+			// The body reached the node by gossip while this request
+			// waited to be admitted: see sameBodyRefused.
+			if answers["400 nonce used or pending"]++; answers["400 nonce used or pending"] == 1 {
+				l.t.Errorf("replaying %s to node %d, which holds it pending or is receiving it by gossip: answered 400 %q, want 202",
+					tr, node, msg)
+			}
+		default:
+			l.t.Errorf("replaying %s to node %d: answered %d %s", tr, node, code, msg)
+		}
+	}
+	return answers
+}
+
+// accepted returns the transfers accepted so far.
+func (l *ledger) accepted() []*transfer {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.transfers)
+}
+
+// sample picks n committed transfers.
+func (l *ledger) sample(rng *rand.Rand, n int) []*transfer {
+	var out []*transfer
+	for _, tr := range l.accepted() {
+		if tr.status == "committed" {
+			out = append(out, tr)
+		}
+	}
+	rng.Shuffle(len(out), func(a, b int) { out[a], out[b] = out[b], out[a] })
+	return out[:min(n, len(out))]
+}
+
+type txView struct {
+	Hash   string  `json:"hash"`
+	Status string  `json:"status"`
+	Height *uint64 `json:"height"`
+	Error  *string `json:"error"`
+}
+
+func (l *ledger) txStatus(i int, hash string) (txView, int, error) {
+	var v txView
+	code, err := l.c.getJSON(l.c.api(i)+"/v1/txs/"+hash, &v)
+	return v, code, err
+}
+
+// waitFinal waits until every accepted transfer is committed or rejected
+// on the node that accepted it, and records its outcome; then until every
+// node has executed the highest block among them. A rejection
+// fails the test: every transfer sent here is valid, in nonce order, and
+// affordable.
+func (l *ledger) waitFinal(timeout time.Duration) {
+	l.t.Helper()
+	start := time.Now()
+	waitFor(l.t, timeout, "every accepted transfer final on the node that accepted it", func() (bool, string) {
+		pending := 0
+		var last string
+		for _, tr := range l.accepted() {
+			if tr.status != "" {
+				continue
+			}
+			v, code, err := l.txStatus(tr.node, tr.hash)
+			switch {
+			case code == http.StatusNotFound:
+				l.t.Errorf("node %d answers 404 for %s, which it accepted", tr.node, tr)
+				tr.status = "lost"
+			case err != nil:
+				pending++
+				last = err.Error()
+			case v.Hash != tr.hash:
+				l.t.Errorf("node %d: GET /v1/txs/%s answers hash %s", tr.node, tr.hash, v.Hash)
+				tr.status = "lost"
+			case v.Status == "committed":
+				if v.Height == nil || *v.Height == 0 {
+					l.t.Errorf("node %d: %s committed without a height: %+v", tr.node, tr, v)
+				} else {
+					tr.height = *v.Height
+				}
+				tr.status = v.Status
+			case v.Status == "rejected":
+				tr.status, tr.rejection = v.Status, "(no reason)"
+				if v.Error != nil && *v.Error != "" {
+					tr.rejection = *v.Error
+				}
+				l.t.Errorf("node %d rejected the valid %s: %s", tr.node, tr, tr.rejection)
+			case v.Status == "pending":
+				pending++
+				last = tr.String() + " pending"
+			default:
+				l.t.Errorf("node %d: %s has status %q", tr.node, tr, v.Status)
+				tr.status = "lost"
+			}
+		}
+		return pending == 0, fmt.Sprintf("%d not final, e.g. %s", pending, last)
+	})
+	// Let every node execute them all, so that each node's view of every
+	// account is settled before the next steps read it.
+	var top uint64
+	for _, tr := range l.accepted() {
+		top = max(top, tr.height)
+	}
+	l.c.waitHeight(l.all(), top, timeout)
+	l.t.Logf("all %d accepted transfers final, and executed by every node, after %v more",
+		len(l.accepted()), time.Since(start).Round(time.Millisecond))
+}
+
+// replay resends a committed transfer's body to node i once node i has
+// committed it too: it must be refused with 400.
+func (l *ledger) replay(tr *transfer, i int) {
+	l.t.Helper()
+	if tr.status != "committed" {
+		return
+	}
+	waitFor(l.t, 10*time.Second, fmt.Sprintf("node %d to commit %s", i, tr), func() (bool, string) {
+		v, _, err := l.txStatus(i, tr.hash)
+		return err == nil && v.Status == "committed", fmt.Sprintf("%+v %v", v, err)
+	})
+	code, _, msg, err := l.post(context.Background(), i, tr.body)
+	if err != nil {
+		l.t.Error(err)
+		return
+	}
+	if code != http.StatusBadRequest {
+		l.t.Errorf("replaying the committed %s to node %d: answered %d, want 400", tr, i, code)
+		return
+	}
+	if !strings.Contains(msg, "already committed") {
+		l.t.Logf("replay of the committed %s to node %d refused with %q", tr, i, msg)
+	}
+	l.replays++
+}
+
+// refuse submits a transaction that must be refused with 400, whose error
+// mentions want, and records it.
+func (l *ledger) refuse(what string, i int, body []byte, want string) {
+	l.t.Helper()
+	code, _, msg, err := l.post(context.Background(), i, body)
+	if err != nil {
+		l.t.Error(err)
+		return
+	}
+	if code != http.StatusBadRequest {
+		l.t.Errorf("%s: node %d answered %d, want 400", what, i, code)
+		if code == http.StatusAccepted {
+			// It may now commit: waitFinal must not wait for it, the
+			// final checks will count it.
+			l.mu.Lock()
+			l.refused = append(l.refused, refusal{what: what + " (wrongly accepted)", body: body, hash: hashOf(body), node: i})
+			l.mu.Unlock()
+		}
+		return
+	}
+	if !strings.Contains(strings.ToLower(msg), want) {
+		l.t.Errorf("%s: node %d's 400 error %q does not mention %q", what, i, msg, want)
+	}
+	l.mu.Lock()
+	l.refused = append(l.refused, refusal{what: what, body: body, hash: hashOf(body), node: i})
+	l.mu.Unlock()
+}
+
+// run runs the strategos binary and returns its stdout; a failure fails
+// the test.
+func (l *ledger) run(args ...string) (string, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		l.t.Errorf("strategos %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+		return "", false
+	}
+	return stdout.String(), true
+}
+
+// cliTransfer sends a few transfers of sender s with `strategos tx
+// transfer --wait` to node i, letting the CLI take the nonce from the
+// node, and checks what it prints against the transfer bank.Sign makes
+// from the same inputs (ed25519 signing is deterministic).
+func (l *ledger) cliTransfer(s, i int, rng *rand.Rand) {
+	for range 2 {
+		to, amount := l.recipient(s, rng), 1+rng.Uint64N(1_000_000)
+		out, ok := l.run("tx", "transfer", "--key", l.keyFile(s), "--to", l.addrs[to].String(),
+			"--amount", strconv.FormatUint(amount, 10), "--node", l.c.api(i), "--wait")
+		if !ok {
+			return
+		}
+		tr := &transfer{from: s, to: to, amount: amount, nonce: l.next[s], node: i, via: viaCLI}
+		tr.body = l.sign(s, to, amount, tr.nonce)
+		tr.hash = hashOf(tr.body)
+		lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+		var h uint64
+		if len(lines) != 2 || lines[0] != tr.hash {
+			l.t.Errorf("tx transfer --wait printed %q; want the hash %s (of nonce %d) and a commit line", out, tr.hash, tr.nonce)
+			return
+		}
+		if _, err := fmt.Sscanf(lines[1], "committed at height %d", &h); err != nil || h == 0 {
+			l.t.Errorf("tx transfer --wait printed %q, want `committed at height H`", lines[1])
+			return
+		}
+		l.next[s]++
+		// --wait said committed: record it as such, and check that the
+		// node agrees on the height.
+		v, _, err := l.txStatus(i, tr.hash)
+		if err != nil || v.Status != "committed" || v.Height == nil || *v.Height != h {
+			l.t.Errorf("tx transfer --wait said %s committed at height %d; node %d says %+v (%v)", tr.hash, h, i, v, err)
+		}
+		tr.status, tr.height = "committed", h
+		l.record(tr)
+	}
+}
+
+// cliSign signs n transfers of sender s with `strategos tx sign` (which
+// takes the chain id from the key file) and posts its output, trailing
+// newline included, as the body to node i.
+func (l *ledger) cliSign(s, i, n int, rng *rand.Rand) {
+	for range n {
+		to, amount := l.recipient(s, rng), 1+rng.Uint64N(1_000_000)
+		nonce := l.next[s]
+		out, ok := l.run("tx", "sign", "--key", l.keyFile(s), "--to", l.addrs[to].String(),
+			"--amount", strconv.FormatUint(amount, 10), "--nonce", strconv.FormatUint(nonce, 10))
+		if !ok {
+			return
+		}
+		want := l.sign(s, to, amount, nonce)
+		if out != string(want)+"\n" {
+			l.t.Errorf("tx sign printed %q, want bank.Sign's body %q and a newline", out, want)
+			return
+		}
+		tr := &transfer{from: s, to: to, amount: amount, nonce: nonce, node: i, via: viaCLISign, body: []byte(out), hash: hashOf(want)}
+		if !l.submit(i, tr.body) {
+			return
+		}
+		l.next[s]++
+		tr.body = want
+		l.record(tr)
+	}
+}
+
+// sameBodyTwice posts one transfer of sender s to nodes a and b at the
+// same moment, n times. Each node answers 202 with the transfer's hash,
+// or, if it already committed it, 400; it must commit once (checked at
+// the end with every other transfer).
+func (l *ledger) sameBodyTwice(s, a, b, n int, rng *rand.Rand) {
+	for range n {
+		to, amount := l.recipient(s, rng), 1+rng.Uint64N(1_000_000)
+		tr := &transfer{from: s, to: to, amount: amount, nonce: l.next[s], node: -1, via: viaTwice}
+		tr.body = l.sign(s, to, amount, tr.nonce)
+		tr.hash = hashOf(tr.body)
+		ans := l.postAll([]int{a, b}, tr.body)
+		for _, x := range ans {
+			if x.err != nil {
+				l.t.Error(x.err)
+			} else if x.code == http.StatusAccepted && tr.node < 0 {
+				tr.node = x.node
+			}
+		}
+		for _, x := range ans {
+			switch {
+			case x.err != nil, x.code == http.StatusAccepted:
+			case x.code == http.StatusBadRequest && strings.Contains(x.msg, "already committed"):
+			default:
+				l.t.Error(sameBodyRefused(x, tr, fmt.Sprintf("nodes %d and %d", a, b)))
+			}
+		}
+		if tr.node < 0 {
+			return
+		}
+		l.next[s]++
+		l.record(tr)
+		time.Sleep(time.Duration(rng.IntN(100)) * time.Millisecond)
+	}
+}
+
+// overdrafts sends from sender s to node i: a transfer of more than its
+// balance (400), then a valid transfer, then one that the balance covers
+// but the balance less the pending transfer does not (400).
+func (l *ledger) overdrafts(s, i int, rng *rand.Rand) {
+	a, err := l.accountAt(i, s)
+	if err != nil {
+		l.t.Error(err)
+		return
+	}
+	if a.PendingNonce != l.next[s] || a.Nonce != l.next[s] {
+		l.t.Errorf("node %d: account %d is %+v, want nonce and pending nonce %d", i, s, a, l.next[s])
+		return
+	}
+	to := l.recipient(s, rng)
+	l.refuse("an overdraft", i, l.sign(s, to, a.Balance+1, l.next[s]), "insufficient funds")
+	l.refuse("an overdraft of more than the total supply", (i+1)%len(l.c.nodes),
+		l.sign(s, to, demoAccounts*demoFunds+1, l.next[s]), "insufficient funds")
+	first := a.Balance / 2
+	if l.transferNow(s, to, i, first, viaOverdraft) == nil {
+		return
+	}
+	l.refuse("an overdraft counting the pending transfer", i, l.sign(s, to, a.Balance-first+1, l.next[s]), "insufficient funds")
+}
+
+// foreignAndForged sends transfers from sender s that no node may accept:
+// one for another chain, one with a forged signature, one whose sender
+// has no account, one with a nonce already used, and one far ahead.
+func (l *ledger) foreignAndForged(s int, rng *rand.Rand) {
+	to, amount := l.recipient(s, rng), 1+rng.Uint64N(1_000_000)
+	nonce := l.next[s]
+	other, err := bank.Sign(l.keys[s], l.chainID+"-other", l.addrs[to], amount, nonce)
+	if err != nil {
+		l.t.Error(err)
+		return
+	}
+	l.refuse("a transfer for another chain", rng.IntN(len(l.c.nodes)), other, "chain")
+
+	forged := l.sign(s, to, amount, nonce)
+	k := bytes.Index(forged, []byte(`"sig":"`)) + len(`"sig":"`)
+	if forged[k] == '0' { // change one hex digit of the signature
+		forged[k] = '1'
+	} else {
+		forged[k] = '0'
+	}
+	l.refuse("a forged signature", rng.IntN(len(l.c.nodes)), forged, "signature")
+
+	stranger := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{byte(rng.Uint32())}, ed25519.SeedSize))
+	unknown, err := bank.Sign(stranger, l.chainID, l.addrs[s], amount, 0)
+	if err != nil {
+		l.t.Error(err)
+		return
+	}
+	l.refuse("a transfer from an account with no funds", rng.IntN(len(l.c.nodes)), unknown, "unknown account")
+
+	if nonce > 0 {
+		l.refuse("a used nonce", rng.IntN(len(l.c.nodes)), l.sign(s, to, amount+1, nonce-1), "nonce")
+	}
+	l.refuse("a nonce far ahead", rng.IntN(len(l.c.nodes)), l.sign(s, to, amount, nonce+1000), "nonce")
+}
+
+type accountView struct {
+	Address      string `json:"address"`
+	Balance      uint64 `json:"balance"`
+	Nonce        uint64 `json:"nonce"`
+	PendingNonce uint64 `json:"pending_nonce"`
+}
+
+// account reads account k (an index into addrs) from node i; only the
+// test's goroutine may call it.
+func (l *ledger) account(i, k int) accountView {
+	l.t.Helper()
+	a, err := l.accountAt(i, k)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return a
+}
+
+func (l *ledger) accountAt(i, k int) (accountView, error) {
+	var a accountView
+	if _, err := l.c.getJSON(l.c.api(i)+"/v1/accounts/"+l.addrs[k].String(), &a); err != nil {
+		return a, err
+	}
+	if a.Address != l.addrs[k].String() {
+		return a, fmt.Errorf("node %d: GET /v1/accounts/%s answers address %q", i, l.addrs[k], a.Address)
+	}
+	return a, nil
+}
+
+// touched returns the indices of the demo accounts and every recipient.
+func (l *ledger) touched() []int {
+	seen := map[int]bool{}
+	for i := range demoAccounts {
+		seen[i] = true
+	}
+	for _, tr := range l.accepted() {
+		seen[tr.to] = true
+	}
+	out := make([]int, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkAll checks the final state on every node, once every node has
+// executed the highest block that carries an accepted transfer.
+func (l *ledger) checkAll(nodes []int) {
+	t, c := l.t, l.c
+	t.Helper()
+	transfers := l.accepted()
+	var top uint64
+	for _, tr := range transfers {
+		top = max(top, tr.height)
+	}
+	c.waitHeight(nodes, top+1, 15*time.Second)
+	final, _, err := c.minMax(nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The chain: one for all nodes, each committed transfer in exactly
+	// one block, at the height its status gives, and nothing else in it.
+	chain := c.checkAgreement(nodes, final)
+	idx := txIndex(chain)
+	sent := make([]sentTx, 0, len(transfers))
+	byHash := map[string]*transfer{}
+	for _, tr := range transfers {
+		sent = append(sent, sentTx{key: tr.String(), hash: tr.hash, node: tr.node})
+		byHash[tr.hash] = tr
+	}
+	checkNoDuplicates(t, chain, idx, sent)
+	for h, hs := range idx {
+		if byHash[h] == nil {
+			t.Errorf("tx %s at height(s) %v is not a transfer this test sent", h, hs)
+		}
+	}
+	for _, r := range l.refused {
+		if hs, ok := idx[r.hash]; ok {
+			t.Errorf("%s (tx %s), refused by node %d, is in block(s) %v", r.what, r.hash, r.node, hs)
+		}
+	}
+
+	// The model: what the committed transfers leave in every account.
+	balance := map[int]int64{}
+	for i := range demoAccounts {
+		balance[i] = demoFunds
+	}
+	sentBy := make([]uint64, demoAccounts)
+	committed := 0
+	for _, tr := range transfers {
+		if tr.status != "committed" {
+			continue
+		}
+		committed++
+		hs := idx[tr.hash]
+		if len(hs) == 0 || hs[0] != tr.height {
+			t.Errorf("%s committed at height %d by its status, but the chain has it at %v", tr, tr.height, hs)
+		}
+		balance[tr.from] -= int64(tr.amount)
+		balance[tr.to] += int64(tr.amount)
+		sentBy[tr.from]++
+	}
+	if committed < 250 {
+		t.Errorf("only %d transfers committed; the test means to commit a few hundred", committed)
+	}
+	for s := range demoAccounts {
+		if sentBy[s] != l.next[s] {
+			t.Errorf("account %d: %d transfers committed, but the test signed nonces 0..%d", s, sentBy[s], l.next[s]-1)
+		}
+	}
+
+	// Every node: every transfer's status and height, and every
+	// account's balance and nonces, the same as the model's.
+	accounts := l.touched()
+	for _, i := range nodes {
+		for _, tr := range transfers {
+			v, _, err := l.txStatus(i, tr.hash)
+			if err != nil {
+				t.Errorf("node %d: %s: %v", i, tr, err)
+				continue
+			}
+			if v.Status != tr.status || v.Height == nil || *v.Height != tr.height {
+				t.Errorf("node %d: GET /v1/txs for %s answers %+v, want %s at height %d", i, tr, v, tr.status, tr.height)
+			}
+		}
+		var supply uint64
+		for _, k := range accounts {
+			a := l.account(i, k)
+			supply += a.Balance
+			var wantNonce uint64
+			if k < demoAccounts {
+				wantNonce = sentBy[k]
+			}
+			if int64(a.Balance) != balance[k] || a.Nonce != wantNonce || a.PendingNonce != a.Nonce {
+				t.Errorf("node %d: account %d (%s) is balance %d nonce %d pending_nonce %d; the committed transfers leave balance %d nonce %d",
+					i, k, l.addrs[k], a.Balance, a.Nonce, a.PendingNonce, balance[k], wantNonce)
+			}
+		}
+		if supply != demoAccounts*demoFunds {
+			t.Errorf("node %d: the %d accounts hold %d in all, want the genesis supply %d", i, len(accounts), supply, demoAccounts*demoFunds)
+		}
+	}
+	t.Logf("every node: %d transfers at their heights, %d accounts as the model says, total supply %d, over %d blocks",
+		len(transfers), len(accounts), uint64(demoAccounts*demoFunds), final)
+}
+
+// checkRefusedUnknown checks that no node knows a refused transaction
+// that was never committed.
+func (l *ledger) checkRefusedUnknown(nodes []int) {
+	for _, r := range l.refused {
+		for _, i := range nodes {
+			v, code, _ := l.txStatus(i, r.hash)
+			if code != http.StatusNotFound {
+				l.t.Errorf("node %d: GET /v1/txs for %s (refused by node %d) answers %d %+v, want 404", i, r.what, r.node, code, v)
+			}
+		}
+	}
+}
