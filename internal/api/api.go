@@ -38,6 +38,7 @@ type Backend interface {
 	Submit(tx []byte) (chain.Hash, error)
 	Tx(h chain.Hash) (node.TxStatus, bool)
 	Account(a chain.Address) (balance, nonce, pendingNonce uint64, ok bool)
+	Evidence() []node.EvidenceRecord
 	App() app.Application
 }
 
@@ -58,6 +59,7 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /v1/blocks/{height}", s.block)
 	mux.HandleFunc("GET /v1/blocks", s.blocks)
 	mux.HandleFunc("GET /v1/validators", s.validators)
+	mux.HandleFunc("GET /v1/evidence", s.evidence)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(b.Registry(), promhttp.HandlerOpts{}))
 	mux.HandleFunc("POST /v1/txs", s.submit)
 	mux.HandleFunc("POST /v1/txs/batch", s.batch)
@@ -227,6 +229,24 @@ func (s *server) submitOne(tx []byte) (map[string]any, int) {
 	default:
 		return map[string]any{"error": err.Error()}, http.StatusBadRequest
 	}
+}
+
+// evidence lists the misbehaviour this node has proven: recorded on its
+// ledger (with the recording block's height) or still pending.
+func (s *server) evidence(w http.ResponseWriter, _ *http.Request) {
+	out := []map[string]any{}
+	for _, r := range s.b.Evidence() {
+		e := r.Evidence
+		height := e.Height
+		if height == 0 {
+			height = r.Height // a double vote names no block: use where it was recorded
+		}
+		out = append(out, map[string]any{
+			"validator": e.Validator, "kind": string(e.Kind), "height": height, "round": e.Round,
+			"on_ledger": r.Height > 0, "recorded_height": r.Height,
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"evidence": out})
 }
 
 func (s *server) submit(w http.ResponseWriter, r *http.Request) {

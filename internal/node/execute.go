@@ -62,6 +62,13 @@ func (n *Node) execute(height uint64, txs [][]byte) (app.BlockResult, error) {
 	fresh := make([][]byte, 0, len(txs))
 	var pos []int
 	seen := make(map[chain.Hash]bool, len(txs))
+	evPuts := make(map[string][]byte)
+	evCount := uint64(0)
+	if v, ok := n.store.AppGet(evidenceCountKey); ok && len(v) == 8 {
+		evCount = binary.BigEndian.Uint64(v)
+	}
+	evBefore := evCount
+	indexed := make([]bool, len(txs))
 	for i, tx := range txs {
 		h := chain.TxHash(tx)
 		if _, done := n.TxResult(h); done || seen[h] {
@@ -69,6 +76,11 @@ func (n *Node) execute(height uint64, txs [][]byte) (app.BlockResult, error) {
 			continue
 		}
 		seen[h] = true
+		indexed[i] = true
+		if isEvidenceTx(tx) {
+			results[i] = n.executeEvidence(height, tx, evPuts, &evCount)
+			continue
+		}
 		fresh = append(fresh, tx)
 		pos = append(pos, i)
 	}
@@ -85,7 +97,17 @@ func (n *Node) execute(height uint64, txs [][]byte) (app.BlockResult, error) {
 	}
 	for j, r := range res.Results {
 		results[pos[j]] = r
-		puts[txKey(r.Hash)] = encodeRecord(TxRecord{Height: height, OK: r.OK, Error: r.Error})
+	}
+	for i, r := range results {
+		if indexed[i] {
+			puts[txKey(r.Hash)] = encodeRecord(TxRecord{Height: height, OK: r.OK, Error: r.Error})
+		}
+	}
+	for k, v := range evPuts {
+		puts[k] = v
+	}
+	if evCount != evBefore {
+		puts[evidenceCountKey] = binary.BigEndian.AppendUint64(nil, evCount)
 	}
 	puts[rootKey(height)] = res.StateRoot[:]
 	if err := n.store.AppCommit(height, res.StateRoot, puts, res.Deletes); err != nil {

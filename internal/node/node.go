@@ -81,6 +81,7 @@ type Node struct {
 	bank       *bank.App  // the application, when it is the bank
 	admitMu    sync.Mutex // admission and post-commit re-checks, per sender
 	rejected   rejections
+	evidence   evidencePool
 	gossipMu   sync.Mutex
 	gossipTxs  [][]byte // admitted here, to be sent to peers on the next tick
 	signLog    io.Writer
@@ -348,12 +349,12 @@ func (s source) Payload(_ uint64, branch []*chain.Block) [][]byte {
 			skip[chain.TxHash(tx)] = true
 		}
 	}
-	return s.n.pool.ReapExcept(maxBlockTxs, maxBlockBytes, skip)
+	return append(s.n.pendingEvidence(skip), s.n.pool.ReapExcept(maxBlockTxs, maxBlockBytes, skip)...)
 }
 
 func (s source) Time() int64                    { return time.Now().UnixNano() }
 func (s source) Executed() (uint64, chain.Hash) { return s.n.app.Info() }
-func (s source) HasTxs() bool                   { return s.n.pool.Ready() }
+func (s source) HasTxs() bool                   { return s.n.pool.Ready() || s.n.hasPendingEvidence() }
 
 // Check refuses to vote for a block whose state root, for a height this
 // validator has executed, differs from its own: either the proposer lies,

@@ -22,17 +22,22 @@ type cluster struct {
 	nodes  []*Node
 	cancel []context.CancelFunc
 	done   []chan error
+	behavior map[int]string
 }
 
 func newCluster(t *testing.T, n int) *cluster { return newAppCluster(t, n, "kv") }
 
-func newAppCluster(t *testing.T, n int, app string) *cluster {
+func newAppCluster(t *testing.T, n int, app string) *cluster { return newClusterWith(t, n, app, nil) }
+
+// newClusterWith runs validator i with behavior[i] (honest if absent).
+func newClusterWith(t *testing.T, n int, app string, behavior map[int]string) *cluster {
 	t.Helper()
 	dir := t.TempDir()
 	if err := config.Init(config.InitOptions{Nodes: n, Out: dir, App: app, APIPort: 1, P2PPort: 1}); err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{t: t, dir: dir, nodes: make([]*Node, n), cancel: make([]context.CancelFunc, n), done: make([]chan error, n)}
+	c := &cluster{t: t, dir: dir, nodes: make([]*Node, n), cancel: make([]context.CancelFunc, n), done: make([]chan error, n),
+		behavior: behavior}
 	var lns []net.Listener
 	for range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -74,7 +79,7 @@ func (c *cluster) start(i int, ln net.Listener) {
 			c.t.Fatal(err)
 		}
 	}
-	n, err := New(Options{Home: c.homes[i], Listener: ln})
+	n, err := New(Options{Home: c.homes[i], Listener: ln, Behavior: c.behavior[i]})
 	if err != nil {
 		c.t.Fatal(err)
 	}

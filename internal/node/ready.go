@@ -21,6 +21,11 @@ func (n *Node) receive(in transport.Inbound) {
 		n.log.Debug("dropped undecodable frame", "from", in.From, "err", err)
 		return
 	}
+	if env.Evidence != nil {
+		n.metrics.msgsIn.WithLabelValues("evidence").Inc()
+		n.addEvidence(*env.Evidence, false)
+		return
+	}
 	if env.TxBatch != nil {
 		n.metrics.msgsIn.WithLabelValues("tx-batch").Inc()
 		for _, tx := range env.TxBatch {
@@ -76,8 +81,7 @@ func (n *Node) flush() error {
 		}
 	}
 	for _, e := range rd.Evidence {
-		n.metrics.evidence.Inc()
-		n.log.Warn("misbehaviour proven", "validator", e.Validator, "kind", e.Kind, "round", e.Round)
+		n.addEvidence(e, true)
 	}
 	return nil
 }

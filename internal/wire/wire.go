@@ -17,8 +17,9 @@ import (
 // Msg with exactly one payload, or a non-nil TxBatch. Msg.From and Msg.To
 // are not encoded, since the transport knows the peer.
 type Envelope struct {
-	Msg     consensus.Message
-	TxBatch [][]byte // at least one transaction when set
+	Msg      consensus.Message
+	TxBatch  [][]byte        // at least one transaction when set
+	Evidence *chain.Evidence // proof of misbehaviour, gossiped
 }
 
 // kind names e's payload for errors; "" if e holds no payload.
@@ -26,6 +27,9 @@ func (e *Envelope) kind() (string, error) {
 	n, kind := 0, ""
 	if e.TxBatch != nil {
 		n, kind = 1, "tx batch"
+	}
+	if e.Evidence != nil {
+		n, kind = n+1, "evidence"
 	}
 	m := &e.Msg
 	for _, p := range []struct {
@@ -79,6 +83,11 @@ func envelopePB(e *Envelope) (*wirepb.Envelope, error) {
 			return nil, err
 		}
 		return &wirepb.Envelope{Payload: &wirepb.Envelope_TxBatch{TxBatch: &wirepb.TxBatch{Txs: e.TxBatch}}}, nil
+	case e.Evidence != nil:
+		if err := checkEvidence(e.Evidence); err != nil {
+			return nil, err
+		}
+		return &wirepb.Envelope{Payload: &wirepb.Envelope_Evidence{Evidence: evidencePB(e.Evidence)}}, nil
 	case m.Proposal != nil:
 		if err := checkProposal(m.Proposal); err != nil {
 			return nil, err
@@ -150,6 +159,16 @@ func Decode(b []byte) (Envelope, error) {
 		if err = checkTxBatch(e.TxBatch); err != nil {
 			err = fmt.Errorf("wire: decode tx batch: %w", err)
 		}
+	case *wirepb.Envelope_Evidence:
+		var ev chain.Evidence
+		if ev, err = evidenceFrom(p.Evidence); err == nil {
+			err = checkEvidence(&ev)
+		}
+		if err != nil {
+			err = fmt.Errorf("wire: decode evidence: %w", err)
+		} else {
+			e.Evidence = &ev
+		}
 	default:
 		err = fmt.Errorf("wire: decode: unknown payload (field %d)", field)
 	}
@@ -210,8 +229,8 @@ func DecodeMessage(b []byte) (consensus.Message, error) {
 	if err != nil {
 		return consensus.Message{}, err
 	}
-	if e.TxBatch != nil {
-		return consensus.Message{}, errors.New("wire: decode: tx batch where a consensus message was expected")
+	if e.TxBatch != nil || e.Evidence != nil {
+		return consensus.Message{}, errors.New("wire: decode: gossip where a consensus message was expected")
 	}
 	return e.Msg, nil
 }

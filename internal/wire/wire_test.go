@@ -58,6 +58,8 @@ func TestRoundTrip(t *testing.T) {
 		{"block request of zero", Envelope{Msg: consensus.Message{BlockRequest: &consensus.BlockRequest{}}}},
 		{"block request of the maximum", Envelope{Msg: consensus.Message{BlockRequest: &consensus.BlockRequest{Count: MaxBlocks}}}},
 		{"block response", Envelope{Msg: consensus.Message{BlockResponse: &consensus.BlockResponse{Blocks: []*chain.Block{sampleBlock(3), sampleBlock(2)}}}}},
+		{"evidence", Envelope{Evidence: &chain.Evidence{Kind: chain.DoubleVote, Validator: 2, Round: 5,
+			VoteA: &chain.Vote{Round: 5, BlockHash: h(1), Voter: 2, Sig: sig(1)}, VoteB: &chain.Vote{Round: 5, BlockHash: h(2), Voter: 2, Sig: sig(2)}}}},
 		{"sync request", Envelope{Msg: consensus.Message{SyncRequest: &consensus.SyncRequest{From: 7, Count: 64}}}},
 		{"sync response", Envelope{Msg: consensus.Message{SyncResponse: &consensus.SyncResponse{Blocks: []*chain.Block{sampleBlock(2), sampleBlock(3)}, QC: sampleBlock(3).QC}}}},
 		{"block response with genesis", Envelope{Msg: consensus.Message{BlockResponse: &consensus.BlockResponse{Blocks: []*chain.Block{{StateRoot: h(1)}}}}}},
@@ -80,7 +82,7 @@ func TestRoundTrip(t *testing.T) {
 		if p := tt.env.Msg.Proposal; p != nil && got.Msg.Proposal.Block.Hash(testChain) != p.Block.Hash(testChain) {
 			t.Errorf("%s: block hash changed", tt.name)
 		}
-		if tt.env.TxBatch == nil {
+		if tt.env.TxBatch == nil && tt.env.Evidence == nil {
 			m, err := DecodeMessage(b)
 			if err != nil || !reflect.DeepEqual(m, tt.env.Msg) {
 				t.Errorf("%s: DecodeMessage: %v", tt.name, err)

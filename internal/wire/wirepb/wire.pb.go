@@ -102,6 +102,7 @@ type Envelope struct {
 	//	*Envelope_SyncRequest
 	//	*Envelope_SyncResponse
 	//	*Envelope_TxBatch
+	//	*Envelope_Evidence
 	Payload       isEnvelope_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -216,6 +217,15 @@ func (x *Envelope) GetTxBatch() *TxBatch {
 	return nil
 }
 
+func (x *Envelope) GetEvidence() *Evidence {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_Evidence); ok {
+			return x.Evidence
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Payload interface {
 	isEnvelope_Payload()
 }
@@ -250,8 +260,12 @@ type Envelope_SyncResponse struct {
 }
 
 type Envelope_TxBatch struct {
-	// 10 and above: gossip outside consensus. 11 is meant for evidence.
+	// 10 and above: gossip outside consensus.
 	TxBatch *TxBatch `protobuf:"bytes,10,opt,name=tx_batch,json=txBatch,proto3,oneof"`
+}
+
+type Envelope_Evidence struct {
+	Evidence *Evidence `protobuf:"bytes,11,opt,name=evidence,proto3,oneof"`
 }
 
 func (*Envelope_Proposal) isEnvelope_Payload() {}
@@ -269,6 +283,8 @@ func (*Envelope_SyncRequest) isEnvelope_Payload() {}
 func (*Envelope_SyncResponse) isEnvelope_Payload() {}
 
 func (*Envelope_TxBatch) isEnvelope_Payload() {}
+
+func (*Envelope_Evidence) isEnvelope_Payload() {}
 
 // TxBatch is a batch of transactions gossiped between mempools.
 type TxBatch struct {
@@ -1236,7 +1252,7 @@ var File_strategos_wire_v1_wire_proto protoreflect.FileDescriptor
 
 const file_strategos_wire_v1_wire_proto_rawDesc = "" +
 	"\n" +
-	"\x1cstrategos/wire/v1/wire.proto\x12\x11strategos.wire.v1\"\x90\x04\n" +
+	"\x1cstrategos/wire/v1/wire.proto\x12\x11strategos.wire.v1\"\xcb\x04\n" +
 	"\bEnvelope\x129\n" +
 	"\bproposal\x18\x01 \x01(\v2\x1b.strategos.wire.v1.ProposalH\x00R\bproposal\x12-\n" +
 	"\x04vote\x18\x02 \x01(\v2\x17.strategos.wire.v1.VoteH\x00R\x04vote\x126\n" +
@@ -1246,7 +1262,8 @@ const file_strategos_wire_v1_wire_proto_rawDesc = "" +
 	"\fsync_request\x18\x06 \x01(\v2\x1e.strategos.wire.v1.SyncRequestH\x00R\vsyncRequest\x12F\n" +
 	"\rsync_response\x18\a \x01(\v2\x1f.strategos.wire.v1.SyncResponseH\x00R\fsyncResponse\x127\n" +
 	"\btx_batch\x18\n" +
-	" \x01(\v2\x1a.strategos.wire.v1.TxBatchH\x00R\atxBatchB\t\n" +
+	" \x01(\v2\x1a.strategos.wire.v1.TxBatchH\x00R\atxBatch\x129\n" +
+	"\bevidence\x18\v \x01(\v2\x1b.strategos.wire.v1.EvidenceH\x00R\bevidenceB\t\n" +
 	"\apayload\"\x1b\n" +
 	"\aTxBatch\x12\x10\n" +
 	"\x03txs\x18\x01 \x03(\fR\x03txs\"\xfe\x01\n" +
@@ -1369,30 +1386,31 @@ var file_strategos_wire_v1_wire_proto_depIdxs = []int32{
 	13, // 5: strategos.wire.v1.Envelope.sync_request:type_name -> strategos.wire.v1.SyncRequest
 	14, // 6: strategos.wire.v1.Envelope.sync_response:type_name -> strategos.wire.v1.SyncResponse
 	2,  // 7: strategos.wire.v1.Envelope.tx_batch:type_name -> strategos.wire.v1.TxBatch
-	5,  // 8: strategos.wire.v1.Block.qc:type_name -> strategos.wire.v1.QC
-	4,  // 9: strategos.wire.v1.QC.votes:type_name -> strategos.wire.v1.Signature
-	5,  // 10: strategos.wire.v1.Timeout.high_qc:type_name -> strategos.wire.v1.QC
-	9,  // 11: strategos.wire.v1.Timeout.last_tc:type_name -> strategos.wire.v1.TC
-	5,  // 12: strategos.wire.v1.TC.high_qc:type_name -> strategos.wire.v1.QC
-	8,  // 13: strategos.wire.v1.TC.timeouts:type_name -> strategos.wire.v1.TimeoutSig
-	3,  // 14: strategos.wire.v1.Proposal.block:type_name -> strategos.wire.v1.Block
-	9,  // 15: strategos.wire.v1.Proposal.tc:type_name -> strategos.wire.v1.TC
-	3,  // 16: strategos.wire.v1.BlockResponse.blocks:type_name -> strategos.wire.v1.Block
-	3,  // 17: strategos.wire.v1.SyncResponse.blocks:type_name -> strategos.wire.v1.Block
-	5,  // 18: strategos.wire.v1.SyncResponse.qc:type_name -> strategos.wire.v1.QC
-	0,  // 19: strategos.wire.v1.Evidence.kind:type_name -> strategos.wire.v1.Evidence.Kind
-	10, // 20: strategos.wire.v1.Evidence.proposal_a:type_name -> strategos.wire.v1.Proposal
-	10, // 21: strategos.wire.v1.Evidence.proposal_b:type_name -> strategos.wire.v1.Proposal
-	6,  // 22: strategos.wire.v1.Evidence.vote_a:type_name -> strategos.wire.v1.Vote
-	6,  // 23: strategos.wire.v1.Evidence.vote_b:type_name -> strategos.wire.v1.Vote
-	5,  // 24: strategos.wire.v1.SafetyState.high_qc:type_name -> strategos.wire.v1.QC
-	7,  // 25: strategos.wire.v1.SafetyState.last_timeout:type_name -> strategos.wire.v1.Timeout
-	9,  // 26: strategos.wire.v1.SafetyState.high_tc:type_name -> strategos.wire.v1.TC
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	15, // 8: strategos.wire.v1.Envelope.evidence:type_name -> strategos.wire.v1.Evidence
+	5,  // 9: strategos.wire.v1.Block.qc:type_name -> strategos.wire.v1.QC
+	4,  // 10: strategos.wire.v1.QC.votes:type_name -> strategos.wire.v1.Signature
+	5,  // 11: strategos.wire.v1.Timeout.high_qc:type_name -> strategos.wire.v1.QC
+	9,  // 12: strategos.wire.v1.Timeout.last_tc:type_name -> strategos.wire.v1.TC
+	5,  // 13: strategos.wire.v1.TC.high_qc:type_name -> strategos.wire.v1.QC
+	8,  // 14: strategos.wire.v1.TC.timeouts:type_name -> strategos.wire.v1.TimeoutSig
+	3,  // 15: strategos.wire.v1.Proposal.block:type_name -> strategos.wire.v1.Block
+	9,  // 16: strategos.wire.v1.Proposal.tc:type_name -> strategos.wire.v1.TC
+	3,  // 17: strategos.wire.v1.BlockResponse.blocks:type_name -> strategos.wire.v1.Block
+	3,  // 18: strategos.wire.v1.SyncResponse.blocks:type_name -> strategos.wire.v1.Block
+	5,  // 19: strategos.wire.v1.SyncResponse.qc:type_name -> strategos.wire.v1.QC
+	0,  // 20: strategos.wire.v1.Evidence.kind:type_name -> strategos.wire.v1.Evidence.Kind
+	10, // 21: strategos.wire.v1.Evidence.proposal_a:type_name -> strategos.wire.v1.Proposal
+	10, // 22: strategos.wire.v1.Evidence.proposal_b:type_name -> strategos.wire.v1.Proposal
+	6,  // 23: strategos.wire.v1.Evidence.vote_a:type_name -> strategos.wire.v1.Vote
+	6,  // 24: strategos.wire.v1.Evidence.vote_b:type_name -> strategos.wire.v1.Vote
+	5,  // 25: strategos.wire.v1.SafetyState.high_qc:type_name -> strategos.wire.v1.QC
+	7,  // 26: strategos.wire.v1.SafetyState.last_timeout:type_name -> strategos.wire.v1.Timeout
+	9,  // 27: strategos.wire.v1.SafetyState.high_tc:type_name -> strategos.wire.v1.TC
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_strategos_wire_v1_wire_proto_init() }
@@ -1409,6 +1427,7 @@ func file_strategos_wire_v1_wire_proto_init() {
 		(*Envelope_SyncRequest)(nil),
 		(*Envelope_SyncResponse)(nil),
 		(*Envelope_TxBatch)(nil),
+		(*Envelope_Evidence)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
