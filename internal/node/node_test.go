@@ -16,12 +16,12 @@ import (
 // cluster is n in-process validators on loopback, each with real TCP and
 // a real store.
 type cluster struct {
-	t      *testing.T
-	dir    string
-	homes  []*config.Home
-	nodes  []*Node
-	cancel []context.CancelFunc
-	done   []chan error
+	t        *testing.T
+	dir      string
+	homes    []*config.Home
+	nodes    []*Node
+	cancel   []context.CancelFunc
+	done     []chan error
 	behavior map[int]string
 }
 
