@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -112,8 +113,18 @@ func (s *server) status(w http.ResponseWriter, _ *http.Request) {
 	if !st.LastBlockHash.IsZero() {
 		last = st.LastBlockHash.String()
 	}
+	proven := []uint32{} // validators this node holds proof of misbehaviour against
+	seen := map[uint32]bool{}
+	for _, r := range s.b.Evidence() {
+		if v := r.Evidence.Validator; !seen[v] {
+			seen[v] = true
+			proven = append(proven, v)
+		}
+	}
+	slices.Sort(proven)
 	writeJSON(w, http.StatusOK, map[string]any{
-		"node": st.Node, "chain_id": st.ChainID, "height": st.Height, "round": st.Round, "leader": st.Leader,
+		"proven_byzantine": proven,
+		"node":             st.Node, "chain_id": st.ChainID, "height": st.Height, "round": st.Round, "leader": st.Leader,
 		"last_block_hash": last, "validators": st.Validators, "behavior": st.Behavior, "app": st.App,
 		"txs_committed": st.TxsCommitted, "tps": st.TPS, "peers": st.Peers, "pending": st.Pending,
 	})
