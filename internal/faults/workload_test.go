@@ -19,13 +19,14 @@ import (
 
 	"github.com/strategos/strategos/internal/app/bank"
 	"github.com/strategos/strategos/internal/chain"
+	"github.com/strategos/strategos/internal/config"
 	"github.com/strategos/strategos/internal/keys"
 )
 
 // The demo accounts that `strategos init --app bank` funds.
 const (
-	demoAccounts = 10
-	demoFunds    = 1_000_000_000
+	demoAccounts = config.DemoAccounts
+	demoFunds    = config.DemoBalance
 	freshAddrs   = 5 // recipients without a key
 )
 
