@@ -117,6 +117,9 @@ func (r *Ready) IsEmpty() bool {
 // Stats counts what the core dropped and why, so that operators and tests
 // can see misbehaving peers without the core trusting them.
 type Stats struct {
-	Dropped        map[string]int // reason -> count
-	ConflictCommit int            // certified chains that conflicted with a commit (more than f faults)
+	Dropped map[string]int // reason -> count
+	// ConflictCommit counts commits refused because the certified branch
+	// did not extend the committed tip. The tree only holds descendants of
+	// the tip, so it stays 0; it guards that invariant.
+	ConflictCommit int
 }

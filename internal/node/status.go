@@ -1,14 +1,11 @@
 package node
 
 import (
-	"errors"
 	"time"
 
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/consensus"
 )
-
-var errorsIs = errors.Is
 
 // Status is a snapshot of the node, published by its loop for readers on
 // other goroutines (the API, the testnet display).
