@@ -12,6 +12,7 @@ import (
 )
 
 func main() {
+	startProfiler()
 	if err := newRootCmd().Execute(); err != nil {
 		fmt.Fprintf(os.Stderr, "error: %v\n", err)
 		os.Exit(1)

@@ -3,7 +3,8 @@
 // read published snapshots and the store, and hand transactions to the
 // node; they never block consensus. Every bad request is answered with a
 // JSON {"error": ...}, request bodies are size-limited, and handlers time
-// out.
+// out, except the live event stream (GET /v1/events, see events.go),
+// which lasts as long as its client.
 package api
 
 import (
@@ -26,8 +27,10 @@ import (
 
 	"github.com/strategos/strategos/internal/app"
 	"github.com/strategos/strategos/internal/chain"
+	"github.com/strategos/strategos/internal/events"
 	"github.com/strategos/strategos/internal/node"
 	"github.com/strategos/strategos/internal/store"
+	"github.com/strategos/strategos/internal/web"
 )
 
 // Backend is what the API needs from a node (implemented by *node.Node).
@@ -37,10 +40,12 @@ type Backend interface {
 	Validators() *chain.ValidatorSet
 	Registry() *prometheus.Registry
 	Submit(tx []byte) (chain.Hash, error)
+	SubmitBatch(txs [][]byte) ([]chain.Hash, []error)
 	Tx(h chain.Hash) (node.TxStatus, bool)
 	Account(a chain.Address) (balance, nonce, pendingNonce uint64, ok bool)
 	Evidence() []node.EvidenceRecord
 	App() app.Application
+	Events() *events.Broker
 }
 
 // Limits from the contract.
@@ -71,15 +76,26 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	case "bank":
 		mux.HandleFunc("GET /v1/accounts/{address}", s.account)
 	}
+	mux.Handle("GET /v1/generals", newGeneralsHandler())
+	view := web.Handler() // the web view at exactly "/", its assets under /web/
+	mux.Handle("GET /{$}", view)
+	mux.Handle("GET "+web.AssetPrefix, view)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
 	})
-	return http.TimeoutHandler(mux, handlerTime, `{"error":"request timed out"}`)
+	// Streams run as long as their client stays, so they bypass the time
+	// limit (and the TimeoutHandler's buffering, which would hold every
+	// event back); every other route goes through it.
+	root := http.NewServeMux()
+	root.HandleFunc("GET /v1/events", s.events)
+	root.Handle("/", http.TimeoutHandler(mux, handlerTime, `{"error":"request timed out"}`))
+	return root
 }
 
 // Serve runs the API on addr until ctx is done.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+	endStreamsOnShutdown(srv)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -122,11 +138,15 @@ func (s *server) status(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	slices.Sort(proven)
+	links := []map[string]any{} // connection state with every other validator
+	for _, l := range st.Links {
+		links = append(links, map[string]any{"validator": l.Validator, "out": l.Out, "in": l.In})
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"proven_byzantine": proven,
 		"node":             st.Node, "chain_id": st.ChainID, "height": st.Height, "round": st.Round, "leader": st.Leader,
 		"last_block_hash": last, "validators": st.Validators, "behavior": st.Behavior, "app": st.App,
-		"txs_committed": st.TxsCommitted, "tps": st.TPS, "peers": st.Peers, "pending": st.Pending,
+		"txs_committed": st.TxsCommitted, "tps": st.TPS, "peers": st.Peers, "pending": st.Pending, "links": links,
 	})
 }
 
@@ -232,6 +252,12 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool
 // HTTP status it deserves on its own.
 func (s *server) submitOne(tx []byte) (map[string]any, int) {
 	h, err := s.b.Submit(tx)
+	return result(h, err)
+}
+
+// result is the JSON answer for one transaction and the HTTP status it
+// deserves on its own.
+func result(h chain.Hash, err error) (map[string]any, int) {
 	switch {
 	case err == nil, node.IsDuplicate(err):
 		return map[string]any{"hash": h.String(), "status": "pending"}, http.StatusAccepted
@@ -284,9 +310,21 @@ func (s *server) batch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lines := bytes.Split(body, []byte("\n"))
+	hashes, errs := s.b.SubmitBatch(lines)
 	results := make([]map[string]any, len(lines))
-	for i, line := range lines {
-		results[i], _ = s.submitOne(line)
+	busy := 0
+	for i := range lines {
+		results[i], _ = result(hashes[i], errs[i])
+		if node.IsBusy(errs[i]) {
+			busy++
+		}
+	}
+	if busy == len(lines) {
+		// Nothing was taken: the node is full. Say so as a whole, so that
+		// a client backs off instead of reading 10,000 refusals.
+		w.Header().Set("Retry-After", "1")
+		writeErr(w, http.StatusTooManyRequests, "busy: "+errs[0].Error())
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"results": results})
 }

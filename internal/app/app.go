@@ -35,6 +35,10 @@ type BlockResult struct {
 	StateRoot chain.Hash // digest of the state after the block
 	Puts      map[string][]byte
 	Deletes   []string
+	// Senders, for applications whose transactions apply in per-sender
+	// order (bank), are the senders of the block's transactions: the node
+	// re-checks their pending transactions after the commit.
+	Senders []chain.Address
 }
 
 // Application is a deterministic state machine over committed blocks.

@@ -1,6 +1,9 @@
 package chain
 
-import "crypto/sha256"
+import (
+	"crypto/sha256"
+	"encoding/binary"
+)
 
 // Block is one link of the chain. A block of height h extends its parent of
 // height h-1 and carries the quorum certificate that certified the parent,
@@ -44,12 +47,30 @@ func (b *Block) Hash(chainID string) Hash {
 
 // PayloadHash returns a digest of a list of transactions.
 func PayloadHash(chainID string, txs [][]byte) Hash {
+	// The encoding of the transactions streams into the hash rather than
+	// being built first: a block's payload is megabytes.
 	e := newEncoder(domainPayload, chainID)
 	e.u64(uint64(len(txs)))
+	d := sha256.New()
+	d.Write(e.buf)
+	var n [8]byte
 	for _, tx := range txs {
-		e.bytes(tx)
+		binary.BigEndian.PutUint64(n[:], uint64(len(tx)))
+		d.Write(n[:])
+		d.Write(tx)
 	}
-	return e.sum()
+	var h Hash
+	d.Sum(h[:0])
+	return h
+}
+
+// TxHashes returns the hashes of txs (TxHash of each).
+func TxHashes(txs [][]byte) []Hash {
+	hs := make([]Hash, len(txs))
+	for i, tx := range txs {
+		hs[i] = TxHash(tx)
+	}
+	return hs
 }
 
 // PayloadBytes returns the total size of the payload's transactions.

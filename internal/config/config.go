@@ -86,6 +86,12 @@ type Node struct {
 	BaseTimeout     int `json:"base_timeout_ticks"` // round timeout when rounds succeed
 	MaxTimeout      int `json:"max_timeout_ticks"`
 	EmptyBlockTicks int `json:"empty_block_ticks"` // how long a leader waits for transactions before proposing an empty block
+
+	// MempoolMaxTxs bounds the transactions a validator holds pending
+	// (default 50,000: a few seconds of saturated throughput). Beyond it
+	// the node answers busy (429/503) rather than queueing without end,
+	// so that what it accepts commits within a bounded time.
+	MempoolMaxTxs int `json:"mempool_max_txs,omitempty"`
 }
 
 // Peer is where a validator listens for its peers.

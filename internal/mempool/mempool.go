@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/strategos/strategos/internal/chain"
 )
@@ -28,7 +29,7 @@ var (
 
 // Config bounds the pool.
 type Config struct {
-	MaxTxs   int // default 100,000
+	MaxTxs   int // default 50,000
 	MaxBytes int // default 256 MiB
 	MaxTx    int // largest single transaction, default 128 KiB
 }
@@ -65,13 +66,23 @@ type Pool struct {
 	flights  map[chain.Hash][]chain.Hash // block -> its transactions
 	heights  map[chain.Hash]uint64       // block -> height
 	included map[chain.Hash]chain.Hash   // transaction -> uncommitted block carrying it
-	senders  map[string]map[chain.Hash]*entry
+	senders  map[string]*senderTxs
+	ready    int          // pending entries not in flight: Ready in O(1)
+	count    atomic.Int64 // len(byHash), readable without the lock
+}
+
+// senderTxs is one sender's pending transactions with their total spend,
+// so that admission asks for a sender's pending state in O(1) however
+// many it has pending.
+type senderTxs struct {
+	txs   map[chain.Hash]*entry
+	spend uint64
 }
 
 // New returns an empty pool.
 func New(cfg Config) *Pool {
 	if cfg.MaxTxs <= 0 {
-		cfg.MaxTxs = 100_000
+		cfg.MaxTxs = 50_000
 	}
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = 256 << 20
@@ -85,7 +96,7 @@ func New(cfg Config) *Pool {
 		flights:  make(map[chain.Hash][]chain.Hash),
 		heights:  make(map[chain.Hash]uint64),
 		included: make(map[chain.Hash]chain.Hash),
-		senders:  make(map[string]map[chain.Hash]*entry),
+		senders:  make(map[string]*senderTxs),
 	}
 }
 
@@ -97,31 +108,43 @@ func (p *Pool) Add(tx []byte) (chain.Hash, error) { return p.AddSeq(tx, "", 0, 0
 // order. The caller checked the nonce against SenderPending.
 func (p *Pool) AddSeq(tx []byte, sender string, nonce, spend uint64) (chain.Hash, error) {
 	h := chain.TxHash(tx)
+	return h, p.AddHashed(tx, h, sender, nonce, spend)
+}
+
+// AddHashed is AddSeq for a transaction whose hash h the caller computed.
+func (p *Pool) AddHashed(tx []byte, h chain.Hash, sender string, nonce, spend uint64) error {
 	if len(tx) > p.cfg.MaxTx {
-		return h, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(tx), p.cfg.MaxTx)
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(tx), p.cfg.MaxTx)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.byHash[h]; ok {
-		return h, ErrDuplicate
+		return ErrDuplicate
 	}
 	if len(p.byHash) >= p.cfg.MaxTxs || p.bytes+len(tx) > p.cfg.MaxBytes {
-		return h, fmt.Errorf("%w: %d transactions, %d bytes pending", ErrFull, len(p.byHash), p.bytes)
+		return fmt.Errorf("%w: %d transactions, %d bytes pending", ErrFull, len(p.byHash), p.bytes)
 	}
 	p.seq++
 	// A block may carry the transaction before its gossip arrives: it is
 	// then in flight from the start.
 	e := &entry{tx: append([]byte(nil), tx...), hash: h, seq: p.seq, inFlight: p.included[h], sender: sender, nonce: nonce, spend: spend}
 	p.byHash[h] = e
+	p.count.Add(1)
+	if e.inFlight.IsZero() {
+		p.ready++
+	}
 	if sender != "" {
-		if p.senders[sender] == nil {
-			p.senders[sender] = make(map[chain.Hash]*entry)
+		st := p.senders[sender]
+		if st == nil {
+			st = &senderTxs{txs: make(map[chain.Hash]*entry)}
+			p.senders[sender] = st
 		}
-		p.senders[sender][h] = e
+		st.txs[h] = e
+		st.spend += spend
 	}
 	p.order = append(p.order, e)
 	p.bytes += len(tx)
-	return h, nil
+	return nil
 }
 
 // Has reports whether a transaction is pending.
@@ -132,23 +155,15 @@ func (p *Pool) Has(h chain.Hash) bool {
 	return ok
 }
 
-// Len returns the number of pending transactions.
-func (p *Pool) Len() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.byHash)
-}
+// Len returns the number of pending transactions. It takes no lock, so
+// that status readers never queue behind admission.
+func (p *Pool) Len() int { return int(p.count.Load()) }
 
 // Ready reports whether some pending transaction is not yet in flight.
 func (p *Pool) Ready() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, e := range p.order {
-		if p.byHash[e.hash] == e && e.inFlight.IsZero() {
-			return true
-		}
-	}
-	return false
+	return p.ready > 0
 }
 
 // Reap returns up to maxTxs transactions (and maxBytes bytes) in arrival
@@ -183,20 +198,24 @@ func (p *Pool) ReapExcept(maxTxs, maxBytes int, skip map[chain.Hash]bool) [][]by
 // again while the block may still commit, including transactions whose
 // gossip has not arrived yet.
 func (p *Pool) InFlight(h chain.Hash, height uint64, txs [][]byte) {
+	p.InFlightHashes(h, height, chain.TxHashes(txs))
+}
+
+// InFlightHashes is InFlight for the transactions' hashes.
+func (p *Pool) InFlightHashes(h chain.Hash, height uint64, hashes []chain.Hash) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.heights[h]; ok {
 		return
 	}
-	all := make([]chain.Hash, 0, len(txs))
-	for _, tx := range txs {
-		th := chain.TxHash(tx)
-		all = append(all, th)
+	all := hashes
+	for _, th := range hashes {
 		if _, ok := p.included[th]; !ok {
 			p.included[th] = h
 		}
 		if e, ok := p.byHash[th]; ok && e.inFlight.IsZero() {
 			e.inFlight = h
+			p.ready--
 		}
 	}
 	p.flights[h] = all
@@ -207,10 +226,14 @@ func (p *Pool) InFlight(h chain.Hash, height uint64, txs [][]byte) {
 // held by abandoned blocks at or below its height, so they can be proposed
 // again on the surviving branch.
 func (p *Pool) Committed(height uint64, txs [][]byte) {
+	p.CommittedHashes(height, chain.TxHashes(txs))
+}
+
+// CommittedHashes is Committed for the transactions' hashes.
+func (p *Pool) CommittedHashes(height uint64, hashes []chain.Hash) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, tx := range txs {
-		h := chain.TxHash(tx)
+	for _, h := range hashes {
 		delete(p.included, h)
 		p.remove(h)
 	}
@@ -224,6 +247,7 @@ func (p *Pool) Committed(height uint64, txs [][]byte) {
 			}
 			if e, ok := p.byHash[th]; ok && e.inFlight == b {
 				e.inFlight = chain.Hash{}
+				p.ready++
 			}
 		}
 		delete(p.flights, b)
@@ -238,10 +262,15 @@ func (p *Pool) remove(h chain.Hash) bool {
 		return false
 	}
 	delete(p.byHash, h)
+	p.count.Add(-1)
 	p.bytes -= len(e.tx)
-	if e.sender != "" {
-		delete(p.senders[e.sender], h)
-		if len(p.senders[e.sender]) == 0 {
+	if e.inFlight.IsZero() {
+		p.ready--
+	}
+	if st := p.senders[e.sender]; st != nil {
+		delete(st.txs, h)
+		st.spend -= e.spend
+		if len(st.txs) == 0 {
 			delete(p.senders, e.sender)
 		}
 	}
@@ -261,19 +290,22 @@ func (p *Pool) Remove(h chain.Hash) bool {
 func (p *Pool) SenderPending(sender string) (count int, spend uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, e := range p.senders[sender] {
-		count++
-		spend += e.spend
+	if st := p.senders[sender]; st != nil {
+		return len(st.txs), st.spend
 	}
-	return count, spend
+	return 0, 0
 }
 
 // SenderTxs returns sender's pending transactions in nonce order.
 func (p *Pool) SenderTxs(sender string) []Pending {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]Pending, 0, len(p.senders[sender]))
-	for h, e := range p.senders[sender] {
+	st := p.senders[sender]
+	if st == nil {
+		return nil
+	}
+	out := make([]Pending, 0, len(st.txs))
+	for h, e := range st.txs {
 		out = append(out, Pending{Hash: h, Nonce: e.nonce, Spend: e.spend})
 	}
 	slices.SortFunc(out, func(a, b Pending) int { return cmp.Compare(a.Nonce, b.Nonce) })

@@ -67,6 +67,7 @@ func (n *Node) addEvidence(e chain.Evidence, gossip bool) {
 	n.evidence.pending[key] = e
 	n.evidence.mu.Unlock()
 	n.metrics.evidence.Inc()
+	n.emitEvidence(e)
 	n.log.Warn("misbehaviour proven", "validator", e.Validator, "kind", e.Kind, "round", e.Round, "found_here", gossip)
 	if gossip {
 		if frame, err := wire.Encode(wire.Envelope{Evidence: &e}); err == nil {

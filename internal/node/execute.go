@@ -7,6 +7,8 @@ import (
 
 	"github.com/strategos/strategos/internal/app"
 	"github.com/strategos/strategos/internal/chain"
+	"github.com/strategos/strategos/internal/consensus"
+	"github.com/strategos/strategos/internal/store"
 )
 
 // ErrCommitted refuses a transaction that is already on the ledger.
@@ -44,8 +46,12 @@ func encodeRecord(r TxRecord) []byte {
 
 // TxResult returns the record of a committed transaction.
 func (n *Node) TxResult(h chain.Hash) (TxRecord, bool) {
-	v, ok := n.store.AppGet(txKey(h))
-	if !ok || len(v) < 9 {
+	v, _ := n.store.AppGet(txKey(h))
+	return decodeRecord(v)
+}
+
+func decodeRecord(v []byte) (TxRecord, bool) {
+	if len(v) < 9 {
 		return TxRecord{}, false
 	}
 	return TxRecord{Height: binary.BigEndian.Uint64(v), OK: v[8] == 1, Error: string(v[9:])}, true
@@ -57,9 +63,18 @@ func (n *Node) TxResult(h chain.Hash) (TxRecord, bool) {
 // same block, is rejected as a duplicate without reaching the application:
 // however a leader (honest but late, or Byzantine) repeats a transaction,
 // it is applied once.
-func (n *Node) execute(height uint64, txs [][]byte) (app.BlockResult, error) {
+//
+// c is the commit of the block, when the block is being committed now: the
+// block's commit and its state then share one durable write. It is nil
+// when catching the application up with blocks committed before.
+// hashes are the transactions' hashes, or nil.
+func (n *Node) execute(height uint64, txs [][]byte, hashes []chain.Hash, c *consensus.Commit) (app.BlockResult, error) {
+	if hashes == nil {
+		hashes = chain.TxHashes(txs)
+	}
 	results := make([]app.TxResult, len(txs))
 	fresh := make([][]byte, 0, len(txs))
+	var freshHashes []chain.Hash
 	var pos []int
 	seen := make(map[chain.Hash]bool, len(txs))
 	evPuts := make(map[string][]byte)
@@ -69,9 +84,14 @@ func (n *Node) execute(height uint64, txs [][]byte) (app.BlockResult, error) {
 	}
 	evBefore := evCount
 	indexed := make([]bool, len(txs))
+	keys := make([]string, len(txs))
+	for i, h := range hashes {
+		keys[i] = txKey(h)
+	}
+	known := n.store.AppGetMany(keys)
 	for i, tx := range txs {
-		h := chain.TxHash(tx)
-		if _, done := n.TxResult(h); done || seen[h] {
+		h := hashes[i]
+		if _, done := decodeRecord(known[i]); done || seen[h] {
 			results[i] = app.TxResult{Hash: h, Error: "duplicate: transaction already committed"}
 			continue
 		}
@@ -82,7 +102,13 @@ func (n *Node) execute(height uint64, txs [][]byte) (app.BlockResult, error) {
 			continue
 		}
 		fresh = append(fresh, tx)
+		freshHashes = append(freshHashes, h)
 		pos = append(pos, i)
+	}
+	if n.bank != nil {
+		// Whatever signatures admission and verifyAhead did not check yet,
+		// checked in batches on every core rather than one by one.
+		n.bank.PreVerify(fresh, freshHashes)
 	}
 	res, err := n.app.Execute(height, fresh)
 	if err != nil {
@@ -110,7 +136,12 @@ func (n *Node) execute(height uint64, txs [][]byte) (app.BlockResult, error) {
 		puts[evidenceCountKey] = binary.BigEndian.AppendUint64(nil, evCount)
 	}
 	puts[rootKey(height)] = res.StateRoot[:]
-	if err := n.store.AppCommit(height, res.StateRoot, puts, res.Deletes); err != nil {
+	if c != nil {
+		err = n.store.CommitExecuted(*c, store.AppWrite{Root: res.StateRoot, Puts: puts, Deletes: res.Deletes})
+	} else {
+		err = n.store.AppCommit(height, res.StateRoot, puts, res.Deletes)
+	}
+	if err != nil {
 		return app.BlockResult{}, fmt.Errorf("node: commit state of height %d: %w", height, err)
 	}
 	res.Results = results

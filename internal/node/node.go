@@ -32,6 +32,7 @@ import (
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/config"
 	"github.com/strategos/strategos/internal/consensus"
+	"github.com/strategos/strategos/internal/events"
 	"github.com/strategos/strategos/internal/mempool"
 	"github.com/strategos/strategos/internal/store"
 	"github.com/strategos/strategos/internal/transport"
@@ -50,6 +51,7 @@ type Options struct {
 	// persisted and before the message is sent. Crash tests audit it for
 	// contradictions across restarts.
 	SignLog io.Writer
+	Events  events.Config // the live event stream's limits; zero: the defaults
 }
 
 // Node is one running validator.
@@ -83,8 +85,14 @@ type Node struct {
 	rejected   rejections
 	evidence   evidencePool
 	gossipMu   sync.Mutex
-	gossipTxs  [][]byte // admitted here, to be sent to peers on the next tick
+	gossipTxs  [][]byte                      // admitted here, to be sent to peers on the next tick
+	gossipIn   chan [][]byte                 // gossiped batches, admitted off the consensus loop
+	gossipKick chan struct{}                 // a client's transactions wait to be gossiped
+	verifyIn   chan payload                  // payloads of new blocks, verified ahead of execution
+	txHashes   map[*chain.Block][]chain.Hash // of uncommitted blocks; consensus goroutine only
+	commits    atomic.Uint64                 // commit batches, under admitMu: admission rereads the index
 	signLog    io.Writer
+	ev         eventLog // the live event stream, see events.go
 	closeOnce  sync.Once
 	closeError error
 }
@@ -126,11 +134,18 @@ func New(o Options) (*Node, error) {
 		log:     log.With("node", h.Node.Index),
 		tick:    time.Duration(h.Node.TickMillis) * time.Millisecond,
 		store:   st,
-		pool:    mempool.New(mempool.Config{}),
+		pool:    mempool.New(mempool.Config{MaxTxs: h.Node.MempoolMaxTxs}),
 		metrics: newMetrics(),
 		dropped: make(map[string]int),
 		signLog: o.SignLog,
+		// A few frames of each: beyond that, gossip is dropped (counted);
+		// blocks bring what a validator misses.
+		gossipIn:   make(chan [][]byte, 64),
+		gossipKick: make(chan struct{}, 1),
+		verifyIn:   make(chan payload, 16),
+		txHashes:   make(map[*chain.Block][]chain.Hash),
 	}
+	n.initEvents(o.Events)
 	if err := n.build(o); err != nil {
 		st.Close()
 		return nil, err
@@ -206,7 +221,7 @@ func (n *Node) catchUpApp() error {
 		if !ok {
 			return fmt.Errorf("node: committed block %d missing from the store", h)
 		}
-		if _, err := n.execute(h, b.Payload); err != nil {
+		if _, err := n.execute(h, b.Payload, nil, nil); err != nil {
 			return err
 		}
 	}
@@ -223,6 +238,14 @@ func (n *Node) Run(ctx context.Context) error {
 		"p2p", n.home.Node.P2PListen, "behavior", n.behavior)
 	ticker := time.NewTicker(n.tick)
 	defer ticker.Stop()
+	var workers sync.WaitGroup
+	defer workers.Wait()
+	wctx, stopWorkers := context.WithCancel(ctx)
+	defer stopWorkers()
+	workers.Go(func() { n.admitGossip(wctx) })
+	if n.bank != nil {
+		workers.Go(func() { n.verifyAhead(wctx) })
+	}
 	if err := n.flush(); err != nil {
 		return err
 	}
@@ -265,6 +288,8 @@ func (n *Node) Run(ctx context.Context) error {
 			return nil
 		case <-ticker.C:
 			n.onTick()
+		case <-n.gossipKick:
+			n.sendGossip()
 		default:
 		}
 		got, open := drain(maxBatch)
@@ -278,6 +303,8 @@ func (n *Node) Run(ctx context.Context) error {
 				return nil
 			case <-ticker.C:
 				n.onTick()
+			case <-n.gossipKick:
+				n.sendGossip()
 			case in, open = <-inbound[transport.Consensus]:
 				woke = true
 			case in, open = <-inbound[transport.Sync]:
@@ -335,18 +362,18 @@ func (n *Node) PubKey() ed25519.PublicKey { return n.home.Key.Public().(ed25519.
 type source struct{ n *Node }
 
 const (
-	maxBlockTxs   = 5000
+	maxBlockTxs   = 10000
 	maxBlockBytes = 3 << 20 // stays under the transport's 4 MiB frame limit
 )
 
 func (s source) Payload(_ uint64, branch []*chain.Block) [][]byte {
 	var skip map[chain.Hash]bool
 	for _, b := range branch {
-		for _, tx := range b.Payload {
+		for _, h := range s.n.hashesOf(b) {
 			if skip == nil {
 				skip = make(map[chain.Hash]bool)
 			}
-			skip[chain.TxHash(tx)] = true
+			skip[h] = true
 		}
 	}
 	return append(s.n.pendingEvidence(skip), s.n.pool.ReapExcept(maxBlockTxs, maxBlockBytes, skip)...)

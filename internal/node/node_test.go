@@ -32,6 +32,13 @@ func newAppCluster(t *testing.T, n int, app string) *cluster { return newCluster
 // newClusterWith runs validator i with behavior[i] (honest if absent).
 func newClusterWith(t *testing.T, n int, app string, behavior map[int]string) *cluster {
 	t.Helper()
+	return newClusterTuned(t, n, app, behavior, nil)
+}
+
+// newClusterTuned is newClusterWith that lets tune change each home's
+// configuration before the nodes start.
+func newClusterTuned(t *testing.T, n int, app string, behavior map[int]string, tune func(*config.Home)) *cluster {
+	t.Helper()
 	dir := t.TempDir()
 	if err := config.Init(config.InitOptions{Nodes: n, Out: dir, App: app, APIPort: 1, P2PPort: 1}); err != nil {
 		t.Fatal(err)
@@ -58,6 +65,9 @@ func newClusterWith(t *testing.T, n int, app string, behavior map[int]string) *c
 		// Shorter rounds than production, so that rounds a stopped node
 		// was to lead fail fast.
 		h.Node.BaseTimeout, h.Node.EmptyBlockTicks = 30, 10
+		if tune != nil {
+			tune(h)
+		}
 		c.homes = append(c.homes, h)
 	}
 	for i := range n {

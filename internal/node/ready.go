@@ -1,13 +1,12 @@
 package node
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/consensus"
-	"github.com/strategos/strategos/internal/mempool"
 	"github.com/strategos/strategos/internal/transport"
 	"github.com/strategos/strategos/internal/wire"
 )
@@ -28,19 +27,21 @@ func (n *Node) receive(in transport.Inbound) {
 	}
 	if env.TxBatch != nil {
 		n.metrics.msgsIn.WithLabelValues("tx-batch").Inc()
-		for _, tx := range env.TxBatch {
-			// Duplicates, commits that overtook the gossip, and a full
-			// pool are expected here; the block will bring what we miss.
-			if err := n.admit(tx); err != nil && !errors.Is(err, mempool.ErrDuplicate) && !errors.Is(err, ErrCommitted) {
-				n.metrics.dropped.WithLabelValues("gossiped transaction refused").Inc()
-			}
+		// Admission checks signatures: it runs beside the consensus loop,
+		// never in it.
+		select {
+		case n.gossipIn <- env.TxBatch:
+		default:
+			n.metrics.dropped.WithLabelValues("gossip admission queue full").Inc()
 		}
 		return
 	}
 	m := env.Msg
 	m.From, m.To = in.From, n.self
 	n.metrics.msgsIn.WithLabelValues(m.Kind()).Inc()
+	mark := n.markStep(m)
 	n.replica.Step(m)
+	n.emitReceived(m, mark)
 }
 
 // flush applies the core's Ready in the order the core requires.
@@ -67,7 +68,10 @@ func (n *Node) flush() error {
 		}
 	}
 	for _, b := range rd.Blocks {
-		n.pool.InFlight(b.Hash(n.chainID), b.Height, b.Payload)
+		hs := chain.TxHashes(b.Payload)
+		n.txHashes[b] = hs
+		n.pool.InFlightHashes(b.Hash(n.chainID), b.Height, hs)
+		n.verifySoon(payload{b.Payload, hs})
 	}
 	if n.signLog != nil {
 		n.journal(rd.Messages)
@@ -80,6 +84,7 @@ func (n *Node) flush() error {
 			return err
 		}
 	}
+	n.emitReady(&rd)
 	for _, e := range rd.Evidence {
 		n.addEvidence(e, true)
 	}
@@ -118,21 +123,24 @@ func (n *Node) send(m consensus.Message) {
 // commit makes committed blocks durable, executes them, and clears their
 // transactions from the mempool.
 func (n *Node) commit(cs []consensus.Commit) error {
-	start := time.Now()
-	if err := n.store.Commit(cs); err != nil {
-		return fmt.Errorf("node: commit: %w", err)
-	}
-	n.metrics.storeWrite.Observe(time.Since(start).Seconds())
-	now := time.Now()
 	n.admitMu.Lock()
 	defer n.admitMu.Unlock()
+	n.commits.Add(1)
 	for _, c := range cs {
 		b := c.Block
-		if _, err := n.execute(b.Height, b.Payload); err != nil {
+		hs := n.hashesOf(b)
+		res, err := n.execute(b.Height, b.Payload, hs, &c)
+		if err != nil {
 			return err
 		}
-		n.pool.Committed(b.Height, b.Payload)
-		n.recheck(b.Payload)
+		now := time.Now()
+		n.pool.CommittedHashes(b.Height, hs)
+		n.recheck(res.Senders)
+		for blk := range n.txHashes {
+			if blk.Height <= b.Height {
+				delete(n.txHashes, blk)
+			}
+		}
 		n.txsTotal += uint64(len(b.Payload))
 		n.metrics.txsCommitted.Add(float64(len(b.Payload)))
 		n.metrics.height.Set(float64(b.Height))

@@ -23,6 +23,13 @@ type Status struct {
 	TPS           float64 // committed transactions per second, last 10 s
 	Peers         int     // peers with an outbound connection up
 	Pending       int     // transactions in the mempool
+	Links         []Link  // connection state of every other validator; read-only once published
+}
+
+// Link is the connection state between this node and one other validator.
+type Link struct {
+	Validator uint32
+	Out, In   bool // an outbound / inbound connection is up
 }
 
 // tpsWindow is the span over which Status.TPS is averaged.
@@ -67,7 +74,7 @@ func (n *Node) publish() {
 	}
 	s.TPS = float64(txs) / tpsWindow.Seconds()
 	if old := n.status.Load(); old != nil {
-		s.Peers = old.Peers
+		s.Peers, s.Links = old.Peers, old.Links
 	}
 	n.status.Store(&s)
 }
@@ -77,10 +84,12 @@ func (n *Node) publish() {
 func (n *Node) observe() {
 	st := n.tr.Stats()
 	up := 0
+	links := make([]Link, 0, len(st.Peers))
 	for _, p := range st.Peers {
 		if p.OutConnected {
 			up++
 		}
+		links = append(links, Link{Validator: p.Index, Out: p.OutConnected, In: p.InConnected})
 	}
 	n.metrics.peers.Set(float64(up))
 	if c, ok := n.replica.(*consensus.Core); ok {
@@ -92,6 +101,6 @@ func (n *Node) observe() {
 		}
 	}
 	s := *n.status.Load()
-	s.Peers = up
+	s.Peers, s.Links = up, links
 	n.status.Store(&s)
 }

@@ -69,7 +69,16 @@ var _ consensus.Storage = (*Store)(nil)
 // persisted state does not decode. Another process holding the file makes
 // it fail after one second.
 func Open(path, chainID string, genesis chain.Hash) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: time.Second,
+		// As etcd runs bbolt: the free-page list is not written with
+		// every transaction (it is rebuilt by a scan when the file opens)
+		// and is kept as a map. With the list synced, every commit of a
+		// grown store rewrote it whole, and commits slowed as the store
+		// grew; durability of the data itself is unchanged.
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}

@@ -295,15 +295,50 @@ func TestApp(t *testing.T) {
 			s = reopen(t, s, path)
 		}
 		want := map[string]string{"a": "3", "c": "4", "empty": ""}
-		for _, k := range []string{"a", "b", "c", "empty", "missing"} {
+		keys := []string{"a", "b", "c", "empty", "missing"}
+		many := s.AppGetMany(keys)
+		for j, k := range keys {
 			v, ok := s.AppGet(k)
 			w, wok := want[k]
 			if ok != wok || string(v) != w || (ok && v == nil) {
 				t.Errorf("store %d: %q = %q %v, want %q %v", i, k, v, ok, w, wok)
 			}
+			if (many[j] != nil) != wok || string(many[j]) != w {
+				t.Errorf("store %d: AppGetMany %q = %q, want %q %v", i, k, many[j], w, wok)
+			}
 		}
 		if h, r := s.AppState(); h != 1 || r != (chain.Hash{1}) {
 			t.Errorf("store %d: app state %d %s", i, h, r.Short())
 		}
+	}
+}
+
+// CommitExecuted writes a block's commit and its execution's state
+// together, and refuses to run ahead of the application.
+func TestCommitExecuted(t *testing.T) {
+	s, path := openTemp(t)
+	blocks := chainOf(3)
+	if err := s.CommitExecuted(commitOf(blocks[0]), AppWrite{Root: chain.Hash{1}, Puts: map[string][]byte{"k": []byte("v1")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit([]consensus.Commit{commitOf(blocks[1])}); err != nil {
+		t.Fatal(err)
+	}
+	// Height 2 is committed but not executed: 3 cannot carry its state.
+	if err := s.CommitExecuted(commitOf(blocks[2]), AppWrite{Root: chain.Hash{3}}); !errors.Is(err, ErrAppOrder) {
+		t.Fatalf("ran ahead of the application: %v", err)
+	}
+	if h := s.CommittedHeight(); h != 2 {
+		t.Fatalf("a refused CommitExecuted changed the tip: %d", h)
+	}
+	s = reopen(t, s, path)
+	if h, r := s.AppState(); h != 1 || r != (chain.Hash{1}) {
+		t.Fatalf("app state %d %s, want 1", h, r.Short())
+	}
+	if v, ok := s.AppGet("k"); !ok || string(v) != "v1" {
+		t.Fatalf("k = %q %v", v, ok)
+	}
+	if _, _, _, ok := s.CommittedBlock(1); !ok {
+		t.Fatal("block 1 not committed")
 	}
 }

@@ -97,12 +97,31 @@ func checkSafetyOrder(old, next consensus.SafetyState) error {
 // (genesis for height 1): a committed block is never lost or replaced. A
 // commit must carry its block and a QC for that block's hash.
 func (s *Store) Commit(cs []consensus.Commit) error {
+	return s.commit(cs, nil)
+}
+
+// AppWrite is what executing a committed block changes in the
+// application area (see AppCommit).
+type AppWrite struct {
+	Root    chain.Hash
+	Puts    map[string][]byte
+	Deletes []string
+}
+
+// CommitExecuted commits one block, as Commit does, together with the
+// state its execution produced, as AppCommit does, in one durable write:
+// one fsync where the two took two. The application must have executed
+// every block below it.
+func (s *Store) CommitExecuted(c consensus.Commit, w AppWrite) error {
+	return s.commit([]consensus.Commit{c}, &w)
+}
+
+func (s *Store) commit(cs []consensus.Commit, app *AppWrite) error {
 	if len(cs) == 0 {
 		return nil
 	}
 	type entry struct {
 		c     consensus.Commit
-		block []byte
 		index []byte // hash + QC
 	}
 	entries := make([]entry, len(cs))
@@ -114,16 +133,12 @@ func (s *Store) Commit(cs []consensus.Commit) error {
 			return fmt.Errorf("store: commit at height %d: hash %s, block hashes to %s, qc certifies %s",
 				c.Block.Height, c.Hash.Short(), h.Short(), c.QC.BlockHash.Short())
 		}
-		block, err := wire.MarshalBlock(c.Block)
-		if err != nil {
-			return fmt.Errorf("store: commit: %w", err)
-		}
 		qc, err := wire.MarshalQC(c.QC)
 		if err != nil {
 			return fmt.Errorf("store: commit: %w", err)
 		}
 		index := append(append(make([]byte, 0, len(c.Hash)+len(qc)), c.Hash[:]...), qc...)
-		entries[i] = entry{c, block, index}
+		entries[i] = entry{c: c, index: index}
 	}
 
 	s.wmu.Lock()
@@ -145,11 +160,22 @@ func (s *Store) Commit(cs []consensus.Commit) error {
 		}
 		height, parent = b.Height, e.c.Hash
 	}
+	s.mu.RLock()
+	appHeight := s.appHeight
+	s.mu.RUnlock()
+	if app != nil && height != appHeight+1 {
+		return fmt.Errorf("%w: height %d after %d", ErrAppOrder, height, appHeight)
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		bb, cb := tx.Bucket(bucketBlocks), tx.Bucket(bucketCommitted)
 		for _, e := range entries {
+			// Persist stored the block already, in the usual case.
 			if bb.Get(e.c.Hash[:]) == nil {
-				if err := bb.Put(e.c.Hash[:], e.block); err != nil {
+				block, err := wire.MarshalBlock(e.c.Block)
+				if err != nil {
+					return err
+				}
+				if err := bb.Put(e.c.Hash[:], block); err != nil {
 					return err
 				}
 			}
@@ -157,7 +183,20 @@ func (s *Store) Commit(cs []consensus.Commit) error {
 				return err
 			}
 		}
-		return tx.Bucket(bucketMeta).Put(keyTip, binary.BigEndian.AppendUint64(nil, height))
+		meta := tx.Bucket(bucketMeta)
+		if err := meta.Put(keyTip, binary.BigEndian.AppendUint64(nil, height)); err != nil {
+			return err
+		}
+		if app == nil {
+			return nil
+		}
+		if err := appWrite(tx, app.Puts, app.Deletes); err != nil {
+			return err
+		}
+		if err := meta.Put(keyAppHeight, binary.BigEndian.AppendUint64(nil, height)); err != nil {
+			return err
+		}
+		return meta.Put(keyAppRoot, app.Root[:])
 	})
 	if err != nil {
 		return fmt.Errorf("store: commit: %w", err)
@@ -165,6 +204,9 @@ func (s *Store) Commit(cs []consensus.Commit) error {
 	last := entries[len(entries)-1].c
 	s.mu.Lock()
 	s.height, s.tip, s.tipHash = height, last.Block, last.Hash
+	if app != nil {
+		s.appHeight, s.appRoot = height, app.Root
+	}
 	s.mu.Unlock()
 	return nil
 }

@@ -132,6 +132,7 @@ func Run(ctx context.Context, o Options) error {
 			errs = append(errs, err)
 		} else {
 			fmt.Fprintf(o.Out, "testnet: %d validators (f = %d) on 127.0.0.1, home %s\n", o.Nodes, quorum.MaxFaulty(o.Nodes), o.Home)
+			fmt.Fprintf(o.Out, "web view: %s/\n", man.Nodes[0].API)
 			display(ctx, o, vals)
 		}
 	}

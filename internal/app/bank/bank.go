@@ -152,20 +152,29 @@ func (a *App) CheckTx(body []byte) error {
 // Execute applies a transfer only with exactly the next nonce, so a held
 // gap can never commit out of order.
 func (a *App) CheckTxAt(body []byte, next, available uint64) (Tx, error) {
-	t, err := a.decode(body)
+	t, err := Decode(body)
 	if err != nil {
 		return Tx{}, err
 	}
-	if t.Nonce < next {
-		return Tx{}, errorf(ErrNonceUsed, "nonce %d already used or pending, next is %d", t.Nonce, next)
-	}
-	if t.Amount > available {
-		return Tx{}, errorf(ErrInsufficientFunds, "insufficient funds: %d available after pending transfers, amount %d", available, t.Amount)
-	}
-	if err := a.verify(t); err != nil {
+	if err := a.CheckDecodedAt(t, next, available); err != nil {
 		return Tx{}, err
 	}
 	return t, nil
+}
+
+// CheckDecodedAt is CheckTxAt for a transfer the caller decoded with
+// Decode: admission decodes once and checks a whole batch.
+func (a *App) CheckDecodedAt(t Tx, next, available uint64) error {
+	if t.ChainID != a.chainID {
+		return errorf(ErrWrongChain, "transaction is for chain %q, this is %q", t.ChainID, a.chainID)
+	}
+	if t.Nonce < next {
+		return errorf(ErrNonceUsed, "nonce %d already used or pending, next is %d", t.Nonce, next)
+	}
+	if t.Amount > available {
+		return errorf(ErrInsufficientFunds, "insufficient funds: %d available after pending transfers, amount %d", available, t.Amount)
+	}
+	return a.verify(t)
 }
 
 // decode decodes body and checks that it is for this chain.
@@ -218,9 +227,16 @@ func (a *App) Execute(height uint64, txs [][]byte) (app.BlockResult, error) {
 	w := &working{st: a.st, accts: make(map[chain.Address]*entry)}
 	res := app.BlockResult{Height: height, Results: make([]app.TxResult, len(txs))}
 	var applied []chain.Hash
+	senders := make(map[chain.Address]bool)
 	for i, tx := range txs {
-		r := app.TxResult{Hash: chain.TxHash(tx)}
-		reason, err := a.apply(w, tx)
+		t, reason, err := a.apply(w, tx)
+		r := app.TxResult{Hash: t.Hash}
+		if t.Hash.IsZero() {
+			r.Hash = chain.TxHash(tx) // undecodable: apply had no hash to give
+		} else if !senders[t.From()] {
+			senders[t.From()] = true
+			res.Senders = append(res.Senders, t.From())
+		}
 		if err != nil {
 			return app.BlockResult{}, fmt.Errorf("bank: execute height %d: %w", height, err)
 		}
@@ -251,10 +267,18 @@ func (a *App) Execute(height uint64, txs [][]byte) (app.BlockResult, error) {
 // apply applies one transfer to w. It returns the reason a transfer is
 // rejected, or an error that must stop execution (unreadable state, an
 // overflow that a conserved supply makes impossible).
-func (a *App) apply(w *working, body []byte) (reason, fatal error) {
-	t, err := a.decode(body)
+func (a *App) apply(w *working, body []byte) (t Tx, reason, fatal error) {
+	t, err := Decode(body)
 	if err != nil {
-		return err, nil
+		return Tx{}, err, nil
+	}
+	reason, fatal = a.applyDecoded(w, t)
+	return t, reason, fatal
+}
+
+func (a *App) applyDecoded(w *working, t Tx) (reason, fatal error) {
+	if t.ChainID != a.chainID {
+		return errorf(ErrWrongChain, "transaction is for chain %q, this is %q", t.ChainID, a.chainID), nil
 	}
 	from, err := w.get(t.From())
 	if err != nil {

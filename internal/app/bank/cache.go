@@ -7,7 +7,7 @@ import (
 )
 
 // DefaultCacheSize is how many verified transaction hashes an App
-// remembers by default: more than a full mempool (100,000), so that a
+// remembers by default: more than a full mempool (50,000 by default), so that a
 // transfer admitted by CheckTx is still known when its block executes.
 // About 100 bytes an entry.
 const DefaultCacheSize = 1 << 17

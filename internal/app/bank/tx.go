@@ -160,6 +160,15 @@ func Decode(b []byte) (Tx, error) {
 	if len(b) == 0 {
 		return Tx{}, errorf(ErrMalformed, "empty transaction")
 	}
+	if t, ok := decodeFast(b); ok {
+		return t, nil
+	}
+	return decodeStrict(b)
+}
+
+// decodeStrict is Decode through encoding/json: slower, and able to say
+// what is wrong with a body.
+func decodeStrict(b []byte) (Tx, error) {
 	var w body
 	if err := json.Unmarshal(b, &w); err != nil {
 		return Tx{}, diagnose(b, err)
@@ -228,7 +237,7 @@ func (t Tx) Verify(chainID string) error {
 	if t.ChainID != chainID {
 		return errorf(ErrWrongChain, "transaction is for chain %q, this is %q", t.ChainID, chainID)
 	}
-	if len(t.PubKey) != ed25519.PublicKeySize || !ed25519.Verify(t.PubKey, t.SignBytes(), t.Sig) {
+	if !verifySig(t.PubKey, t.SignBytes(), t.Sig) {
 		return errorf(ErrBadSignature, "bad signature")
 	}
 	return nil

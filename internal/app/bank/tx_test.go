@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -286,4 +288,48 @@ func BenchmarkDecode(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzDecodeFast checks that the fast path accepts a body only if the
+// strict path accepts it too, with the same transfer, and that every
+// body Sign makes takes the fast path.
+func FuzzDecodeFast(f *testing.F) {
+	for i := range 4 {
+		b, _ := Sign(testKey(i), fmt.Sprintf("chain-%d <&>", i), addrOf(testKey(i+1)), uint64(1+i*1000), uint64(i*7))
+		f.Add(b)
+	}
+	b, _ := Sign(testKey(0), testChain, addrOf(testKey(1)), 1<<64-1, 0)
+	f.Add(b)
+	f.Add([]byte(`{"chain_id":"c","from":"00","to":"11","amount":01,"nonce":1,"sig":"22"}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		fast, ok := decodeFast(in)
+		strict, err := decodeStrict(in)
+		if ok && (err != nil || !reflect.DeepEqual(fast, strict)) {
+			t.Fatalf("fast path accepted %q: strict says %v\nfast   %+v\nstrict %+v", in, err, fast, strict)
+		}
+		if err == nil && plainASCII(strict.ChainID) && !ok {
+			t.Fatalf("a canonical body %q missed the fast path", in)
+		}
+	})
+}
+
+func TestSignedBodiesTakeTheFastPath(t *testing.T) {
+	for i := range 50 {
+		b, err := Sign(testKey(i), testChain, addrOf(testKey(i+1)), uint64(i+1)*12345, uint64(i)*1000003)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := decodeFast(b); !ok {
+			t.Fatalf("fast path refused %s", b)
+		}
+	}
+}
+
+func plainASCII(s string) bool {
+	for _, c := range []byte(s) {
+		if c < 0x20 || c > 0x7e || strings.IndexByte(`"\\<>&`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }

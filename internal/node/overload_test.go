@@ -1,0 +1,77 @@
+package node
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/strategos/strategos/internal/chain"
+	"github.com/strategos/strategos/internal/config"
+)
+
+// Offered far more than its mempool holds, a validator refuses the excess
+// as busy, and every transaction it accepted ends committed: nothing
+// accepted is dropped, whatever the overload.
+func TestOverloadRefusesBusyAndLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a network")
+	}
+	const pool = 300
+	c := newClusterTuned(t, 4, "kv", nil, func(h *config.Home) { h.Node.MempoolMaxTxs = pool })
+	var (
+		mu       sync.Mutex
+		accepted []chain.Hash
+		busy     int
+		wg       sync.WaitGroup
+	)
+	for w := range 8 {
+		wg.Go(func() {
+			for b := range 10 {
+				batch := make([][]byte, 200)
+				for i := range batch {
+					batch[i] = fmt.Appendf(nil, "load-%d-%d-%d=%0100d", w, b, i, i)
+				}
+				hs, errs := c.nodes[w%2].SubmitBatch(batch)
+				mu.Lock()
+				for i, err := range errs {
+					switch {
+					case err == nil:
+						accepted = append(accepted, hs[i])
+					case IsBusy(err):
+						busy++
+					default:
+						t.Errorf("unexpected refusal: %v", err)
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if busy == 0 {
+		t.Fatalf("16,000 transactions into mempools of %d and none refused as busy", pool)
+	}
+	if len(accepted) == 0 {
+		t.Fatal("nothing accepted")
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for _, h := range accepted {
+		for {
+			// The accepting node, or any other: once committed, every
+			// node answers it.
+			st, ok := c.nodes[0].Tx(h)
+			if ok && st.Status == "committed" {
+				break
+			}
+			if ok && st.Status == "rejected" {
+				t.Fatalf("accepted %s rejected: %s", h.Short(), st.Error)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("accepted %s still %+v (known %v) after the load", h.Short(), st, ok)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	t.Logf("accepted %d, refused busy %d", len(accepted), busy)
+}
