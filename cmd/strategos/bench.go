@@ -1,0 +1,126 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strategos/strategos/internal/bench"
+)
+
+func newBenchCmd() *cobra.Command {
+	var o bench.Options
+	var targets string
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure committed transactions per second and submit-to-commit latency",
+		Long: `bench offers load to a network and reports the transactions it commits per
+second and their submit-to-commit latency (p50, p95, p99) over a steady window,
+with a progress display on stderr while it runs.
+
+Without --target it starts its own network: --nodes validators of --app on
+127.0.0.1 (API ports P.., peer ports Q.., as testnet), each a
+` + "`strategos node`" + ` child process with real TCP and storage, in a temporary
+directory removed at the end. With --target it loads running nodes instead;
+for bank it then needs --keys DIR with funded key files (account0.key, ...,
+such as a testnet's keys/), whose next nonces it reads from the nodes.
+
+Every transaction is generated, and signed, before the load starts. It goes
+in batches (POST /v1/txs/batch) spread over the nodes; a bank sender always
+to the same node, so its nonces arrive in order. With --rate the load is
+open-loop at that rate; without, as fast as the network accepts (a few
+batches in flight per node, at most about two seconds of commits waiting).
+Lines refused as busy are counted; a bank sender offers its refused nonce
+again, a kv line is not offered again.
+
+A transaction's latency runs from the sending of its accepted submission to
+the first poll of GET /v1/blocks (every --poll) on the first node that shows
+its block. The window follows a warm-up; afterwards the load goes on until
+the window's transactions commit, then a drain looks up every accepted
+transaction that did not commit: "lost" counts those unknown to the node
+that accepted them.
+
+--json prints one JSON object: nodes, app, offered_tps, committed_tps,
+latency_ms {p50, p95, p99, max, mean}, duration_s (the window), blocks, and
+the counts, the load generator's CPU seconds (loadgen_cpu_s) and the
+validators' (nodes_cpu_s, own network only).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := cmd.Flags()
+			if targets != "" {
+				for _, name := range []string{"nodes", "api-port", "p2p-port", "pprof-port"} {
+					if f.Changed(name) {
+						return fmt.Errorf("bench: --%s is for its own network; it cannot go with --target", name)
+					}
+				}
+				for _, t := range strings.Split(targets, ",") {
+					if t = strings.TrimSpace(t); t != "" {
+						o.Targets = append(o.Targets, t)
+					}
+				}
+				if len(o.Targets) == 0 {
+					return errors.New("bench: --target names no node")
+				}
+				if !f.Changed("app") {
+					o.App = "" // the targets' own
+				}
+			} else {
+				if o.KeysDir != "" {
+					return errors.New("bench: --keys is for --target; its own network uses its own keys")
+				}
+				exe, err := os.Executable()
+				if err != nil {
+					return fmt.Errorf("bench: cannot find the strategos binary to run validators: %w", err)
+				}
+				o.Binary = exe
+			}
+			if err := o.Check(); err != nil {
+				return err
+			}
+			o.Progress = cmd.ErrOrStderr()
+			if st, ok := o.Progress.(*os.File); ok {
+				if fi, err := st.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+					o.Terminal = true
+				}
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			rep, err := bench.Run(ctx, o)
+			if rep != nil && (err == nil || errors.Is(err, bench.ErrInterrupted)) {
+				if jsonOut {
+					if perr := printJSON(cmd.OutOrStdout(), rep); perr != nil {
+						return perr
+					}
+				} else if perr := rep.WriteText(cmd.OutOrStdout()); perr != nil {
+					return perr
+				}
+			}
+			if errors.Is(err, bench.ErrInterrupted) {
+				if rep == nil {
+					return errors.New("bench: interrupted before the measuring window started")
+				}
+				return errors.New("bench: interrupted; the report covers the part of the window that ran")
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Nodes, "nodes", 4, "validators of its own network")
+	f.StringVar(&o.App, "app", "bank", "application: bank or kv (with --target: the targets' own)")
+	f.DurationVar(&o.Duration, "duration", 30*time.Second, "length of the measuring window")
+	f.DurationVar(&o.Warmup, "warmup", 0, "load before the window (default a quarter of --duration, 1s to 5s)")
+	f.Float64Var(&o.Rate, "rate", 0, "offered load in tx/s, open loop (default: as fast as the network accepts)")
+	f.IntVar(&o.APIPort, "api-port", 8080, "own network: node i serves its HTTP API on 127.0.0.1:P+i")
+	f.IntVar(&o.P2PPort, "p2p-port", 26600, "own network: node i listens for its peers on 127.0.0.1:Q+i")
+	f.StringVar(&targets, "target", "", "comma-separated API URLs of running nodes to load instead")
+	f.StringVar(&o.KeysDir, "keys", "", "with --target and bank: directory of funded key files account0.key, ...")
+	f.DurationVar(&o.Poll, "poll", bench.DefaultPoll, "interval between two polls of the committed blocks")
+	f.IntVar(&o.PprofPort, "pprof-port", 0, "own network: node i serves Go's profiler on 127.0.0.1:N+i (0: off)")
+	f.BoolVar(&jsonOut, "json", false, "print the report as one JSON object")
+	return cmd
+}

@@ -1,0 +1,653 @@
+package bench
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/strategos/strategos/internal/chain"
+	"github.com/strategos/strategos/internal/client"
+	"github.com/strategos/strategos/internal/keys"
+)
+
+// Defaults and bounds.
+const (
+	DefaultPoll     = 5 * time.Millisecond
+	MaxNodes        = 100
+	kvStreamsOfNode = 4 // kv streams per node: batches in flight at once
+
+	// Pre-generated transactions per second of load for the closed loop,
+	// which has no rate to size them by: above what 4 validators on 2
+	// cores can commit (the signature ceiling for bank is about 18,000
+	// tx/s there). A run that uses them all says so ("exhausted").
+	closedBankTPS = 20_000
+	closedKVTPS   = 60_000
+
+	cooldownMax = 10 * time.Second // load after the window, until its transactions commit
+	drainMax    = 30 * time.Second // after the load, for accepted transactions to commit
+	idleWait    = 3 * time.Second  // cool-down and drain end early when nothing commits this long
+	lostCheck   = 20_000           // accepted transactions looked up at most, else a sample
+)
+
+// Options describe a run.
+type Options struct {
+	Nodes    int           // validators of the own network
+	App      string        // "bank" or "kv"
+	Duration time.Duration // the measuring window
+	Warmup   time.Duration // load before the window; 0 for a quarter of it, within 1s..5s
+	Rate     float64       // offered tx/s, open loop; 0 for closed loop
+	APIPort  int           // own network: node i serves its API on 127.0.0.1:APIPort+i
+	P2PPort  int           // own network: node i listens for peers on 127.0.0.1:P2PPort+i
+	Poll     time.Duration // interval of the commit follower's polls; 0 for DefaultPoll
+
+	Targets []string // API URLs of running nodes; empty for an own network
+	KeysDir string   // bank on targets: funded key files account0.key, ...
+
+	Binary    string // the strategos binary that runs the own network's validators
+	PprofPort int    // own network: node i serves Go's profiler on 127.0.0.1:PprofPort+i; 0 for none
+
+	Progress io.Writer // the progress display (stderr); nil for none
+	Terminal bool      // redraw the progress in place
+
+	idle time.Duration // tests: idleWait
+}
+
+// ErrInterrupted is returned, with the report of what was measured, when
+// ctx ends before the window does.
+var ErrInterrupted = errors.New("bench: interrupted")
+
+// Check validates o and fills defaults.
+func (o *Options) Check() error {
+	if o.App == "" && len(o.Targets) == 0 {
+		o.App = "bank"
+	}
+	switch {
+	case o.App != "" && o.App != "bank" && o.App != "kv":
+		return fmt.Errorf("bench: unknown app %q (known: bank, kv)", o.App)
+	case o.Duration <= 0:
+		return fmt.Errorf("bench: --duration must be positive, got %v", o.Duration)
+	case o.Rate < 0:
+		return fmt.Errorf("bench: --rate must be positive, got %v", o.Rate)
+	case o.Warmup < 0:
+		return fmt.Errorf("bench: --warmup must not be negative, got %v", o.Warmup)
+	case o.Poll < 0:
+		return fmt.Errorf("bench: --poll must be positive, got %v", o.Poll)
+	}
+	if len(o.Targets) == 0 {
+		if o.Nodes < 1 || o.Nodes > MaxNodes {
+			return fmt.Errorf("bench: --nodes must be between 1 and %d, got %d", MaxNodes, o.Nodes)
+		}
+		for _, p := range []int{o.APIPort, o.P2PPort} {
+			if p < 1 || p+o.Nodes-1 > 65535 {
+				return fmt.Errorf("bench: port range %d..%d is not valid", p, p+o.Nodes-1)
+			}
+		}
+		if o.PprofPort < 0 || o.PprofPort > 0 && o.PprofPort+o.Nodes-1 > 65535 {
+			return fmt.Errorf("bench: --pprof-port range %d..%d is not valid", o.PprofPort, o.PprofPort+o.Nodes-1)
+		}
+		if o.Binary == "" {
+			return errors.New("bench: no strategos binary to run the validators with")
+		}
+	}
+	if o.Warmup == 0 {
+		o.Warmup = min(max(o.Duration/4, time.Second), 5*time.Second)
+	}
+	if o.Poll == 0 {
+		o.Poll = DefaultPoll
+	}
+	if o.idle == 0 {
+		o.idle = idleWait
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	return nil
+}
+
+// run is one run's shared state.
+type run struct {
+	o        *Options
+	start    time.Time
+	rate     float64
+	capFloor int64
+	win      window
+	book     *book
+	cnt      counters
+	feeders  []*feeder
+	follow   *follower
+	recent   atomic.Int64 // commits per second, smoothed over the last seconds (the closed loop's bound)
+	dead     atomic.Int64 // streams that stopped for good
+	draining atomic.Bool  // the load has stopped
+
+	mu        sync.Mutex
+	firstErr  error
+	exhaustAt time.Duration // run time the load ran out of transactions, or -1
+	cancel    context.CancelCauseFunc
+}
+
+func (r *run) now() time.Duration { return time.Since(r.start) }
+
+func (r *run) recentRate() float64 { return float64(r.recent.Load()) }
+
+// outstanding is the lines in flight plus the accepted transactions not
+// seen committed.
+func (r *run) outstanding() int64 {
+	return r.cnt.inFlight.Load() + r.cnt.accepted.Load() - r.follow.committed.Load()
+}
+
+// accepted books transaction id as accepted, once.
+func (r *run) accepted(id int) {
+	if r.book.state[id].Or(stAccepted)&stAccepted != 0 {
+		return
+	}
+	r.cnt.accepted.Add(1)
+	if r.win.contains(time.Duration(r.book.sent[id].Load())) {
+		r.cnt.winAccepted.Add(1)
+	}
+}
+
+func (r *run) exhausted(now time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.exhaustAt < 0 {
+		r.exhaustAt = now
+	}
+}
+
+// noteError remembers the first error of the run, for the report.
+func (r *run) noteError(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.firstErr == nil {
+		r.firstErr = err
+	}
+}
+
+// fail ends the run with err.
+func (r *run) fail(err error) {
+	r.noteError(err)
+	r.cancel(err)
+}
+
+// streamDied stops an ordered stream for good; the run fails when none is
+// left.
+func (r *run) streamDied(s *stream, err error) {
+	s.dead = err
+	r.noteError(err)
+	if r.dead.Add(1) == int64(len(r.book.streams)) {
+		r.fail(fmt.Errorf("bench: every sender stopped; the first: %w", err))
+	}
+}
+
+// target is a node the run sends load to.
+type target struct {
+	c      *client.Client
+	status client.Status
+}
+
+// Run measures: it starts the own network (or reaches the targets),
+// prepares the load, runs it and reports. On ctx's end during the
+// measurement it returns what it measured with ErrInterrupted.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if err := o.Check(); err != nil {
+		return nil, err
+	}
+	var lnet *localNet
+	apis, keysDir := o.Targets, o.KeysDir
+	if len(o.Targets) == 0 {
+		fmt.Fprintf(o.Progress, "bench: starting %d validators (%s) on 127.0.0.1, API ports %d.., P2P ports %d..\n", o.Nodes, o.App, o.APIPort, o.P2PPort)
+		var err error
+		lnet, err = startNetwork(ctx, &o)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ErrInterrupted
+			}
+			return nil, err
+		}
+		defer lnet.stop()
+		apis, keysDir = lnet.apis, lnet.keysDir
+	}
+	hc := &http.Client{
+		Transport: &http.Transport{
+			MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute, DisableCompression: true,
+			ResponseHeaderTimeout: 2 * time.Minute,
+		},
+	}
+	defer hc.CloseIdleConnections()
+	targets, err := reach(ctx, apis, hc)
+	if err != nil {
+		return nil, err
+	}
+	app := targets[0].status.App
+	if o.App == "" {
+		o.App = app
+	}
+	if app != o.App {
+		return nil, fmt.Errorf("bench: %s runs the %s app, not %s", targets[0].c.URL(), app, o.App)
+	}
+	if o.App != "bank" && o.App != "kv" {
+		return nil, fmt.Errorf("bench: %s runs the %s app, which bench cannot load", targets[0].c.URL(), app)
+	}
+	streams, err := prepare(ctx, &o, targets, keysDir)
+	if err != nil {
+		return nil, err
+	}
+	began := time.Now()
+	r := &run{o: &o, rate: o.Rate, exhaustAt: -1}
+	r.book = newBook(streams)
+	fmt.Fprintf(o.Progress, "bench: indexed %d transactions in %v; load for %v of warm-up, then the %v window\n",
+		r.book.len(), time.Since(began).Round(time.Millisecond), o.Warmup, o.Duration)
+	r.start = time.Now()
+	r.capFloor = int64(5_000 * len(targets))
+	rep, err := r.measure(ctx, targets, lnet)
+	if rep != nil {
+		rep.Nodes = targets[0].status.Validators
+		if lnet != nil {
+			rep.Nodes = o.Nodes
+		}
+		rep.App = o.App
+		for _, t := range targets {
+			rep.Targets = append(rep.Targets, t.c.URL())
+		}
+		rep.OwnNetwork = lnet != nil
+	}
+	return rep, err
+}
+
+// reach fetches every target's status and checks that they are one
+// network.
+func reach(ctx context.Context, apis []string, hc *http.Client) ([]*target, error) {
+	var out []*target
+	for _, api := range apis {
+		c, err := client.New(api, hc)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		st, err := c.Status(sctx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		if len(out) > 0 && st.ChainID != out[0].status.ChainID {
+			return nil, fmt.Errorf("bench: %s is on chain %s, %s on %s: one network at a time", c.URL(), st.ChainID, out[0].c.URL(), out[0].status.ChainID)
+		}
+		out = append(out, &target{c: c, status: st})
+	}
+	return out, nil
+}
+
+// loadSeconds is how many seconds of load to pre-generate: warm-up,
+// window and a few seconds of cool-down.
+func loadSeconds(o *Options) float64 {
+	return (o.Warmup + o.Duration + 3*time.Second).Seconds()
+}
+
+// prepare generates (and signs) the run's transactions.
+func prepare(ctx context.Context, o *Options, targets []*target, keysDir string) ([]*stream, error) {
+	perSec := o.Rate
+	if perSec == 0 {
+		perSec = closedKVTPS
+		if o.App == "bank" {
+			perSec = closedBankTPS
+		}
+	}
+	total := int(perSec*loadSeconds(o)) + 100*len(targets)
+	if o.App == "kv" {
+		fmt.Fprintf(o.Progress, "bench: generating %d kv transactions of %d bytes\n", total, kvTxSize)
+		var id [4]byte
+		rand.Read(id[:])
+		return kvStreams(hex.EncodeToString(id[:]), len(targets), kvStreamsOfNode, total), nil
+	}
+	senders, err := loadSenders(keysDir, targets)
+	if err != nil {
+		return nil, err
+	}
+	per := (total + len(senders) - 1) / len(senders)
+	for i := range senders {
+		if err := firstNonce(ctx, targets[senders[i].node], &senders[i], per); err != nil {
+			return nil, fmt.Errorf("bench: sender %d: %w", i, err)
+		}
+	}
+	fmt.Fprintf(o.Progress, "bench: signing %d transfers from %d accounts\n", per*len(senders), len(senders))
+	began := time.Now()
+	streams, err := bankStreams(targets[0].status.ChainID, senders, per)
+	if err == nil {
+		fmt.Fprintf(o.Progress, "bench: signed in %v\n", time.Since(began).Round(time.Millisecond))
+	}
+	return streams, err
+}
+
+// loadSenders reads the account keys of keysDir (account0.key, ...),
+// pins sender i to target i mod n, and takes each one's first nonce from
+// its node's pending_nonce.
+func loadSenders(dir string, targets []*target) ([]sender, error) {
+	if dir == "" {
+		return nil, errors.New("bench: a bank bench of running nodes needs --keys DIR with funded key files (account0.key, account1.key, ...), such as a testnet's keys/")
+	}
+	var out []sender
+	for k := 0; ; k++ {
+		path := filepath.Join(dir, fmt.Sprintf("account%d.key", k))
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		key, err := keys.Read(path)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		out = append(out, sender{key: key, node: k % len(targets)})
+	}
+	if len(out) < 2 {
+		return nil, fmt.Errorf("bench: %s holds %d account key files (account0.key, ...); a bank bench needs at least 2", dir, len(out))
+	}
+	return out, nil
+}
+
+// firstNonce sets s's first nonce from its node's pending_nonce and
+// checks that the account can pay n transfers of 1 unit.
+func firstNonce(ctx context.Context, t *target, s *sender, n int) error {
+	addr := chain.AddressOf(s.key.Public().(ed25519.PublicKey))
+	a, err := t.c.Account(ctx, addr)
+	if err != nil {
+		return err
+	}
+	if a.Balance < uint64(n) {
+		return fmt.Errorf("account %s holds %d units, too few for %d transfers of 1", addr, a.Balance, n)
+	}
+	s.nonce = a.PendingNonce
+	return nil
+}
+
+// measure runs the load and builds the report.
+func (r *run) measure(ctx context.Context, targets []*target, lnet *localNet) (*Report, error) {
+	o := r.o
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	r.cancel = cancel
+	st, err := targets[0].c.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	r.follow = &follower{r: r, c: targets[0].c, poll: o.Poll, next: st.Height + 1}
+	loadStart := r.now()
+	r.win = window{start: loadStart + o.Warmup, end: loadStart + o.Warmup + o.Duration}
+
+	byNode := make([][]*stream, len(targets))
+	for _, s := range r.book.streams {
+		byNode[s.node] = append(byNode[s.node], s)
+	}
+	for i, t := range targets {
+		if len(byNode[i]) == 0 {
+			continue
+		}
+		f := &feeder{r: r, node: i, c: t.c, strms: byNode[i], wake: make(chan struct{}, 1), failSince: -1}
+		// Every stream gets the same share of the load (and was given the
+		// same number of transactions): a node with three bank senders
+		// takes more than one with two.
+		f.share = float64(len(byNode[i])) / float64(len(r.book.streams))
+		f.pace = pacer{rate: r.rate * f.share, start: loadStart}
+		r.feeders = append(r.feeders, f)
+	}
+
+	followCtx, stopFollow := context.WithCancel(ctx)
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); r.follow.loop(followCtx) }()
+	var loads sync.WaitGroup
+	for _, f := range r.feeders {
+		loads.Add(1)
+		go func() { defer loads.Done(); f.loop(loadCtx) }()
+	}
+	progCtx, stopProg := context.WithCancel(context.Background())
+	progDone := make(chan struct{})
+	go func() { defer close(progDone); r.progress(progCtx) }()
+	var watchWG sync.WaitGroup
+	if lnet != nil {
+		watchWG.Add(1)
+		go func() { defer watchWG.Done(); r.watch(followCtx, lnet) }()
+	}
+
+	// CPU use over the window: the load generator's own, and the own
+	// network's validators'.
+	var cpu0, cpu1 time.Duration
+	var nodes0, nodes1 []time.Duration
+	nodesOK := lnet != nil
+	sample := func() (time.Duration, []time.Duration) {
+		var nodes []time.Duration
+		if lnet != nil && nodesOK {
+			nodes, nodesOK = lnet.cpu()
+		}
+		return selfCPU(), nodes
+	}
+	sleepUntil := func(t time.Duration) bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(t - r.now()):
+			return true
+		}
+	}
+	measured := r.win
+	interrupted, early := false, false
+	if sleepUntil(r.win.start) {
+		cpu0, nodes0 = sample()
+		if sleepUntil(r.win.end) {
+			cpu1, nodes1 = sample()
+		}
+	}
+	if ctx.Err() != nil {
+		interrupted = true
+		if end := r.now(); end < r.win.start {
+			early = true
+		} else if end < r.win.end {
+			measured.end = end // report the part of the window that ran
+			cpu1, nodes1 = sample()
+		}
+	}
+
+	// Cool-down: the load goes on until the window's accepted
+	// transactions have committed (or stop committing).
+	if !interrupted {
+		r.settle(ctx, cooldownMax, func() bool {
+			return r.cnt.winInFlight.Load() == 0 && r.follow.winResolved.Load() >= r.cnt.winAccepted.Load()
+		}, r.follow.winResolved.Load)
+	}
+	stopLoad()
+	loads.Wait()
+	r.draining.Store(true)
+
+	// Drain: the accepted transactions commit, or stop committing.
+	if ctx.Err() == nil {
+		r.settle(ctx, drainMax, func() bool {
+			return r.follow.committed.Load() >= r.cnt.accepted.Load()
+		}, r.follow.committed.Load)
+	}
+	time.Sleep(2 * o.Poll) // a last look at the blocks
+	stopFollow()
+	wg.Wait()
+	stopProg()
+	<-progDone
+	watchWG.Wait()
+
+	if early {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			return nil, cause
+		}
+		return nil, ErrInterrupted
+	}
+	rep := r.report(measured, cpu1-cpu0)
+	if nodesOK && len(nodes1) == len(nodes0) {
+		var sum time.Duration
+		for i := range nodes1 {
+			d := nodes1[i] - nodes0[i]
+			rep.NodeCPU = append(rep.NodeCPU, round3(d.Seconds()))
+			sum += d
+		}
+		s := round3(sum.Seconds())
+		rep.NodesCPU = &s
+	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return rep, cause // the run failed
+	}
+	if ctx.Err() != nil {
+		rep.Interrupted = true
+		return rep, ErrInterrupted
+	}
+	rep.Lost, rep.Dropped, rep.PendingAtEnd, rep.LostChecked = r.checkLost(context.Background(), targets)
+	return rep, nil
+}
+
+// settle waits until done, or ctx ends, or limit passes, or progress
+// stops growing for the idle wait.
+func (r *run) settle(ctx context.Context, limit time.Duration, done func() bool, progress func() int64) {
+	deadline := r.now() + limit
+	last, since := progress(), r.now()
+	for r.now() < deadline && ctx.Err() == nil && !done() {
+		if p := progress(); p != last {
+			last, since = p, r.now()
+		} else if r.now()-since > r.o.idle {
+			return
+		}
+		time.Sleep(tick)
+	}
+}
+
+// watch fails the run if a validator of the own network exits.
+func (r *run) watch(ctx context.Context, n *localNet) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := n.exited(); err != nil {
+			r.fail(err)
+			return
+		}
+	}
+}
+
+// checkLost looks up the accepted transactions that were not seen
+// committed on the node that accepted them (a sample if there are many).
+func (r *run) checkLost(ctx context.Context, targets []*target) (lost, dropped, pending int64, checked int) {
+	var todo []int
+	for id := range r.book.len() {
+		if r.book.state[id].Load() == stAccepted {
+			todo = append(todo, id)
+		}
+	}
+	scale := 1.0
+	if len(todo) > lostCheck {
+		step := float64(len(todo)) / lostCheck
+		sample := make([]int, 0, lostCheck)
+		for i := range lostCheck {
+			sample = append(sample, todo[int(float64(i)*step)])
+		}
+		scale, todo = float64(len(todo))/lostCheck, sample
+	}
+	if len(todo) == 0 {
+		return 0, 0, 0, 0
+	}
+	fmt.Fprintf(r.o.Progress, "bench: looking up %d accepted transactions not seen committed\n", len(todo))
+	var l, d, p atomic.Int64
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				s, k := r.book.locate(id)
+				h := chain.TxHash(s.line(k))
+				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				tx, err := targets[s.node].c.Tx(cctx, h)
+				cancel()
+				switch {
+				case errors.Is(err, client.ErrNotFound):
+					l.Add(1)
+				case err != nil:
+					p.Add(1) // cannot tell: not counted as lost
+				case tx.Status == client.StatusCommitted:
+					// committed, but after the follower stopped
+				case tx.Status == client.StatusRejected:
+					d.Add(1)
+				default:
+					p.Add(1)
+				}
+			}
+		}()
+	}
+	for _, id := range todo {
+		work <- id
+	}
+	close(work)
+	wg.Wait()
+	up := func(v int64) int64 { return int64(float64(v)*scale + 0.5) }
+	return up(l.Load()), up(d.Load()), up(p.Load()), len(todo)
+}
+
+// report builds the report from the run's counters.
+func (r *run) report(measured window, loadgenCPU time.Duration) *Report {
+	secs := measured.seconds()
+	per := func(n int64) float64 {
+		if secs <= 0 {
+			return 0
+		}
+		return round3(float64(n) / secs)
+	}
+	f := r.follow
+	f.mu.Lock()
+	samples := slices.Clone(f.samples)
+	f.mu.Unlock()
+	rep := &Report{
+		OfferedTPS:     per(r.cnt.winSent.Load()),
+		CommittedTPS:   per(f.winCommit.Load()),
+		Latency:        summarize(samples),
+		DurationS:      round3(secs),
+		Blocks:         int(f.blocks.Load()),
+		AcceptedTPS:    per(r.cnt.winAccepted.Load()),
+		Mode:           "closed",
+		Rate:           r.rate,
+		WarmupS:        round3(r.o.Warmup.Seconds()),
+		Submitted:      r.cnt.winSent.Load(),
+		Accepted:       r.cnt.winAccepted.Load(),
+		RefusedBusy:    r.cnt.winBusy.Load(),
+		Rejected:       r.cnt.winRejected.Load(),
+		RequestErrors:  r.cnt.winErrors.Load(),
+		Committed:      f.winCommit.Load(),
+		LatencySamples: len(samples),
+		PollMS:         ms(r.o.Poll),
+		LoadgenCPU:     round3(loadgenCPU.Seconds()),
+		Cores:          runtime.NumCPU(),
+		Generated:      r.book.len(),
+		Foreign:        f.foreign.Load(),
+		Height:         f.height.Load(),
+	}
+	if r.rate > 0 {
+		rep.Mode = "open"
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.exhaustAt >= 0 && r.exhaustAt < r.win.end {
+		rep.Exhausted = true
+	}
+	if r.firstErr != nil {
+		rep.FirstError = r.firstErr.Error()
+	}
+	return rep
+}
