@@ -92,6 +92,10 @@ type Node struct {
 	// the node answers busy (429/503) rather than queueing without end,
 	// so that what it accepts commits within a bounded time.
 	MempoolMaxTxs int `json:"mempool_max_txs,omitempty"`
+	// MempoolMaxWaiting bounds the transactions that wait for a block
+	// (none carries them yet) beyond which a client's new transactions
+	// are answered busy (default 20,000: two full blocks).
+	MempoolMaxWaiting int `json:"mempool_max_waiting,omitempty"`
 }
 
 // Peer is where a validator listens for its peers.

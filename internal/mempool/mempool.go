@@ -159,6 +159,14 @@ func (p *Pool) Has(h chain.Hash) bool {
 // that status readers never queue behind admission.
 func (p *Pool) Len() int { return int(p.count.Load()) }
 
+// Waiting returns how many pending transactions no block carries yet: the
+// queue a new transaction joins.
+func (p *Pool) Waiting() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ready
+}
+
 // Ready reports whether some pending transaction is not yet in flight.
 func (p *Pool) Ready() bool {
 	p.mu.Lock()

@@ -30,7 +30,26 @@ func (n *Node) SubmitBatch(txs [][]byte) (hashes []chain.Hash, errs []error) {
 	for i := range txs {
 		txs[i] = bytes.TrimSpace(txs[i])
 	}
-	hashes, errs = n.admitBatch(txs)
+	// A client's transaction joins the queue of those waiting for a block
+	// only while that queue is under maxWaiting: past it the node answers
+	// busy, so that what it accepts commits within a few blocks' time
+	// instead of growing a backlog (gossip from peers is not limited
+	// here; the pool's own bound covers it).
+	room := n.maxWaiting - n.pool.Waiting()
+	if room < len(txs) {
+		hashes = make([]chain.Hash, len(txs))
+		errs = make([]error, len(txs))
+		take := max(room, 0)
+		h, e := n.admitBatch(txs[:take])
+		copy(hashes, h)
+		copy(errs, e)
+		for i := take; i < len(txs); i++ {
+			hashes[i] = chain.TxHash(txs[i])
+			errs[i] = fmt.Errorf("%w: %d transactions already wait for a block", mempool.ErrFull, n.maxWaiting-room)
+		}
+	} else {
+		hashes, errs = n.admitBatch(txs)
+	}
 	n.gossipMu.Lock()
 	for i, err := range errs {
 		if err == nil {
@@ -53,6 +72,10 @@ func IsBusy(err error) bool { return errors.Is(err, mempool.ErrFull) }
 
 // IsDuplicate reports whether err means the transaction is already pending.
 func IsDuplicate(err error) bool { return errors.Is(err, mempool.ErrDuplicate) }
+
+// defaultMaxWaiting bounds the transactions waiting for a block beyond
+// which clients are answered busy: two full blocks.
+const defaultMaxWaiting = 2 * maxBlockTxs
 
 // admitChunk is how many transactions admission checks per hold of
 // admitMu, so that a commit never waits long behind a large batch.

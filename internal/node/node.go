@@ -12,6 +12,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -91,6 +92,7 @@ type Node struct {
 	verifyIn   chan payload                  // payloads of new blocks, verified ahead of execution
 	txHashes   map[*chain.Block][]chain.Hash // of uncommitted blocks; consensus goroutine only
 	commits    atomic.Uint64                 // commit batches, under admitMu: admission rereads the index
+	maxWaiting int                           // clients are answered busy beyond this many waiting for a block
 	signLog    io.Writer
 	ev         eventLog // the live event stream, see events.go
 	closeOnce  sync.Once
@@ -131,13 +133,14 @@ func New(o Options) (*Node, error) {
 	}
 	n := &Node{
 		home: h, chainID: chainID, vals: vals, self: h.Node.Index, behavior: behavior,
-		log:     log.With("node", h.Node.Index),
-		tick:    time.Duration(h.Node.TickMillis) * time.Millisecond,
-		store:   st,
-		pool:    mempool.New(mempool.Config{MaxTxs: h.Node.MempoolMaxTxs}),
-		metrics: newMetrics(),
-		dropped: make(map[string]int),
-		signLog: o.SignLog,
+		log:        log.With("node", h.Node.Index),
+		tick:       time.Duration(h.Node.TickMillis) * time.Millisecond,
+		store:      st,
+		pool:       mempool.New(mempool.Config{MaxTxs: h.Node.MempoolMaxTxs}),
+		maxWaiting: cmp.Or(h.Node.MempoolMaxWaiting, defaultMaxWaiting),
+		metrics:    newMetrics(),
+		dropped:    make(map[string]int),
+		signLog:    o.SignLog,
 		// A few frames of each: beyond that, gossip is dropped (counted);
 		// blocks bring what a validator misses.
 		gossipIn:   make(chan [][]byte, 64),

@@ -10,15 +10,25 @@ import (
 	"github.com/strategos/strategos/internal/config"
 )
 
-// Offered far more than its mempool holds, a validator refuses the excess
-// as busy, and every transaction it accepted ends committed: nothing
-// accepted is dropped, whatever the overload.
+// Offered far more than it takes, a validator refuses the excess as busy,
+// and every transaction it accepted ends committed: nothing accepted is
+// dropped, whatever the overload. Both bounds are exercised: the queue
+// waiting for a block (clients), and the pool (gossip too).
 func TestOverloadRefusesBusyAndLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a network")
 	}
-	const pool = 300
-	c := newClusterTuned(t, 4, "kv", nil, func(h *config.Home) { h.Node.MempoolMaxTxs = pool })
+	for _, bound := range []struct{ pool, waiting int }{{300, 100_000}, {100_000, 300}} {
+		t.Run(fmt.Sprintf("pool=%d,waiting=%d", bound.pool, bound.waiting), func(t *testing.T) {
+			overload(t, bound.pool, bound.waiting)
+		})
+	}
+}
+
+func overload(t *testing.T, pool, waiting int) {
+	c := newClusterTuned(t, 4, "kv", nil, func(h *config.Home) {
+		h.Node.MempoolMaxTxs, h.Node.MempoolMaxWaiting = pool, waiting
+	})
 	var (
 		mu       sync.Mutex
 		accepted []chain.Hash
@@ -50,7 +60,7 @@ func TestOverloadRefusesBusyAndLosesNothing(t *testing.T) {
 	}
 	wg.Wait()
 	if busy == 0 {
-		t.Fatalf("16,000 transactions into mempools of %d and none refused as busy", pool)
+		t.Fatalf("16,000 transactions into bounds of %d/%d and none refused as busy", pool, waiting)
 	}
 	if len(accepted) == 0 {
 		t.Fatal("nothing accepted")
