@@ -35,8 +35,8 @@ in batches (POST /v1/txs/batch) spread over the nodes; a bank sender always
 to the same node, so its nonces arrive in order. With --rate the load is
 open-loop at that rate; without, as fast as the network accepts (a few
 batches in flight per node, at most about two seconds of commits waiting).
-Lines refused as busy are counted; a bank sender offers its refused nonce
-again, a kv line is not offered again.
+Lines refused as busy are counted and offered again later (a bank sender
+from its refused nonce on; kv the busy tail of a batch).
 
 A transaction's latency runs from the sending of its accepted submission to
 the first poll of GET /v1/blocks (every --poll) on the first node that shows

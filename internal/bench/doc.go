@@ -23,11 +23,12 @@
 //     most a bounded number of accepted transactions not yet committed
 //     (about two seconds of the recent commit rate), and a short pause
 //     for a node that just answered busy.
-//   - A line refused as busy is counted as refused. A kv line is not sent
-//     again (kv transactions are independent); a bank sender goes back to
-//     its refused nonce and offers it again later, because the nonces
-//     after it cannot be admitted without it. Offered counts every line
-//     sent, re-offers included.
+//   - A line refused as busy is counted as refused and offered again
+//     later: for kv, the busy tail of a batch (a node takes a batch's
+//     head and refuses the rest once its queue is full), so the prepared
+//     load is not spent on refusals; a bank sender goes back to its
+//     refused nonce, because the nonces after it cannot be admitted
+//     without it. Offered counts every line sent, re-offers included.
 //   - Commits are followed on one node by polling GET /v1/blocks every
 //     poll interval (5 ms by default); a transaction's commit time is when
 //     its block was first seen there, and its latency is that time minus

@@ -244,7 +244,8 @@ func (f *feeder) book(segs []segment, res []client.BatchResult, err error, at ti
 	for _, g := range segs {
 		s := g.s
 		s.inFlight = false
-		stop := -1 // the first line of an ordered stream that was not accepted
+		stop := -1        // the first line of an ordered stream that was not accepted
+		busyTail := false // every line from stop on was refused as busy
 		for k := g.from; k < g.to; k, i = k+1, i+1 {
 			kind := classify(res[i])
 			if stop >= 0 && kind == lineGap {
@@ -253,14 +254,19 @@ func (f *feeder) book(segs []segment, res []client.BatchResult, err error, at ti
 			switch kind {
 			case lineAccepted:
 				r.accepted(s.first + k)
+				busyTail = false
 				continue
 			case lineBusy:
+				if stop < 0 {
+					busyTail = true
+				}
 				f.sawBusy = true
 				r.cnt.busy.Add(1)
 				if inWin {
 					r.cnt.winBusy.Add(1)
 				}
 			default:
+				busyTail = false
 				r.cnt.rejected.Add(1)
 				if inWin {
 					r.cnt.winRejected.Add(1)
@@ -276,6 +282,11 @@ func (f *feeder) book(segs []segment, res []client.BatchResult, err error, at ti
 		}
 		if s.ordered && stop >= 0 && s.dead == nil {
 			s.next = stop // offer the refused nonce again, and what follows it
+		} else if !s.ordered && stop >= 0 && busyTail {
+			// A node answers busy for the tail of a batch it could not
+			// take: offer that tail again rather than spend the
+			// prepared load on refusals.
+			s.next = stop
 		}
 	}
 }
@@ -286,7 +297,7 @@ func (f *feeder) batchFailed(segs []segment, err error, at time.Duration, inWin 
 	n := int64(0)
 	for _, g := range segs {
 		g.s.inFlight = false
-		if g.s.ordered {
+		if g.s.ordered || errors.Is(err, client.ErrBusy) {
 			g.s.next = g.from // nothing of it is known to be admitted: offer it again
 		}
 		n += int64(g.to - g.from)

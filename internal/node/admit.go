@@ -146,13 +146,17 @@ func (n *Node) admitBatch(txs [][]byte) ([]chain.Hash, []error) {
 // refuseKnown sets errs[i], for i in idx, for a transaction already on
 // the ledger or already pending.
 func (n *Node) refuseKnown(hashes []chain.Hash, errs []error, idx []int) {
-	keys := make([]string, len(idx))
+	hs := make([]chain.Hash, len(idx))
 	for j, i := range idx {
-		keys[j] = txKey(hashes[i])
+		hs[j] = hashes[i]
 	}
-	for j, v := range n.store.AppGetMany(keys) {
+	for j, height := range n.store.TxHeights(hs) {
 		i := idx[j]
-		if r, ok := decodeRecord(v); ok {
+		if height != 0 {
+			r, ok := n.TxResult(hashes[i])
+			if !ok { // unreadable: the height is enough to refuse it
+				r = TxRecord{Height: height, OK: true}
+			}
 			errs[i] = committedErr(r)
 		} else if errs[i] == nil && n.pool.Has(hashes[i]) {
 			errs[i] = mempool.ErrDuplicate

@@ -14,13 +14,6 @@ import (
 // ErrCommitted refuses a transaction that is already on the ledger.
 var ErrCommitted = errors.New("transaction already committed")
 
-// The transaction index lives in the application area under txKeyPrefix:
-// tx hash -> height, outcome and reason. It is written in the same durable
-// transaction as the state the block produced, so the two never disagree.
-const txKeyPrefix = "tx/"
-
-func txKey(h chain.Hash) string { return txKeyPrefix + string(h[:]) }
-
 // rootKey records the state root after each executed height, so that the
 // roots that later blocks carry can be checked.
 func rootKey(height uint64) string {
@@ -34,27 +27,13 @@ type TxRecord struct {
 	Error  string
 }
 
-func encodeRecord(r TxRecord) []byte {
-	b := binary.BigEndian.AppendUint64(nil, r.Height)
-	if r.OK {
-		b = append(b, 1)
-	} else {
-		b = append(b, 0)
-	}
-	return append(b, r.Error...)
-}
-
 // TxResult returns the record of a committed transaction.
 func (n *Node) TxResult(h chain.Hash) (TxRecord, bool) {
-	v, _ := n.store.AppGet(txKey(h))
-	return decodeRecord(v)
-}
-
-func decodeRecord(v []byte) (TxRecord, bool) {
-	if len(v) < 9 {
+	r, height, ok := n.store.TxOutcome(h)
+	if !ok {
 		return TxRecord{}, false
 	}
-	return TxRecord{Height: binary.BigEndian.Uint64(v), OK: v[8] == 1, Error: string(v[9:])}, true
+	return TxRecord{Height: height, OK: r.OK, Error: r.Error}, true
 }
 
 // execute runs a committed block through the application and commits the
@@ -84,14 +63,10 @@ func (n *Node) execute(height uint64, txs [][]byte, hashes []chain.Hash, c *cons
 	}
 	evBefore := evCount
 	indexed := make([]bool, len(txs))
-	keys := make([]string, len(txs))
-	for i, h := range hashes {
-		keys[i] = txKey(h)
-	}
-	known := n.store.AppGetMany(keys)
+	known := n.store.TxHeights(hashes)
 	for i, tx := range txs {
 		h := hashes[i]
-		if _, done := decodeRecord(known[i]); done || seen[h] {
+		if known[i] != 0 || seen[h] {
 			results[i] = app.TxResult{Hash: h, Error: "duplicate: transaction already committed"}
 			continue
 		}
@@ -124,9 +99,10 @@ func (n *Node) execute(height uint64, txs [][]byte, hashes []chain.Hash, c *cons
 	for j, r := range res.Results {
 		results[pos[j]] = r
 	}
+	var outcomes []store.TxOutcome
 	for i, r := range results {
 		if indexed[i] {
-			puts[txKey(r.Hash)] = encodeRecord(TxRecord{Height: height, OK: r.OK, Error: r.Error})
+			outcomes = append(outcomes, store.TxOutcome{Hash: r.Hash, OK: r.OK, Error: r.Error})
 		}
 	}
 	for k, v := range evPuts {
@@ -137,9 +113,9 @@ func (n *Node) execute(height uint64, txs [][]byte, hashes []chain.Hash, c *cons
 	}
 	puts[rootKey(height)] = res.StateRoot[:]
 	if c != nil {
-		err = n.store.CommitExecuted(*c, store.AppWrite{Root: res.StateRoot, Puts: puts, Deletes: res.Deletes})
+		err = n.store.CommitExecuted(*c, store.AppWrite{Root: res.StateRoot, Puts: puts, Deletes: res.Deletes, Results: outcomes})
 	} else {
-		err = n.store.AppCommit(height, res.StateRoot, puts, res.Deletes)
+		err = n.store.AppCommitWith(height, store.AppWrite{Root: res.StateRoot, Puts: puts, Deletes: res.Deletes, Results: outcomes})
 	}
 	if err != nil {
 		return app.BlockResult{}, fmt.Errorf("node: commit state of height %d: %w", height, err)

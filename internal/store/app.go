@@ -39,6 +39,14 @@ func (s *Store) AppPut(puts map[string][]byte, deletes []string) error {
 // previous AppCommit's plus one (1 at first) and at most the committed
 // height; otherwise it fails with ErrAppOrder.
 func (s *Store) AppCommit(height uint64, root chain.Hash, puts map[string][]byte, deletes []string) error {
+	return s.AppCommitWith(height, AppWrite{Root: root, Puts: puts, Deletes: deletes})
+}
+
+// AppCommitWith is AppCommit that also records the block's transaction
+// outcomes (see AppWrite).
+func (s *Store) AppCommitWith(height uint64, w AppWrite) error {
+	root, puts, deletes := w.Root, w.Puts, w.Deletes
+	results, offs := encodeResults(w.Results)
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.mu.RLock()
@@ -49,6 +57,9 @@ func (s *Store) AppCommit(height uint64, root chain.Hash, puts map[string][]byte
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if err := appWrite(tx, puts, deletes); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketResults).Put(resultsKey(height), results); err != nil {
 			return err
 		}
 		meta := tx.Bucket(bucketMeta)
@@ -63,6 +74,9 @@ func (s *Store) AppCommit(height uint64, root chain.Hash, puts map[string][]byte
 	s.mu.Lock()
 	s.appHeight, s.appRoot = height, root
 	s.mu.Unlock()
+	if err := s.idx.add(height, w.Results, offs); err != nil {
+		return fmt.Errorf("store: index height %d: %w", height, err)
+	}
 	return nil
 }
 

@@ -46,8 +46,12 @@ var (
 // Store is a validator's durable state. It implements consensus.Storage.
 type Store struct {
 	db      *bolt.DB
+	idx     *txIndex
 	chainID string
 	genesis chain.Hash
+
+	closeOnce sync.Once
+	closeErr  error
 
 	wmu sync.Mutex // serialises writers, so that the cache follows the file's order
 
@@ -91,13 +95,21 @@ func Open(path, chainID string, genesis chain.Hash) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	if s.idx, err = openTxIndex(indexDir(path)); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open transaction index: %w", err)
+	}
+	if err := s.catchUpIndex(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: rebuild transaction index: %w", err)
+	}
 	return s, nil
 }
 
 // init creates the buckets of a new file, or checks an existing file's
 // format and chain.
 func (s *Store) init(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketBlocks, bucketCommitted, bucketMeta, bucketApp} {
+	for _, name := range [][]byte{bucketBlocks, bucketCommitted, bucketMeta, bucketApp, bucketResults} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}
@@ -164,10 +176,16 @@ func (s *Store) load(tx *bolt.Tx) error {
 
 // Close closes the file. The Store must not be used afterwards.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("store: close: %w", err)
-	}
-	return nil
+	s.closeOnce.Do(func() {
+		var ierr error
+		if s.idx != nil {
+			ierr = s.idx.db.Close()
+		}
+		if err := errors.Join(s.db.Close(), ierr); err != nil {
+			s.closeErr = fmt.Errorf("store: close: %w", err)
+		}
+	})
+	return s.closeErr
 }
 
 // Err returns the first error met by a read that could not return one

@@ -106,6 +106,10 @@ type AppWrite struct {
 	Root    chain.Hash
 	Puts    map[string][]byte
 	Deletes []string
+	// Results are the outcomes of the block's transactions, for the
+	// transaction index (TxOutcome, TxHeights). A transaction appears
+	// once in the whole ledger: the caller leaves out repeats.
+	Results []TxOutcome
 }
 
 // CommitExecuted commits one block, as Commit does, together with the
@@ -163,8 +167,13 @@ func (s *Store) commit(cs []consensus.Commit, app *AppWrite) error {
 	s.mu.RLock()
 	appHeight := s.appHeight
 	s.mu.RUnlock()
-	if app != nil && height != appHeight+1 {
-		return fmt.Errorf("%w: height %d after %d", ErrAppOrder, height, appHeight)
+	var results []byte
+	var offs []uint32
+	if app != nil {
+		if height != appHeight+1 {
+			return fmt.Errorf("%w: height %d after %d", ErrAppOrder, height, appHeight)
+		}
+		results, offs = encodeResults(app.Results)
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		bb, cb := tx.Bucket(bucketBlocks), tx.Bucket(bucketCommitted)
@@ -193,6 +202,9 @@ func (s *Store) commit(cs []consensus.Commit, app *AppWrite) error {
 		if err := appWrite(tx, app.Puts, app.Deletes); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bucketResults).Put(resultsKey(height), results); err != nil {
+			return err
+		}
 		if err := meta.Put(keyAppHeight, binary.BigEndian.AppendUint64(nil, height)); err != nil {
 			return err
 		}
@@ -208,5 +220,10 @@ func (s *Store) commit(cs []consensus.Commit, app *AppWrite) error {
 		s.appHeight, s.appRoot = height, app.Root
 	}
 	s.mu.Unlock()
+	if app != nil {
+		if err := s.idx.add(height, app.Results, offs); err != nil {
+			return fmt.Errorf("store: index height %d: %w", height, err)
+		}
+	}
 	return nil
 }
