@@ -56,7 +56,7 @@ messages were sent; --trace shows who told whom what, round by round.
 					return err
 				}
 				if f.json {
-					return printJSON(c.OutOrStdout(), exhaustiveJSON(cfg, s))
+					return printJSON(c.OutOrStdout(), generals.NewSearchReport(cfg, s))
 				}
 				return printExhaustive(c.OutOrStdout(), cfg, s)
 			}
@@ -65,7 +65,7 @@ messages were sent; --trace shows who told whom what, round by round.
 				return err
 			}
 			if f.json {
-				return printJSON(c.OutOrStdout(), runJSON(cfg, res))
+				return printJSON(c.OutOrStdout(), generals.NewReport(cfg, res))
 			}
 			return printRun(c.OutOrStdout(), cfg, res, true)
 		},
@@ -164,75 +164,6 @@ func parseIDs(s string, n int) ([]int, error) {
 		ids = append(ids, id)
 	}
 	return ids, nil
-}
-
-// runOutput is the contract's JSON form of one run; the exhaustive fields
-// appear only with --exhaustive.
-type runOutput struct {
-	Algorithm string            `json:"algorithm"`
-	Generals  int               `json:"generals"`
-	M         int               `json:"m"`
-	Traitors  []int             `json:"traitors"`
-	Order     string            `json:"order"`
-	Decisions map[string]string `json:"decisions"`
-	IC1       bool              `json:"ic1"`
-	IC2       bool              `json:"ic2"`
-	Messages  int               `json:"messages"`
-	Strategy  string            `json:"strategy,omitempty"`
-	Seed      uint64            `json:"seed"`
-	*exhaustiveOutput
-	Trace []string `json:"trace,omitempty"`
-}
-
-type exhaustiveOutput struct {
-	Exhaustive    bool   `json:"exhaustive"`
-	Cases         uint64 `json:"cases"`
-	Violations    uint64 `json:"violations"`
-	IC1Violations uint64 `json:"ic1_violations"`
-	IC2Violations uint64 `json:"ic2_violations"`
-	Choices       int    `json:"choices"`
-	ExampleCase   uint64 `json:"example_case"`
-}
-
-func runJSON(cfg generals.Config, res generals.Result) runOutput {
-	decisions := make(map[string]string, len(res.Decisions))
-	for id, v := range res.Decisions {
-		decisions[strconv.Itoa(id)] = v.String()
-	}
-	return runOutput{
-		Algorithm: cfg.Algorithm.String(),
-		Generals:  cfg.Generals,
-		M:         cfg.M,
-		Traitors:  append([]int{}, cfg.Traitors...),
-		Order:     cfg.Order.String(),
-		Decisions: decisions,
-		IC1:       res.IC1,
-		IC2:       res.IC2,
-		Messages:  res.Messages,
-		Strategy:  cfg.Strategy.String(),
-		Seed:      cfg.Seed,
-		Trace:     res.Trace,
-	}
-}
-
-// exhaustiveJSON is the JSON of a search: the counts, with ic1 and ic2 true
-// only if no case broke them, and decisions and messages of the example
-// case (the first violating one, else case 0).
-func exhaustiveJSON(cfg generals.Config, s generals.Summary) runOutput {
-	out := runJSON(cfg, s.Example)
-	out.Strategy = ""
-	out.IC1 = s.IC1Violations == 0
-	out.IC2 = s.IC2Violations == 0
-	out.exhaustiveOutput = &exhaustiveOutput{
-		Exhaustive:    true,
-		Cases:         s.Cases,
-		Violations:    s.Violations,
-		IC1Violations: s.IC1Violations,
-		IC2Violations: s.IC2Violations,
-		Choices:       s.Choices,
-		ExampleCase:   s.ExampleCase,
-	}
-	return out
 }
 
 // describe is the first line of a report: who is who.

@@ -36,35 +36,6 @@ func newGeneralsHandler() *generalsHandler {
 	return &generalsHandler{slots: make(chan struct{}, generalsConcurrent)}
 }
 
-// generalsJSON is the answer: the fields of `strategos generals --json`,
-// the exhaustive counts when asked for, and the trace when asked for.
-type generalsJSON struct {
-	Algorithm string            `json:"algorithm"`
-	Generals  int               `json:"generals"`
-	M         int               `json:"m"`
-	Traitors  []int             `json:"traitors"`
-	Order     string            `json:"order"`
-	Decisions map[string]string `json:"decisions"`
-	IC1       bool              `json:"ic1"`
-	IC2       bool              `json:"ic2"`
-	Messages  int               `json:"messages"`
-	Strategy  string            `json:"strategy,omitempty"`
-	Seed      uint64            `json:"seed"`
-	*generalsSearch
-	Trace []string `json:"trace,omitempty"`
-}
-
-// generalsSearch holds the counts of an exhaustive search.
-type generalsSearch struct {
-	Exhaustive    bool   `json:"exhaustive"`
-	Cases         uint64 `json:"cases"`
-	Violations    uint64 `json:"violations"`
-	IC1Violations uint64 `json:"ic1_violations"`
-	IC2Violations uint64 `json:"ic2_violations"`
-	Choices       int    `json:"choices"`
-	ExampleCase   uint64 `json:"example_case"`
-}
-
 func (g *generalsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cfg, exhaustive, err := generalsConfig(r.URL.Query())
 	if err != nil {
@@ -78,7 +49,7 @@ func (g *generalsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	type answer struct {
-		out generalsJSON
+		out generals.Report
 		err error
 	}
 	done := make(chan answer, 1)
@@ -103,41 +74,19 @@ func (g *generalsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func runGenerals(cfg generals.Config, exhaustive bool) (generalsJSON, error) {
+func runGenerals(cfg generals.Config, exhaustive bool) (generals.Report, error) {
 	if !exhaustive {
 		res, err := generals.Run(cfg)
 		if err != nil {
-			return generalsJSON{}, err
+			return generals.Report{}, err
 		}
-		out := generalsView(cfg, res)
-		out.Strategy = cfg.Strategy.String()
-		return out, nil
+		return generals.NewReport(cfg, res), nil
 	}
 	s, err := generals.Exhaust(cfg, generalsMaxWork)
 	if err != nil {
-		return generalsJSON{}, err
+		return generals.Report{}, err
 	}
-	out := generalsView(cfg, s.Example)
-	out.IC1, out.IC2 = s.IC1Violations == 0, s.IC2Violations == 0
-	out.generalsSearch = &generalsSearch{
-		Exhaustive: true, Cases: s.Cases, Violations: s.Violations,
-		IC1Violations: s.IC1Violations, IC2Violations: s.IC2Violations,
-		Choices: s.Choices, ExampleCase: s.ExampleCase,
-	}
-	return out, nil
-}
-
-func generalsView(cfg generals.Config, res generals.Result) generalsJSON {
-	decisions := make(map[string]string, len(res.Decisions))
-	for id, v := range res.Decisions {
-		decisions[strconv.Itoa(id)] = v.String()
-	}
-	return generalsJSON{
-		Algorithm: cfg.Algorithm.String(), Generals: cfg.Generals, M: cfg.M,
-		Traitors: append([]int{}, cfg.Traitors...), Order: cfg.Order.String(),
-		Decisions: decisions, IC1: res.IC1, IC2: res.IC2, Messages: res.Messages,
-		Seed: cfg.Seed, Trace: res.Trace,
-	}
+	return generals.NewSearchReport(cfg, s), nil
 }
 
 // generalsConfig reads a run from the query, with the defaults of
