@@ -2,24 +2,17 @@ package bench
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/client"
-	"github.com/strategos/strategos/internal/keys"
 )
 
 // Defaults and bounds.
@@ -289,87 +282,6 @@ func reach(ctx context.Context, apis []string, hc *http.Client) ([]*target, erro
 	return out, nil
 }
 
-// loadSeconds is how many seconds of load to pre-generate: warm-up,
-// window and a few seconds of cool-down.
-func loadSeconds(o *Options) float64 {
-	return (o.Warmup + o.Duration + 3*time.Second).Seconds()
-}
-
-// prepare generates (and signs) the run's transactions.
-func prepare(ctx context.Context, o *Options, targets []*target, keysDir string) ([]*stream, error) {
-	perSec := o.Rate
-	if perSec == 0 {
-		perSec = closedKVTPS
-		if o.App == "bank" {
-			perSec = closedBankTPS
-		}
-	}
-	total := int(perSec*loadSeconds(o)) + 100*len(targets)
-	if o.App == "kv" {
-		fmt.Fprintf(o.Progress, "bench: generating %d kv transactions of %d bytes\n", total, kvTxSize)
-		var id [4]byte
-		rand.Read(id[:])
-		return kvStreams(hex.EncodeToString(id[:]), len(targets), kvStreamsOfNode, total), nil
-	}
-	senders, err := loadSenders(keysDir, targets)
-	if err != nil {
-		return nil, err
-	}
-	per := (total + len(senders) - 1) / len(senders)
-	for i := range senders {
-		if err := firstNonce(ctx, targets[senders[i].node], &senders[i], per); err != nil {
-			return nil, fmt.Errorf("bench: sender %d: %w", i, err)
-		}
-	}
-	fmt.Fprintf(o.Progress, "bench: signing %d transfers from %d accounts\n", per*len(senders), len(senders))
-	began := time.Now()
-	streams, err := bankStreams(targets[0].status.ChainID, senders, per)
-	if err == nil {
-		fmt.Fprintf(o.Progress, "bench: signed in %v\n", time.Since(began).Round(time.Millisecond))
-	}
-	return streams, err
-}
-
-// loadSenders reads the account keys of keysDir (account0.key, ...),
-// pins sender i to target i mod n, and takes each one's first nonce from
-// its node's pending_nonce.
-func loadSenders(dir string, targets []*target) ([]sender, error) {
-	if dir == "" {
-		return nil, errors.New("bench: a bank bench of running nodes needs --keys DIR with funded key files (account0.key, account1.key, ...), such as a testnet's keys/")
-	}
-	var out []sender
-	for k := 0; ; k++ {
-		path := filepath.Join(dir, fmt.Sprintf("account%d.key", k))
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			break
-		}
-		key, err := keys.Read(path)
-		if err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
-		}
-		out = append(out, sender{key: key, node: k % len(targets)})
-	}
-	if len(out) < 2 {
-		return nil, fmt.Errorf("bench: %s holds %d account key files (account0.key, ...); a bank bench needs at least 2", dir, len(out))
-	}
-	return out, nil
-}
-
-// firstNonce sets s's first nonce from its node's pending_nonce and
-// checks that the account can pay n transfers of 1 unit.
-func firstNonce(ctx context.Context, t *target, s *sender, n int) error {
-	addr := chain.AddressOf(s.key.Public().(ed25519.PublicKey))
-	a, err := t.c.Account(ctx, addr)
-	if err != nil {
-		return err
-	}
-	if a.Balance < uint64(n) {
-		return fmt.Errorf("account %s holds %d units, too few for %d transfers of 1", addr, a.Balance, n)
-	}
-	s.nonce = a.PendingNonce
-	return nil
-}
-
 // measure runs the load and builds the report.
 func (r *run) measure(ctx context.Context, targets []*target, lnet *localNet) (*Report, error) {
 	o := r.o
@@ -540,65 +452,6 @@ func (r *run) watch(ctx context.Context, n *localNet) {
 			return
 		}
 	}
-}
-
-// checkLost looks up the accepted transactions that were not seen
-// committed on the node that accepted them (a sample if there are many).
-func (r *run) checkLost(ctx context.Context, targets []*target) (lost, dropped, pending int64, checked int) {
-	var todo []int
-	for id := range r.book.len() {
-		if r.book.state[id].Load() == stAccepted {
-			todo = append(todo, id)
-		}
-	}
-	scale := 1.0
-	if len(todo) > lostCheck {
-		step := float64(len(todo)) / lostCheck
-		sample := make([]int, 0, lostCheck)
-		for i := range lostCheck {
-			sample = append(sample, todo[int(float64(i)*step)])
-		}
-		scale, todo = float64(len(todo))/lostCheck, sample
-	}
-	if len(todo) == 0 {
-		return 0, 0, 0, 0
-	}
-	fmt.Fprintf(r.o.Progress, "bench: looking up %d accepted transactions not seen committed\n", len(todo))
-	var l, d, p atomic.Int64
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for id := range work {
-				s, k := r.book.locate(id)
-				h := chain.TxHash(s.line(k))
-				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				tx, err := targets[s.node].c.Tx(cctx, h)
-				cancel()
-				switch {
-				case errors.Is(err, client.ErrNotFound):
-					l.Add(1)
-				case err != nil:
-					p.Add(1) // cannot tell: not counted as lost
-				case tx.Status == client.StatusCommitted:
-					// committed, but after the follower stopped
-				case tx.Status == client.StatusRejected:
-					d.Add(1)
-				default:
-					p.Add(1)
-				}
-			}
-		}()
-	}
-	for _, id := range todo {
-		work <- id
-	}
-	close(work)
-	wg.Wait()
-	up := func(v int64) int64 { return int64(float64(v)*scale + 0.5) }
-	return up(l.Load()), up(d.Load()), up(p.Load()), len(todo)
 }
 
 // report builds the report from the run's counters.

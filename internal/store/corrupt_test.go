@@ -26,7 +26,8 @@ func TestReadErrorsAreKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := blocks[1].Hash(testChain)
-	put(t, s, bucketBlocks, h[:], []byte{0xff, 0xff})
+	put(t, s, bucketBlockAt, h[:], heightKey(2))
+	put(t, s, bucketBlocks, blockKey(2, h), []byte{0xff, 0xff})
 	if b, ok := s.Block(h); ok || b != nil {
 		t.Fatal("a corrupt block was returned")
 	}
@@ -57,9 +58,10 @@ func TestOpenRefusesCorruptState(t *testing.T) {
 		{"tip height", bucketMeta, keyTip, []byte{1, 2}},
 		{"tip above the index", bucketMeta, keyTip, heightKey(2)},
 		{"tip index entry", bucketCommitted, heightKey(1), h[:10]},
-		{"tip block", bucketBlocks, h[:], []byte{0xff}},
-		{"tip block replaced", bucketBlocks, h[:], nil}, // filled in below
-		{"format", bucketMeta, keyFormat, []byte{2}},
+		{"tip block", bucketBlocks, blockKey(1, h), []byte{0xff}},
+		{"tip block replaced", bucketBlocks, blockKey(1, h), nil}, // filled in below
+		{"tip block's height", bucketBlockAt, h[:], heightKey(7)},
+		{"format", bucketMeta, keyFormat, []byte{9}},
 		{"application height", bucketMeta, keyAppHeight, []byte{1}},
 		{"application root", bucketMeta, keyAppRoot, []byte{1}},
 	}

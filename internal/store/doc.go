@@ -24,7 +24,8 @@
 //
 // Layout, one bucket each:
 //
-//	blocks     block hash -> block (wire.MarshalBlock)
+//	blocks     height (8 bytes) + block hash -> block (wire.MarshalBlock), so new blocks append
+//	block-heights  block hash -> height (where the block is in blocks)
 //	committed  height (8 bytes, big-endian) -> block hash (32 bytes) + certifying QC (wire.MarshalQC)
 //	meta       format, chain id, genesis hash, safety state, committed tip height,
 //	           application height and state root

@@ -58,7 +58,7 @@ func (s *Store) CommittedBlock(height uint64) (b *chain.Block, h chain.Hash, qc 
 func (s *Store) Block(h chain.Hash) (*chain.Block, bool) {
 	var b *chain.Block
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketBlocks).Get(h[:]) == nil {
+		if tx.Bucket(bucketBlockAt).Get(h[:]) == nil {
 			return nil
 		}
 		var err error

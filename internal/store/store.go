@@ -26,10 +26,13 @@ var (
 	ErrAppOrder = errors.New("store: application commit out of order")
 )
 
-const formatVersion = 1
+// formatVersion 2: blocks keyed by height and hash (version 1 keyed them
+// by hash alone), transaction outcomes per height, the Pebble index.
+const formatVersion = 2
 
 var (
-	bucketBlocks    = []byte("blocks")
+	bucketBlocks    = []byte("blocks")        // height (8 bytes) + hash -> block
+	bucketBlockAt   = []byte("block-heights") // hash -> height: where a block is in bucketBlocks
 	bucketCommitted = []byte("committed")
 	bucketMeta      = []byte("meta")
 	bucketApp       = []byte("app")
@@ -109,7 +112,7 @@ func Open(path, chainID string, genesis chain.Hash) (*Store, error) {
 // init creates the buckets of a new file, or checks an existing file's
 // format and chain.
 func (s *Store) init(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketBlocks, bucketCommitted, bucketMeta, bucketApp, bucketResults} {
+	for _, name := range [][]byte{bucketBlocks, bucketBlockAt, bucketCommitted, bucketMeta, bucketApp, bucketResults} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}
@@ -242,9 +245,40 @@ func committedAt(tx *bolt.Tx, height uint64) (*chain.Block, chain.Hash, *chain.Q
 
 // blockAt reads a block by hash; a missing block is an error.
 func blockAt(tx *bolt.Tx, h chain.Hash) (*chain.Block, error) {
-	v := tx.Bucket(bucketBlocks).Get(h[:])
+	v := blockBytes(tx, h)
 	if v == nil {
 		return nil, fmt.Errorf("no block %s", h.Short())
 	}
 	return wire.UnmarshalBlock(v)
+}
+
+// Blocks are stored under their height then their hash, so that a new
+// block goes at the end of the B+tree. Keyed by hash alone, each new block
+// landed in a random leaf among earlier blocks, and bbolt rewrote (and
+// read back into memory) those neighbours' bytes on every commit: the
+// store's resident memory grew with the file. A small bucket maps a hash
+// to its height.
+func blockKey(height uint64, h chain.Hash) []byte {
+	return append(binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(h)), height), h[:]...)
+}
+
+// blockBytes returns the stored encoding of block h, or nil.
+func blockBytes(tx *bolt.Tx, h chain.Hash) []byte {
+	ht := tx.Bucket(bucketBlockAt).Get(h[:])
+	if len(ht) != 8 {
+		return nil
+	}
+	return tx.Bucket(bucketBlocks).Get(blockKey(binary.BigEndian.Uint64(ht), h))
+}
+
+// putBlock stores a block's encoding unless it is stored already.
+func putBlock(tx *bolt.Tx, height uint64, h chain.Hash, data []byte) error {
+	at := tx.Bucket(bucketBlockAt)
+	if at.Get(h[:]) != nil {
+		return nil
+	}
+	if err := at.Put(h[:], binary.BigEndian.AppendUint64(nil, height)); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketBlocks).Put(blockKey(height, h), data)
 }

@@ -22,8 +22,9 @@ func (s *Store) Persist(blocks []*chain.Block, safety *consensus.SafetyState) er
 		return nil
 	}
 	type entry struct {
-		hash chain.Hash
-		data []byte
+		hash   chain.Hash
+		height uint64
+		data   []byte
 	}
 	entries := make([]entry, len(blocks))
 	for i, b := range blocks {
@@ -31,7 +32,7 @@ func (s *Store) Persist(blocks []*chain.Block, safety *consensus.SafetyState) er
 		if err != nil {
 			return fmt.Errorf("store: persist: %w", err)
 		}
-		entries[i] = entry{b.Hash(s.chainID), data}
+		entries[i] = entry{b.Hash(s.chainID), b.Height, data}
 	}
 	var safetyData []byte
 	var next consensus.SafetyState
@@ -54,12 +55,8 @@ func (s *Store) Persist(blocks []*chain.Block, safety *consensus.SafetyState) er
 		}
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		bb := tx.Bucket(bucketBlocks)
 		for _, e := range entries {
-			if bb.Get(e.hash[:]) != nil {
-				continue
-			}
-			if err := bb.Put(e.hash[:], e.data); err != nil {
+			if err := putBlock(tx, e.height, e.hash, e.data); err != nil {
 				return err
 			}
 		}
@@ -176,15 +173,15 @@ func (s *Store) commit(cs []consensus.Commit, app *AppWrite) error {
 		results, offs = encodeResults(app.Results)
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		bb, cb := tx.Bucket(bucketBlocks), tx.Bucket(bucketCommitted)
+		cb := tx.Bucket(bucketCommitted)
 		for _, e := range entries {
 			// Persist stored the block already, in the usual case.
-			if bb.Get(e.c.Hash[:]) == nil {
+			if tx.Bucket(bucketBlockAt).Get(e.c.Hash[:]) == nil {
 				block, err := wire.MarshalBlock(e.c.Block)
 				if err != nil {
 					return err
 				}
-				if err := bb.Put(e.c.Hash[:], block); err != nil {
+				if err := putBlock(tx, e.c.Block.Height, e.c.Hash, block); err != nil {
 					return err
 				}
 			}
