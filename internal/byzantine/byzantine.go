@@ -87,6 +87,13 @@ func (w *wrapper) Tick() {
 	}
 }
 
+// Round and Leader report the wrapped core's view, so that a node's
+// status and events show where a Byzantine validator is, as for any other.
+func (w *wrapper) Round() uint64 { return w.core.Round() }
+
+// Leader returns the leader of round.
+func (w *wrapper) Leader(round uint64) uint32 { return w.core.Leader(round) }
+
 func (w *wrapper) Ready() consensus.Ready {
 	r := w.core.Ready()
 	w.filter(&r)

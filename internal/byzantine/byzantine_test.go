@@ -309,3 +309,27 @@ func TestEquivocate(t *testing.T) {
 		}
 	}
 }
+
+// Every behaviour reports its core's round and the round's leader, so a
+// Byzantine node's status and events say where it is like any other's.
+func TestBehavioursReportTheirRound(t *testing.T) {
+	type rounder interface {
+		Round() uint64
+		Leader(uint64) uint32
+	}
+	k := newKeys(4)
+	for _, name := range byzantine.Names() {
+		r, err := byzantine.New(name, byzantine.Options{Config: k.config(1, nil), Colluders: []uint32{1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ro, ok := r.(rounder)
+		if !ok {
+			t.Errorf("%s does not report its round", name)
+			continue
+		}
+		if ro.Round() == 0 || ro.Leader(5) != 1 {
+			t.Errorf("%s: round %d, leader of round 5 %d", name, ro.Round(), ro.Leader(5))
+		}
+	}
+}

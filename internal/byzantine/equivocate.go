@@ -117,6 +117,12 @@ func (e *equivocate) Tick() {
 // Ready merges the twins' output: each twin's messages reach only its own
 // side of the honest validators, and every traitor; proposals reach
 // everyone.
+// Round reports the furthest round either twin has reached.
+func (e *equivocate) Round() uint64 { return max(e.twins[0].Round(), e.twins[1].Round()) }
+
+// Leader returns the leader of round.
+func (e *equivocate) Leader(round uint64) uint32 { return e.twins[0].Leader(round) }
+
 func (e *equivocate) Ready() consensus.Ready {
 	var out consensus.Ready
 	for s, t := range e.twins {
