@@ -25,6 +25,11 @@ type TxResult struct {
 	Hash  chain.Hash
 	OK    bool
 	Error string
+	// Later marks a transaction that is not applicable yet but may become
+	// so (a transfer whose nonce is ahead of its sender's next): it
+	// changes nothing, is not recorded as committed, and stays pending, so
+	// a leader that orders it too early cannot get it rejected for good.
+	Later bool
 }
 
 // BlockResult is the outcome of executing one committed block: the

@@ -43,9 +43,10 @@ func (n *Node) SubmitBatch(txs [][]byte) (hashes []chain.Hash, errs []error) {
 		h, e := n.admitBatch(txs[:take])
 		copy(hashes, h)
 		copy(errs, e)
+		busy := fmt.Errorf("%w: %d transactions already wait for a block", mempool.ErrFull, n.maxWaiting-room)
 		for i := take; i < len(txs); i++ {
 			hashes[i] = chain.TxHash(txs[i])
-			errs[i] = fmt.Errorf("%w: %d transactions already wait for a block", mempool.ErrFull, n.maxWaiting-room)
+			errs[i] = busy
 		}
 	} else {
 		hashes, errs = n.admitBatch(txs)

@@ -101,7 +101,7 @@ func (n *Node) execute(height uint64, txs [][]byte, hashes []chain.Hash, c *cons
 	}
 	var outcomes []store.TxOutcome
 	for i, r := range results {
-		if indexed[i] {
+		if indexed[i] && !r.Later {
 			outcomes = append(outcomes, store.TxOutcome{Hash: r.Hash, OK: r.OK, Error: r.Error})
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/strategos/strategos/internal/app"
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/consensus"
 	"github.com/strategos/strategos/internal/transport"
@@ -134,7 +135,7 @@ func (n *Node) commit(cs []consensus.Commit) error {
 			return err
 		}
 		now := time.Now()
-		n.pool.CommittedHashes(b.Height, hs)
+		n.pool.CommittedHashes(b.Height, final(hs, res.Results))
 		n.recheck(res.Senders)
 		for blk := range n.txHashes {
 			if blk.Height <= b.Height {
@@ -198,4 +199,18 @@ func (n *Node) journal(ms []consensus.Message) {
 			n.log.Error("sign log", "err", err)
 		}
 	}
+}
+
+// final returns the hashes of a block's transactions that the block
+// settled (applied or rejected for good), leaving out those not applicable
+// yet (app.TxResult.Later), which stay pending.
+func final(hs []chain.Hash, rs []app.TxResult) []chain.Hash {
+	out := hs[:0:0]
+	for i, h := range hs {
+		if i < len(rs) && rs[i].Later {
+			continue
+		}
+		out = append(out, h)
+	}
+	return out
 }

@@ -242,6 +242,7 @@ func (a *App) Execute(height uint64, txs [][]byte) (app.BlockResult, error) {
 		}
 		if reason != nil {
 			r.Error = reason.Error()
+			r.Later = errors.Is(reason, ErrNonceGap)
 		} else {
 			r.OK = true
 			applied = append(applied, r.Hash)

@@ -135,6 +135,10 @@ func TestNonceReuseAndGaps(t *testing.T) {
 	if r[1].Error != "bank: nonce 0 already used, next is 1" || !strings.Contains(r[2].Error, "nonce 2 is ahead of the next nonce 1") {
 		t.Fatalf("reasons %q, %q", r[1].Error, r[2].Error)
 	}
+	// A used nonce is final; a nonce ahead may apply later.
+	if r[0].Later || r[1].Later || !r[2].Later {
+		t.Fatalf("later: %v %v %v, want only the gap", r[0].Later, r[1].Later, r[2].Later)
+	}
 	// The same transfer again, in a later block, is refused too.
 	if err := f.app.CheckTx(f.tx(t, 0, 1, 1, 0)); !errors.Is(err, ErrNonceUsed) || err.Error() != "bank: nonce 0 already used, next is 1" {
 		t.Fatalf("CheckTx of a used nonce: %v", err)
