@@ -94,7 +94,7 @@ type Node struct {
 	MempoolMaxTxs int `json:"mempool_max_txs,omitempty"`
 	// MempoolMaxWaiting bounds the transactions that wait for a block
 	// (none carries them yet) beyond which a client's new transactions
-	// are answered busy (default 20,000: two full blocks).
+	// are answered busy (default 10,000: one full block).
 	MempoolMaxWaiting int `json:"mempool_max_waiting,omitempty"`
 }
 

@@ -75,8 +75,11 @@ func IsBusy(err error) bool { return errors.Is(err, mempool.ErrFull) }
 func IsDuplicate(err error) bool { return errors.Is(err, mempool.ErrDuplicate) }
 
 // defaultMaxWaiting bounds the transactions waiting for a block beyond
-// which clients are answered busy: two full blocks.
-const defaultMaxWaiting = 2 * maxBlockTxs
+// which clients are answered busy: one full block, so that what a node
+// accepts commits within a few rounds even when it is offered more than it
+// can take (measured: two blocks doubled the overload latency for ~10% more
+// throughput).
+const defaultMaxWaiting = maxBlockTxs
 
 // admitChunk is how many transactions admission checks per hold of
 // admitMu, so that a commit never waits long behind a large batch.
