@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -86,25 +85,14 @@ func strategosBinary(t *testing.T) string {
 	return benchBin
 }
 
-// freePorts returns base such that base..base+n-1 are free on 127.0.0.1,
-// below Linux's ephemeral range.
+// freePorts returns base such that base..base+n-1 are free on 127.0.0.1.
 func freePorts(t *testing.T, n int) int {
 	t.Helper()
-	for range 200 {
-		base := 20000 + rand.IntN(12000-n)
-		ok := true
-		for p := base; p < base+n && ok; p++ {
-			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-			if ok = err == nil; ok {
-				ln.Close()
-			}
-		}
-		if ok {
-			return base
-		}
+	base, err := testbin.FreePorts(n)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free ports")
-	return 0
+	return base
 }
 
 func portsFree(base, n int) bool {

@@ -16,8 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -34,6 +32,7 @@ import (
 	"github.com/strategos/strategos/internal/app/bank"
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/keys"
+	"github.com/strategos/strategos/internal/testbin"
 	"github.com/strategos/strategos/internal/testnet"
 )
 
@@ -157,26 +156,14 @@ func startNetwork(t *testing.T) *network {
 	}
 }
 
-// freePorts returns base such that base..base+n-1 are free, drawn below
-// Linux's ephemeral range so that no outgoing connection takes one
-// between the probe and the bind.
+// freePorts returns base such that base..base+n-1 are free on 127.0.0.1.
 func freePorts(t *testing.T, n int) int {
 	t.Helper()
-	for range 200 {
-		base := 20000 + rand.IntN(12000-n)
-		ok := true
-		for p := base; p < base+n && ok; p++ {
-			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-			if ok = err == nil; ok {
-				ln.Close()
-			}
-		}
-		if ok {
-			return base
-		}
+	base, err := testbin.FreePorts(n)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free ports")
-	return 0
+	return base
 }
 
 type syncBuffer struct {
