@@ -180,7 +180,7 @@ func TestBenchInterrupt(t *testing.T) {
 	cmd := exec.Command(bin, "bench", "--nodes", "4", "--app", "kv", "--rate", "200", "--duration", "1m", "--warmup", "1s", "--json",
 		"--api-port", strconv.Itoa(api), "--p2p-port", strconv.Itoa(p2p))
 	var out bytes.Buffer
-	errOut := &syncBuffer{}
+	errOut := &testbin.Buffer{}
 	cmd.Stdout, cmd.Stderr = &out, errOut
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -224,22 +224,4 @@ func TestBenchInterrupt(t *testing.T) {
 	if !portsFree(api, 4) || !portsFree(p2p, 4) {
 		t.Errorf("a validator still holds its port after bench exited")
 	}
-}
-
-// syncBuffer is a bytes.Buffer that a process writes while a test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

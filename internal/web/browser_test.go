@@ -111,7 +111,7 @@ func startBrowser(t *testing.T, path string) context.Context {
 // network is a running testnet.
 type network struct {
 	man testnet.Manifest
-	out *syncBuffer
+	out *testbin.Buffer
 }
 
 // startNetwork runs `strategos testnet --byzantine 1` in-process: four
@@ -119,7 +119,7 @@ type network struct {
 func startNetwork(t *testing.T) *network {
 	t.Helper()
 	home := t.TempDir()
-	out := &syncBuffer{}
+	out := &testbin.Buffer{}
 	apiPort, p2pPort := freePorts(t, 4), freePorts(t, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -164,23 +164,6 @@ func freePorts(t *testing.T, n int) int {
 		t.Fatal(err)
 	}
 	return base
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // page drives one tab.
