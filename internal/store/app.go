@@ -107,28 +107,6 @@ func (s *Store) AppGet(key string) ([]byte, bool) {
 	return v, v != nil
 }
 
-// AppGetMany reads several keys of the application area in one read
-// transaction: vals[i] is the value of keys[i], nil when absent. A read
-// transaction costs more than a lookup, so the node's hot paths (a batch
-// of admissions, a block's duplicate check) read together.
-func (s *Store) AppGetMany(keys []string) [][]byte {
-	vals := make([][]byte, len(keys))
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketApp)
-		for i, k := range keys {
-			if x := b.Get([]byte(k)); x != nil {
-				vals[i] = append(make([]byte, 0, len(x)), x...)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		s.noteReadErr(fmt.Errorf("store: app get: %w", err))
-		clear(vals)
-	}
-	return vals
-}
-
 func appWrite(tx *bolt.Tx, puts map[string][]byte, deletes []string) error {
 	b := tx.Bucket(bucketApp)
 	for _, k := range deletes {

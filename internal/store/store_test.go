@@ -295,16 +295,11 @@ func TestApp(t *testing.T) {
 			s = reopen(t, s, path)
 		}
 		want := map[string]string{"a": "3", "c": "4", "empty": ""}
-		keys := []string{"a", "b", "c", "empty", "missing"}
-		many := s.AppGetMany(keys)
-		for j, k := range keys {
+		for _, k := range []string{"a", "b", "c", "empty", "missing"} {
 			v, ok := s.AppGet(k)
 			w, wok := want[k]
 			if ok != wok || string(v) != w || (ok && v == nil) {
 				t.Errorf("store %d: %q = %q %v, want %q %v", i, k, v, ok, w, wok)
-			}
-			if (many[j] != nil) != wok || string(many[j]) != w {
-				t.Errorf("store %d: AppGetMany %q = %q, want %q %v", i, k, many[j], w, wok)
 			}
 		}
 		if h, r := s.AppState(); h != 1 || r != (chain.Hash{1}) {
