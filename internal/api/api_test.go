@@ -7,13 +7,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/strategos/strategos/internal/config"
 	"github.com/strategos/strategos/internal/node"
+	"github.com/strategos/strategos/internal/testbin"
 )
 
 // testNode is a running single-validator network and its API.
@@ -29,10 +28,7 @@ type testNode struct {
 func startNode(tb testing.TB, app string) *testNode {
 	tb.Helper()
 	dir := tb.TempDir()
-	if err := config.Init(config.InitOptions{Nodes: 1, Out: dir, App: app, APIPort: 1, P2PPort: 1}); err != nil {
-		tb.Fatal(err)
-	}
-	h, err := config.Load(filepath.Join(dir, "node0"))
+	h, err := testbin.OneValidator(dir, app)
 	if err != nil {
 		tb.Fatal(err)
 	}

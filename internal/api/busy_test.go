@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/strategos/strategos/internal/config"
 	"github.com/strategos/strategos/internal/node"
+	"github.com/strategos/strategos/internal/testbin"
 )
 
 // A node whose mempool is full answers busy: per line for a batch it
@@ -19,10 +18,7 @@ import (
 // single transaction; and what it refused never reaches the pool.
 func TestFullNodeAnswersBusy(t *testing.T) {
 	dir := t.TempDir()
-	if err := config.Init(config.InitOptions{Nodes: 1, Out: dir, App: "kv", APIPort: 1, P2PPort: 1}); err != nil {
-		t.Fatal(err)
-	}
-	h, err := config.Load(filepath.Join(dir, "node0"))
+	h, err := testbin.OneValidator(dir, "kv")
 	if err != nil {
 		t.Fatal(err)
 	}

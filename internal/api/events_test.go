@@ -9,15 +9,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/strategos/strategos/internal/config"
 	"github.com/strategos/strategos/internal/events"
 	"github.com/strategos/strategos/internal/node"
+	"github.com/strategos/strategos/internal/testbin"
 )
 
 // sse is one Server-Sent Event as read off the wire, decoded.
@@ -229,10 +228,7 @@ func TestEventsSubscriberLimit(t *testing.T) {
 func fastNode(t *testing.T, ec events.Config) (*node.Node, http.Handler) {
 	t.Helper()
 	dir := t.TempDir()
-	if err := config.Init(config.InitOptions{Nodes: 1, Out: dir, App: "kv", APIPort: 1, P2PPort: 1}); err != nil {
-		t.Fatal(err)
-	}
-	h, err := config.Load(filepath.Join(dir, "node0"))
+	h, err := testbin.OneValidator(dir, "kv")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,9 @@ import (
 
 	"github.com/strategos/strategos/internal/app/bank"
 	"github.com/strategos/strategos/internal/chain"
-	"github.com/strategos/strategos/internal/config"
 	"github.com/strategos/strategos/internal/keys"
 	"github.com/strategos/strategos/internal/mempool"
+	"github.com/strategos/strategos/internal/testbin"
 )
 
 // BenchmarkAdmitBatch measures client admission of 1,000 signed transfers
@@ -19,10 +19,7 @@ import (
 // iteration starts from an empty pool and signature cache.
 func BenchmarkAdmitBatch(b *testing.B) {
 	dir := b.TempDir()
-	if err := config.Init(config.InitOptions{Nodes: 1, Out: dir, App: "bank", APIPort: 1, P2PPort: 1}); err != nil {
-		b.Fatal(err)
-	}
-	h, err := config.Load(filepath.Join(dir, "node0"))
+	h, err := testbin.OneValidator(dir, "bank")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,16 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/strategos/strategos/internal/config"
 	"github.com/strategos/strategos/internal/consensus"
 	"github.com/strategos/strategos/internal/events"
+	"github.com/strategos/strategos/internal/testbin"
 )
 
 // wireEvent is an event as a subscriber reads its JSON, decoded
@@ -401,10 +400,7 @@ func TestEventsRejected(t *testing.T) {
 func startFast(t *testing.T, ec events.Config) *Node {
 	t.Helper()
 	dir := t.TempDir()
-	if err := config.Init(config.InitOptions{Nodes: 1, Out: dir, App: "kv", APIPort: 1, P2PPort: 1}); err != nil {
-		t.Fatal(err)
-	}
-	h, err := config.Load(filepath.Join(dir, "node0"))
+	h, err := testbin.OneValidator(dir, "kv")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,9 @@ import (
 
 	"github.com/strategos/strategos/internal/app/bank"
 	"github.com/strategos/strategos/internal/chain"
-	"github.com/strategos/strategos/internal/config"
 	"github.com/strategos/strategos/internal/consensus"
 	"github.com/strategos/strategos/internal/keys"
+	"github.com/strategos/strategos/internal/testbin"
 )
 
 // A leader (Byzantine, or just early) that orders a transfer before the
@@ -18,10 +18,7 @@ import (
 // commits once a block carries the nonce it waited for.
 func TestTransferAheadOfItsNonceStaysPending(t *testing.T) {
 	dir := t.TempDir()
-	if err := config.Init(config.InitOptions{Nodes: 1, Out: dir, App: "bank", APIPort: 1, P2PPort: 1}); err != nil {
-		t.Fatal(err)
-	}
-	h, err := config.Load(filepath.Join(dir, "node0"))
+	h, err := testbin.OneValidator(dir, "bank")
 	if err != nil {
 		t.Fatal(err)
 	}

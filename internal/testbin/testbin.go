@@ -1,7 +1,8 @@
 // Package testbin builds the strategos binary for the tests that run it as
 // real processes (internal/e2e, internal/faults, cmd/strategos's bench
-// tests) and finds them free ports. It is imported only by tests; it lives
-// outside them because test code cannot be shared between packages.
+// tests), finds them free ports, and lays out single-validator networks
+// for in-process tests. It is imported only by tests; it lives outside them
+// because test code cannot be shared between packages.
 package testbin
 
 import (
