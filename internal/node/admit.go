@@ -113,7 +113,7 @@ func (n *Node) admitBatch(txs [][]byte) ([]chain.Hash, []error) {
 		if errs[i] != nil {
 			continue
 		}
-		t, err := bank.Decode(tx)
+		t, err := bank.DecodeHashed(tx, hashes[i])
 		if err != nil {
 			errs[i] = err
 			continue

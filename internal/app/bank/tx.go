@@ -153,7 +153,13 @@ func encode(b body) ([]byte, error) {
 // known fields, nothing after the object, well-formed hex of the right
 // lengths, a positive amount, a recipient other than the sender, and the
 // canonical form that Sign produces. It does not verify the signature.
-func Decode(b []byte) (Tx, error) {
+func Decode(b []byte) (Tx, error) { return decode(b, nil) }
+
+// DecodeHashed is Decode for a body whose hash (chain.TxHash(b)) the
+// caller computed already: admission hashes every transaction first.
+func DecodeHashed(b []byte, h chain.Hash) (Tx, error) { return decode(b, &h) }
+
+func decode(b []byte, h *chain.Hash) (Tx, error) {
 	if len(b) > MaxTx {
 		return Tx{}, errorf(ErrMalformed, "transaction of %d bytes exceeds %d", len(b), MaxTx)
 	}
@@ -161,6 +167,11 @@ func Decode(b []byte) (Tx, error) {
 		return Tx{}, errorf(ErrMalformed, "empty transaction")
 	}
 	if t, ok := decodeFast(b); ok {
+		if h != nil {
+			t.Hash = *h
+		} else {
+			t.Hash = chain.TxHash(b)
+		}
 		return t, nil
 	}
 	return decodeStrict(b)

@@ -303,6 +303,7 @@ func FuzzDecodeFast(f *testing.F) {
 	f.Add([]byte(`{"chain_id":"c","from":"00","to":"11","amount":01,"nonce":1,"sig":"22"}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		fast, ok := decodeFast(in)
+		fast.Hash = chain.TxHash(in)
 		strict, err := decodeStrict(in)
 		if ok && (err != nil || !reflect.DeepEqual(fast, strict)) {
 			t.Fatalf("fast path accepted %q: strict says %v\nfast   %+v\nstrict %+v", in, err, fast, strict)
@@ -321,6 +322,11 @@ func TestSignedBodiesTakeTheFastPath(t *testing.T) {
 		}
 		if _, ok := decodeFast(b); !ok {
 			t.Fatalf("fast path refused %s", b)
+		}
+		d, err := Decode(b)
+		dh, errh := DecodeHashed(b, chain.TxHash(b))
+		if err != nil || errh != nil || !reflect.DeepEqual(d, dh) || d.Hash != sha256.Sum256(b) {
+			t.Fatalf("Decode and DecodeHashed disagree: %+v %v / %+v %v", d, err, dh, errh)
 		}
 	}
 }
