@@ -3,6 +3,8 @@ package node
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/strategos/strategos/internal/transport"
 )
 
 // metrics are the node's Prometheus instruments, registered on a registry
@@ -55,6 +57,9 @@ func newMetrics() *metrics {
 	}
 	return m
 }
+
+// watchTransport exports tr's counters and queue sizes.
+func (m *metrics) watchTransport(tr *transport.Transport) { m.reg.MustRegister(transportCollector{tr}) }
 
 // Registry returns the registry that /metrics serves.
 func (n *Node) Registry() *prometheus.Registry { return n.metrics.reg }

@@ -189,6 +189,7 @@ func (n *Node) build(o Options) error {
 		return err
 	}
 	n.tr = tr
+	n.metrics.watchTransport(tr)
 	cfg := consensus.Config{
 		ChainID:         n.chainID,
 		Validators:      n.vals,

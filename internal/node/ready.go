@@ -116,8 +116,11 @@ func (n *Node) send(m consensus.Message) {
 		n.tr.Broadcast(classOf(m), frame)
 		return
 	}
-	if !n.tr.Send(m.To, classOf(m), frame) {
-		n.metrics.dropped.WithLabelValues("outbound queue full").Inc()
+	if err := n.tr.Send(m.To, classOf(m), frame); err != nil {
+		// The transport counts and logs its drops by reason and class
+		// (strategos_transport_dropped_total); this counts them by reason
+		// among the node's dropped messages.
+		n.metrics.dropped.WithLabelValues("outbound " + transport.Reason(err)).Inc()
 	}
 }
 

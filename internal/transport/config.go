@@ -79,10 +79,18 @@ type Config struct {
 	// InboundLen is the capacity of each per-class Inbound channel
 	// (default 1024).
 	InboundLen int
+	// QueueBytes bounds the payload bytes of each per-peer outbound queue,
+	// by class (default twice MaxFrame each, 8 MiB; at least MaxFrame): a
+	// peer that is down pins at most the sum. See the package
+	// documentation for what happens when a queue is full.
+	QueueBytes [NumClasses]int
 	// PeerInboundLen is the capacity of each per-peer, per-class inbound
 	// queue, between the peer's connection reader and the Inbound channel
 	// of the class (default 64). See the package documentation.
 	PeerInboundLen int
+	// PeerInboundBytes bounds the payload bytes of each per-peer inbound
+	// queue, by class (default twice MaxFrame each; at least MaxFrame).
+	PeerInboundBytes [NumClasses]int
 	// WriteTimeout bounds a write to a peer that makes no progress
 	// (default 10 s); the connection is then dropped and redialed.
 	WriteTimeout time.Duration
@@ -107,9 +115,6 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
 	switch {
 	case cfg.MaxFrame < 0 || uint64(cfg.MaxFrame) > math.MaxUint32:
 		return cfg, fmt.Errorf("transport: MaxFrame %d out of range", cfg.MaxFrame)
@@ -123,6 +128,21 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("transport: negative WriteTimeout %v", cfg.WriteTimeout)
 	case len(cfg.Key) != ed25519.PrivateKeySize:
 		return cfg, fmt.Errorf("transport: private key has %d bytes, want %d", len(cfg.Key), ed25519.PrivateKeySize)
+	}
+	for c := range NumClasses {
+		if cfg.QueueBytes[c] == 0 {
+			cfg.QueueBytes[c] = 2 * cfg.MaxFrame
+		}
+		if cfg.PeerInboundBytes[c] == 0 {
+			cfg.PeerInboundBytes[c] = 2 * cfg.MaxFrame
+		}
+		if cfg.QueueBytes[c] < cfg.MaxFrame || cfg.PeerInboundBytes[c] < cfg.MaxFrame {
+			return cfg, fmt.Errorf("transport: %s byte budgets %d out, %d in are below MaxFrame %d",
+				Class(c), cfg.QueueBytes[c], cfg.PeerInboundBytes[c], cfg.MaxFrame)
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	indices := make(map[uint32]bool, len(cfg.Peers))
 	keys := make(map[string]bool, len(cfg.Peers))

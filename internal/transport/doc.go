@@ -37,9 +37,22 @@
 //
 // # Queues and priority
 //
-// Each peer has one bounded outbound queue per Class. Send and Broadcast
-// never block: a frame that does not fit is dropped, counted, and Send
-// reports false. The peer's writer always takes Consensus before Sync
+// Each peer has one outbound queue per Class, bounded in frames
+// (Config.QueueLen, default 1,024) and in payload bytes (Config.QueueBytes,
+// default twice MaxFrame, 8 MiB, per class), so that a peer that is down
+// or slow pins at most the sum of its three budgets (24 MiB by default)
+// plus the frame being written and a 64 KiB write buffer. Send and
+// Broadcast never block. A Sync or Gossip frame that does not fit is
+// refused; a Consensus frame that does not fit is queued and the oldest
+// Consensus frames are dropped to make room, since a stale consensus
+// message is worth nothing once newer ones exist. Every frame dropped is
+// counted in its peer's PeerStats.Drops by class and reason (DropReason:
+// oversize, queue_full, peer_down when no connection to the peer is up,
+// stopping), Send and Broadcast return an error naming the reason, and a
+// line is logged at most once per reason and class per 10 s with the
+// number of drops it stands for (oversize at Error level: a frame larger
+// than MaxFrame is a bug of the caller, who can read MaxFrame). The peer's
+// writer always takes Consensus before Sync
 // before Gossip, oldest first within a class, so consensus traffic is never
 // stuck behind bulk data (a class can starve the ones below it; that is the
 // intended policy). Writes are buffered and flushed when the queue is
@@ -59,7 +72,9 @@
 // Inbound(c), of capacity Config.InboundLen, so that a consumer can take
 // Consensus frames first however much bulk data is waiting. Each connection
 // has its own reader, which puts every frame it reads on its peer's queue
-// for the frame's class (capacity Config.PeerInboundLen). One dispatcher per
+// for the frame's class, bounded in frames (Config.PeerInboundLen, default
+// 64) and in payload bytes (Config.PeerInboundBytes, default twice
+// MaxFrame, 8 MiB, per class). One dispatcher per
 // class moves frames from the peers' queues to the class's channel in
 // round-robin order, one frame from each peer that has one, oldest first
 // within a peer: when the channel is full, the frames of a peer that floods
@@ -76,8 +91,9 @@
 // consumer has fallen behind by a whole channel and a whole queue of that
 // class. Within one class, the frames of one peer that are delivered arrive
 // in the order they were read. At most InboundLen frames per class, plus
-// PeerInboundLen per peer and class, plus one per class held by its
-// dispatcher, are buffered. The channels are closed once the transport has
+// PeerInboundLen frames and PeerInboundBytes bytes per peer and class, plus
+// one frame per class held by its dispatcher and one per connection being
+// read, are buffered. The channels are closed once the transport has
 // stopped; frames still queued are discarded.
 //
 // # Lifecycle

@@ -167,3 +167,12 @@ func peerStats(t testing.TB, tr *Transport, index uint32) PeerStats {
 	}
 	return ps
 }
+
+// queueFull reports whether tr's outbound queue of class c to validator to
+// has no room for a frame of size bytes: a Send would then drop a frame.
+func queueFull(tr *Transport, to uint32, c Class, size int) bool {
+	o := tr.byIndex[to].out
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return !o.q[c].fits(size, o.budget[c])
+}

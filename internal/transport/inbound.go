@@ -124,28 +124,69 @@ func (t *Transport) readLoop(ctx context.Context, p *peer, r io.Reader) error {
 func backpressured(c Class) bool { return c == Consensus }
 
 // deliver queues in on its peer's queue of its class and wakes that class's
-// dispatcher. If the queue is full, it waits for room (or for ctx) when the
-// class is back-pressured, and otherwise discards the frame and counts it.
+// dispatcher. The queue is bounded in frames (PeerInboundLen) and in bytes
+// (PeerInboundBytes). If it is full, deliver waits for room (or for ctx)
+// when the class is back-pressured, and otherwise discards the frame and
+// counts it.
 func (t *Transport) deliver(ctx context.Context, p *peer, in Inbound) error {
-	q := p.inq[in.Class]
+	c, size := in.Class, int64(len(in.Data))
+	for !p.reserveIn(c, size, t.inBudget[c]) {
+		if !backpressured(c) {
+			p.shed[c].Add(1)
+			return nil
+		}
+		select {
+		case <-p.inRoom[c]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	q := p.inq[c]
 	select {
 	case q <- in:
 	default:
-		if !backpressured(in.Class) {
-			p.shed[in.Class].Add(1)
+		if !backpressured(c) {
+			p.releaseIn(c, size)
+			p.shed[c].Add(1)
 			return nil
 		}
 		select {
 		case q <- in:
 		case <-ctx.Done():
+			p.releaseIn(c, size)
 			return ctx.Err()
 		}
 	}
 	select {
-	case t.arrived[in.Class] <- struct{}{}:
+	case t.arrived[c] <- struct{}{}:
 	default: // already signalled
 	}
 	return nil
+}
+
+// reserveIn counts size more bytes in p's inbound queue of class c if they
+// fit in budget, and reports whether they did. An empty queue takes any
+// frame (frames are at most MaxFrame, and budgets at least MaxFrame).
+func (p *peer) reserveIn(c Class, size, budget int64) bool {
+	for {
+		cur := p.inBytes[c].Load()
+		if cur > 0 && cur+size > budget {
+			return false
+		}
+		if p.inBytes[c].CompareAndSwap(cur, cur+size) {
+			return true
+		}
+	}
+}
+
+// releaseIn uncounts size bytes of p's inbound queue of class c and wakes a
+// reader waiting for room.
+func (p *peer) releaseIn(c Class, size int64) {
+	p.inBytes[c].Add(-size)
+	select {
+	case p.inRoom[c] <- struct{}{}:
+	default:
+	}
 }
 
 // dispatch moves the frames of class c from the peers' queues to the
@@ -181,6 +222,7 @@ func (t *Transport) take(c Class, next *int) (Inbound, bool) {
 		k := (*next + i) % len(t.peers)
 		select {
 		case in := <-t.peers[k].inq[c]:
+			t.peers[k].releaseIn(c, int64(len(in.Data)))
 			*next = (k + 1) % len(t.peers)
 			return in, true
 		default:

@@ -2,27 +2,45 @@ package transport
 
 import "sync"
 
-// outbox holds the frames waiting to be written to one peer: a bounded FIFO
-// per class. push never blocks; pop takes from the highest-priority class
-// that has a frame.
+// outbox holds the frames waiting to be written to one peer: a FIFO per
+// class bounded in frames and in payload bytes. push never blocks; pop
+// takes from the highest-priority class that has a frame.
 type outbox struct {
-	mu    sync.Mutex
-	q     [NumClasses]fifo
-	ready chan struct{} // capacity 1; signalled after every successful push
+	mu     sync.Mutex
+	q      [NumClasses]fifo
+	budget [NumClasses]int // payload bytes per class
+	ready  chan struct{}   // capacity 1; signalled after every successful push
 }
 
-func newOutbox(capacity int) *outbox {
-	o := &outbox{ready: make(chan struct{}, 1)}
+func newOutbox(capacity int, budget [NumClasses]int) *outbox {
+	o := &outbox{ready: make(chan struct{}, 1), budget: budget}
 	for c := range o.q {
 		o.q[c].buf = make([][]byte, capacity)
 	}
 	return o
 }
 
-// push appends f to class c's queue and reports whether it fitted.
-func (o *outbox) push(c Class, f []byte) bool {
+// evictsOldest reports whether a full queue of class c makes room for a
+// new frame by dropping its oldest ones (Consensus: a stale consensus
+// message is worth nothing once newer ones exist) rather than refusing the
+// new one (Sync and Gossip, whose senders retry or re-gossip).
+func evictsOldest(c Class) bool { return c == Consensus }
+
+// push appends f to class c's queue. It reports how many older frames it
+// dropped to make room, and whether f was queued.
+func (o *outbox) push(c Class, f []byte) (evicted int, ok bool) {
 	o.mu.Lock()
-	ok := o.q[c].push(f)
+	q := &o.q[c]
+	if evictsOldest(c) {
+		for q.n > 0 && !q.fits(len(f), o.budget[c]) {
+			q.pop()
+			evicted++
+		}
+	}
+	ok = q.fits(len(f), o.budget[c])
+	if ok {
+		q.push(f)
+	}
 	o.mu.Unlock()
 	if ok {
 		select {
@@ -30,7 +48,7 @@ func (o *outbox) push(c Class, f []byte) bool {
 		default:
 		}
 	}
-	return ok
+	return evicted, ok
 }
 
 // pop removes and returns the oldest frame of the highest-priority class
@@ -46,26 +64,32 @@ func (o *outbox) pop() (Class, []byte, bool) {
 	return 0, nil, false
 }
 
-// len returns the number of frames queued in class c.
-func (o *outbox) len(c Class) int {
+// queued returns the number of frames and payload bytes queued in class c.
+func (o *outbox) queued(c Class) (frames, bytes int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.q[c].n
+	return o.q[c].n, o.q[c].bytes
 }
 
-// fifo is a fixed-capacity ring of frames.
+// fifo is a fixed-capacity ring of frames that counts their bytes.
 type fifo struct {
 	buf     [][]byte
 	head, n int
+	bytes   int
 }
 
-func (q *fifo) push(f []byte) bool {
-	if q.n == len(q.buf) {
-		return false
-	}
+// fits reports whether a frame of size bytes can be appended within the
+// ring's capacity and budget bytes. An empty ring takes any frame, so that
+// a frame within MaxFrame (and budgets are at least MaxFrame) is never
+// refused for its size alone.
+func (q *fifo) fits(size, budget int) bool {
+	return q.n < len(q.buf) && (q.n == 0 || q.bytes+size <= budget)
+}
+
+func (q *fifo) push(f []byte) {
 	q.buf[(q.head+q.n)%len(q.buf)] = f
 	q.n++
-	return true
+	q.bytes += len(f)
 }
 
 func (q *fifo) pop() ([]byte, bool) {
@@ -76,5 +100,6 @@ func (q *fifo) pop() ([]byte, bool) {
 	q.buf[q.head] = nil
 	q.head = (q.head + 1) % len(q.buf)
 	q.n--
+	q.bytes -= len(f)
 	return f, true
 }

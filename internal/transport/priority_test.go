@@ -13,10 +13,10 @@ import (
 // The writer's dequeue order: Consensus before Sync before Gossip, oldest
 // first within a class, whatever the order of arrival.
 func TestOutboxOrder(t *testing.T) {
-	o := newOutbox(4)
+	o := newOutbox(4, bigBudget)
 	for _, f := range []string{"g1", "s1", "g2", "c1", "s2", "c2", "g3"} {
 		c := map[byte]Class{'c': Consensus, 's': Sync, 'g': Gossip}[f[0]]
-		if !o.push(c, []byte(f)) {
+		if _, ok := o.push(c, []byte(f)); !ok {
 			t.Fatalf("push %s refused", f)
 		}
 	}
@@ -35,7 +35,7 @@ func TestOutboxOrder(t *testing.T) {
 	pop()
 	pop()
 	o.push(Consensus, []byte("c3")) // a late consensus frame overtakes the rest
-	for o.len(Consensus)+o.len(Sync)+o.len(Gossip) > 0 {
+	for queuedFrames(o, Consensus)+queuedFrames(o, Sync)+queuedFrames(o, Gossip) > 0 {
 		pop()
 	}
 	if want := []string{"c1", "c2", "s1", "c3", "s2", "g1", "g2", "g3"}; !slices.Equal(got, want) {
@@ -47,13 +47,13 @@ func TestOutboxOrder(t *testing.T) {
 }
 
 func TestOutboxBounded(t *testing.T) {
-	o := newOutbox(3)
+	o := newOutbox(3, bigBudget)
 	for i := range 5 {
-		if got, want := o.push(Gossip, []byte{byte(i)}), i < 3; got != want {
-			t.Fatalf("push %d: %v, want %v", i, got, want)
+		if _, got := o.push(Gossip, []byte{byte(i)}); got != (i < 3) {
+			t.Fatalf("push %d: %v, want %v", i, got, i < 3)
 		}
 	}
-	if !o.push(Sync, []byte{9}) {
+	if _, ok := o.push(Sync, []byte{9}); !ok {
 		t.Fatal("a full Gossip queue refused a Sync frame")
 	}
 	var got []byte
@@ -64,15 +64,57 @@ func TestOutboxBounded(t *testing.T) {
 	pop()              // the Sync frame
 	for i := range 2 { // the ring wraps around
 		pop()
-		if !o.push(Gossip, []byte{byte(10 + i)}) {
+		if _, ok := o.push(Gossip, []byte{byte(10 + i)}); !ok {
 			t.Fatal("push after pop refused")
 		}
 	}
-	for o.len(Gossip) > 0 {
+	for queuedFrames(o, Gossip) > 0 {
 		pop()
 	}
 	if want := []byte{9, 0, 1, 2, 10, 11}; !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+var bigBudget = [NumClasses]int{1 << 20, 1 << 20, 1 << 20}
+
+func queuedFrames(o *outbox, c Class) int {
+	n, _ := o.queued(c)
+	return n
+}
+
+// Queues are bounded in bytes as well as frames: a full Sync or Gossip
+// queue refuses the new frame, a full Consensus queue drops its oldest
+// frames to take it; an empty queue takes any frame.
+func TestOutboxByteBudget(t *testing.T) {
+	o := newOutbox(100, [NumClasses]int{10, 10, 10})
+	for _, c := range []Class{Consensus, Sync, Gossip} {
+		for i, size := range []int{4, 4} {
+			if ev, ok := o.push(c, make([]byte, size)); ev != 0 || !ok {
+				t.Fatalf("%s push %d: evicted %d, queued %v", c, i, ev, ok)
+			}
+		}
+	}
+	for _, c := range []Class{Sync, Gossip} {
+		if ev, ok := o.push(c, make([]byte, 3)); ev != 0 || ok {
+			t.Errorf("%s: a frame beyond the budget: evicted %d, queued %v", c, ev, ok)
+		}
+		if n, b := o.queued(c); n != 2 || b != 8 {
+			t.Errorf("%s: %d frames, %d bytes queued, want 2, 8", c, n, b)
+		}
+	}
+	if ev, ok := o.push(Consensus, []byte("abcdefg")); ev != 2 || !ok {
+		t.Errorf("consensus: a 7-byte frame evicted %d frames, queued %v; want 2, true", ev, ok)
+	}
+	if n, b := o.queued(Consensus); n != 1 || b != 7 {
+		t.Errorf("consensus: %d frames, %d bytes queued, want 1, 7", n, b)
+	}
+	if c, f, _ := o.pop(); c != Consensus || string(f) != "abcdefg" {
+		t.Errorf("popped %s %q, want the newest consensus frame", c, f)
+	}
+	e := newOutbox(2, [NumClasses]int{1, 1, 1})
+	if _, ok := e.push(Gossip, make([]byte, 5)); !ok {
+		t.Error("an empty queue refused a frame larger than its budget")
 	}
 }
 
@@ -129,11 +171,11 @@ func TestConsensusOvertakesGossipBacklog(t *testing.T) {
 	// has stalled (queue full, nothing written since the previous poll).
 	accepted, written := 0, uint64(0)
 	eventually(t, "a's writer to stall", func() bool {
-		for a.Send(1, Gossip, gossip(accepted)) {
+		for a.Send(1, Gossip, gossip(accepted)) == nil {
 			accepted++
 		}
 		w := peerStats(t, a, 1).Sent[Gossip].Frames
-		stalled := w > 0 && w == written && a.byIndex[1].out.len(Gossip) == 64
+		stalled := w > 0 && w == written && queuedFrames(a.byIndex[1].out, Gossip) == 64
 		written = w
 		return stalled
 	})

@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -128,7 +129,7 @@ func TestConsensusQueueWaits(t *testing.T) {
 }
 
 // flood makes tr send numbered frames of class c to validator to, as fast as
-// its queue takes them, until the test ends.
+// its queue takes them (never making it drop a frame), until the test ends.
 func flood(t *testing.T, tr *Transport, to uint32, c Class) {
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -141,10 +142,14 @@ func flood(t *testing.T, tr *Transport, to uint32, c Class) {
 			}
 			f := make([]byte, 256)
 			binary.BigEndian.PutUint64(f, k)
-			if tr.Send(to, c, f) {
-				k++
+			if queueFull(tr, to, c, len(f)) {
+				time.Sleep(50 * time.Microsecond) // rather than evict or be refused
+			} else if err := tr.Send(to, c, f); errors.Is(err, ErrStopping) {
+				return // t.Context() is done: the test is ending
+			} else if err != nil {
+				panic(err) // only this goroutine sends to this peer
 			} else {
-				time.Sleep(50 * time.Microsecond) // the queue is full
+				k++
 			}
 		}
 	}()

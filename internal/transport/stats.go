@@ -19,9 +19,16 @@ type PeerStats struct {
 	// delivered); Received counts frames read from it (including those
 	// then discarded, see InDropped).
 	Sent, Received [NumClasses]Traffic
-	// Dropped counts frames refused by Send or Broadcast: queue full,
-	// frame larger than MaxFrame, or transport stopping.
+	// Dropped counts the frames for the peer that Send or Broadcast
+	// refused or that were dropped from its queue, by class: the sum of
+	// Drops over the reasons.
 	Dropped [NumClasses]uint64
+	// Drops counts the same by class and reason (see DropReason).
+	Drops [NumClasses][NumDropReasons]uint64
+	// QueuedFrames and QueuedBytes are the frames and payload bytes waiting
+	// in the peer's outbound queue of each class (bounded by
+	// Config.QueueLen and Config.QueueBytes).
+	QueuedFrames, QueuedBytes [NumClasses]int
 	// Connects counts outbound connections established.
 	Connects uint64
 	// Refused counts outbound handshakes that failed, for example
@@ -35,8 +42,11 @@ type PeerStats struct {
 	// inbound queue of each class (not those already in an Inbound
 	// channel); InDropped counts the Sync and Gossip frames received from
 	// it and discarded because that queue was full.
-	InQueued  [NumClasses]int
-	InDropped [NumClasses]uint64
+	InQueued [NumClasses]int
+	// InQueuedBytes are the payload bytes of the frames counted in
+	// InQueued (bounded by Config.PeerInboundBytes).
+	InQueuedBytes [NumClasses]int
+	InDropped     [NumClasses]uint64
 }
 
 // Traffic counts frames and payload bytes.
@@ -55,8 +65,13 @@ func (t *Transport) Stats() Stats {
 		for c := range NumClasses {
 			ps.Sent[c] = Traffic{p.sent[c].frames.Load(), p.sent[c].bytes.Load()}
 			ps.Received[c] = Traffic{p.recv[c].frames.Load(), p.recv[c].bytes.Load()}
-			ps.Dropped[c] = p.dropped[c].Load()
+			for r := range NumDropReasons {
+				ps.Drops[c][r] = p.drops[c][r].Load()
+				ps.Dropped[c] += ps.Drops[c][r]
+			}
+			ps.QueuedFrames[c], ps.QueuedBytes[c] = p.out.queued(Class(c))
 			ps.InQueued[c] = len(p.inq[c])
+			ps.InQueuedBytes[c] = int(p.inBytes[c].Load())
 			ps.InDropped[c] = p.shed[c].Load()
 		}
 		ps.Connects = p.connects.Load()

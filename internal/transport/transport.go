@@ -38,9 +38,11 @@ type Inbound struct {
 type Transport struct {
 	self         uint32
 	maxFrame     int
+	inBudget     [NumClasses]int64 // Config.PeerInboundBytes
 	writeTimeout time.Duration
 	listenAddr   string
 	log          *slog.Logger
+	rlog         *rateLog // for events that peers or strangers can repeat at will
 	cert         tls.Certificate
 	serverTLS    *tls.Config
 	peers        []*peer                   // every validator but self, by index
@@ -75,8 +77,10 @@ type peer struct {
 
 	outUp      atomic.Bool
 	sent, recv [NumClasses]counter
-	dropped    [NumClasses]atomic.Uint64
+	drops      [NumClasses][NumDropReasons]atomic.Uint64
 	inq        [NumClasses]chan Inbound  // received frames waiting for the dispatcher
+	inBytes    [NumClasses]atomic.Int64  // payload bytes of the frames in inq
+	inRoom     [NumClasses]chan struct{} // capacity 1; signalled after a frame leaves inq
 	shed       [NumClasses]atomic.Uint64 // received frames discarded: inq was full
 	connects   atomic.Uint64             // outbound connections established
 	refused    atomic.Uint64             // outbound handshakes that failed
@@ -107,9 +111,11 @@ func New(cfg Config) (*Transport, error) {
 	t := &Transport{
 		self:         cfg.Self,
 		maxFrame:     cfg.MaxFrame,
+		inBudget:     [NumClasses]int64{int64(cfg.PeerInboundBytes[0]), int64(cfg.PeerInboundBytes[1]), int64(cfg.PeerInboundBytes[2])},
 		writeTimeout: cfg.WriteTimeout,
 		listenAddr:   cfg.ListenAddr,
 		log:          cfg.Logger.With("self", cfg.Self),
+		rlog:         newRateLog(cfg.Logger.With("self", cfg.Self), logInterval),
 		cert:         cert,
 		byIndex:      make(map[uint32]*peer),
 		byKey:        make(map[string]*peer),
@@ -125,9 +131,10 @@ func New(cfg Config) (*Transport, error) {
 			continue
 		}
 		key := slices.Clone(p.PubKey)
-		q := &peer{index: p.Index, key: key, addr: p.Addr, clientTLS: t.clientConfig(key), out: newOutbox(cfg.QueueLen)}
+		q := &peer{index: p.Index, key: key, addr: p.Addr, clientTLS: t.clientConfig(key), out: newOutbox(cfg.QueueLen, cfg.QueueBytes)}
 		for c := range NumClasses {
 			q.inq[c] = make(chan Inbound, cfg.PeerInboundLen)
+			q.inRoom[c] = make(chan struct{}, 1)
 		}
 		t.peers = append(t.peers, q)
 		t.byIndex[q.index], t.byKey[string(key)] = q, q
@@ -207,35 +214,94 @@ func (t *Transport) Addr() net.Addr {
 	return t.listener.Addr()
 }
 
-// Send queues frame for validator to in class c. It never blocks: it
-// returns false, and counts a drop, if the queue is full, if the frame is
-// larger than MaxFrame or if the transport is stopping. It also returns
-// false for self, an unknown index or an unknown class.
-func (t *Transport) Send(to uint32, c Class, frame []byte) bool {
+// Send queues frame for validator to in class c. It never blocks. It
+// returns nil if the frame was queued, and otherwise an error saying why
+// (a *DropError for the reasons counted in PeerStats.Drops:
+// ErrOversize, ErrQueueFull, ErrPeerDown, ErrStopping), or ErrUnknownPeer
+// for self or an unknown index, or ErrUnknownClass. A Consensus frame is
+// queued even when its queue is full: the oldest queued frames make room
+// and are counted as dropped.
+func (t *Transport) Send(to uint32, c Class, frame []byte) error {
+	if !c.valid() {
+		return ErrUnknownClass
+	}
 	p := t.byIndex[to]
-	if p == nil || !c.valid() {
-		return false
+	if p == nil {
+		return ErrUnknownPeer
 	}
 	return t.enqueue(p, c, frame)
 }
 
-// Broadcast queues frame for every validator other than self, as Send.
-func (t *Transport) Broadcast(c Class, frame []byte) {
+// Broadcast queues frame for every validator other than self, as Send. It
+// returns nil if every peer's queue took it, and otherwise the errors of
+// the peers that did not (one per peer, which errors.Is and Reason see
+// through); each is counted in its peer's Drops.
+func (t *Transport) Broadcast(c Class, frame []byte) error {
 	if !c.valid() {
-		return
+		return ErrUnknownClass
 	}
+	var errs []error
 	for _, p := range t.peers {
-		t.enqueue(p, c, frame)
+		if err := t.enqueue(p, c, frame); err != nil {
+			errs = append(errs, fmt.Errorf("peer %d: %w", p.index, err))
+		}
 	}
+	return errors.Join(errs...)
 }
 
-func (t *Transport) enqueue(p *peer, c Class, frame []byte) bool {
-	if len(frame) > t.maxFrame || t.stopping.Load() || !p.out.push(c, frame) {
-		p.dropped[c].Add(1)
-		return false
+func (t *Transport) enqueue(p *peer, c Class, frame []byte) error {
+	if len(frame) > t.maxFrame {
+		return t.drop(p, c, DropOversize, 1, len(frame))
 	}
-	return true
+	if t.stopping.Load() {
+		return t.drop(p, c, DropStopping, 1, len(frame))
+	}
+	evicted, ok := p.out.push(c, frame)
+	full := DropQueueFull
+	if !p.outUp.Load() {
+		full = DropPeerDown
+	}
+	if evicted > 0 {
+		t.drop(p, c, full, evicted, len(frame))
+	}
+	if !ok {
+		return t.drop(p, c, full, 1, len(frame))
+	}
+	return nil
 }
+
+// drop counts n frames of class c to p dropped for reason, logs it at
+// most once per interval per reason and class, and returns the reason's
+// error. size is the size of the frame that caused the drop.
+func (t *Transport) drop(p *peer, c Class, reason DropReason, n, size int) error {
+	p.drops[c][reason].Add(uint64(n))
+	level := slog.LevelWarn
+	if reason == DropOversize {
+		level = slog.LevelError // the caller built a frame that can never be sent
+	} else if reason == DropStopping {
+		level = slog.LevelDebug
+	}
+	t.rlog.logf(level, dropKinds[reason][c], "transport: outbound frames dropped", func() []any {
+		frames, bytes := p.out.queued(c)
+		return []any{"reason", reason.String(), "class", c.String(), "peer", p.index, "frames", n,
+			"size", size, "max_frame", t.maxFrame, "queued_frames", frames, "queued_bytes", bytes}
+	})
+	return dropErrors[reason]
+}
+
+// dropKinds are the rateLog kinds of drops, by reason and class.
+var dropKinds = func() (k [NumDropReasons][NumClasses]string) {
+	for r := range k {
+		for c := range k[r] {
+			k[r][c] = "drop/" + DropReason(r).String() + "/" + Class(c).String()
+		}
+	}
+	return k
+}()
+
+// MaxFrame returns the largest payload of a frame that Send and Broadcast
+// accept, so that callers can check their own budgets against it.
+func (t *Transport) MaxFrame() int { return t.maxFrame }
 
 // Inbound returns the channel of the frames of class c received from every
 // peer; it returns nil for an unknown class. The channel is closed once the

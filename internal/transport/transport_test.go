@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -24,7 +25,7 @@ func TestExchangeAllClasses(t *testing.T) {
 		for k := range perStream {
 			for to := range n {
 				for c := range Class(NumClasses) {
-					if to != from && !tr.Send(uint32(to), c, frame(from, to, c, k)) {
+					if to != from && tr.Send(uint32(to), c, frame(from, to, c, k)) != nil {
 						t.Fatalf("Send %d->%d refused", from, to)
 					}
 				}
@@ -78,8 +79,9 @@ func TestExchangeAllClasses(t *testing.T) {
 }
 
 // Send never blocks: a full queue (here, to a peer that is down) refuses the
-// frame and counts it. Frames that can never be sent are refused too.
-func TestSendFullQueueReturnsFalse(t *testing.T) {
+// frame and says why, and counts it by reason. Frames that can never be sent
+// are refused too.
+func TestSendFullQueueSaysWhy(t *testing.T) {
 	checkGoroutines(t)
 	tn := newTestNet(t, 2)
 	tn.lns[1].Close() // node 1 is down, so its queue only fills
@@ -87,9 +89,9 @@ func TestSendFullQueueReturnsFalse(t *testing.T) {
 	cfg.QueueLen, cfg.MaxFrame = 8, 100
 	tr := start(t, cfg)
 
-	done := make(chan []bool)
+	done := make(chan []error)
 	go func() {
-		var res []bool
+		var res []error
 		for range 10 {
 			res = append(res, tr.Send(1, Gossip, []byte("x")))
 		}
@@ -98,7 +100,7 @@ func TestSendFullQueueReturnsFalse(t *testing.T) {
 	}()
 	select {
 	case res := <-done:
-		want := []bool{true, true, true, true, true, true, true, true, false, false, true}
+		want := []error{nil, nil, nil, nil, nil, nil, nil, nil, ErrPeerDown, ErrPeerDown, nil}
 		if !slices.Equal(res, want) {
 			t.Fatalf("Send results %v, want %v", res, want)
 		}
@@ -106,17 +108,24 @@ func TestSendFullQueueReturnsFalse(t *testing.T) {
 		t.Fatal("Send blocked")
 	}
 	for _, tc := range []struct {
-		to uint32
-		c  Class
-		n  int
-	}{{1, Sync, 101}, {0, Consensus, 1}, {9, Consensus, 1}, {1, Class(NumClasses), 1}} {
-		if tr.Send(tc.to, tc.c, make([]byte, tc.n)) {
-			t.Errorf("Send(%d, %s, %d bytes) accepted", tc.to, tc.c, tc.n)
+		to   uint32
+		c    Class
+		n    int
+		want error
+	}{{1, Sync, 101, ErrOversize}, {0, Consensus, 1, ErrUnknownPeer}, {9, Consensus, 1, ErrUnknownPeer}, {1, Class(NumClasses), 1, ErrUnknownClass}} {
+		if err := tr.Send(tc.to, tc.c, make([]byte, tc.n)); !errors.Is(err, tc.want) {
+			t.Errorf("Send(%d, %s, %d bytes): %v, want %v", tc.to, tc.c, tc.n, err, tc.want)
 		}
 	}
 	ps := peerStats(t, tr, 1)
 	if ps.Dropped != [NumClasses]uint64{0, 1, 2} || ps.OutConnected {
 		t.Errorf("stats %+v, want 2 gossip and 1 sync frame dropped, not connected", ps)
+	}
+	if ps.Drops[Sync][DropOversize] != 1 || ps.Drops[Gossip][DropPeerDown] != 2 {
+		t.Errorf("drops by reason %v, want 1 oversize sync and 2 peer-down gossip frames", ps.Drops)
+	}
+	if ps.QueuedFrames != [NumClasses]int{1, 0, 8} || ps.QueuedBytes != [NumClasses]int{1, 0, 8} {
+		t.Errorf("queued %v frames, %v bytes; want 1, 0, 8 of each", ps.QueuedFrames, ps.QueuedBytes)
 	}
 }
 
@@ -217,8 +226,8 @@ func TestShutdown(t *testing.T) {
 		for range a.Inbound(c) {
 		}
 	}
-	if a.Send(1, Gossip, []byte("late")) {
-		t.Error("Send accepted a frame after shutdown")
+	if err := a.Send(1, Gossip, []byte("late")); !errors.Is(err, ErrStopping) {
+		t.Errorf("Send after shutdown: %v, want %v", err, ErrStopping)
 	}
 	a.Close()
 	a.Close()

@@ -1,0 +1,72 @@
+package transport
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// logInterval is how often at most one kind of event is logged.
+const logInterval = 10 * time.Second
+
+// rateLog writes at most one line per kind of event per interval: the
+// first event of a kind is logged at once, later ones within the interval
+// are only counted, and the next line logged says how many were
+// suppressed. Whatever peers or strangers do, the log grows by at most one
+// line per kind per interval; the exact counts are in Stats.
+//
+// Kinds are fixed strings chosen by this package (a message, with a class
+// or a reason), never data from the network, so the set of kinds is
+// bounded.
+type rateLog struct {
+	log      *slog.Logger
+	interval time.Duration
+
+	mu    sync.Mutex
+	kinds map[string]*rateState
+}
+
+type rateState struct {
+	last       time.Time
+	suppressed uint64
+}
+
+func newRateLog(log *slog.Logger, interval time.Duration) *rateLog {
+	return &rateLog{log: log, interval: interval, kinds: make(map[string]*rateState)}
+}
+
+// logf logs msg with args at level, unless a line of the same kind was
+// logged less than an interval ago. kind defaults to msg. args is called
+// only if the line is written, so that suppressed events cost no
+// formatting.
+func (l *rateLog) logf(level slog.Level, kind, msg string, args func() []any) {
+	if !l.log.Enabled(context.Background(), level) {
+		return
+	}
+	if kind == "" {
+		kind = msg
+	}
+	now := time.Now()
+	l.mu.Lock()
+	st := l.kinds[kind]
+	if st == nil {
+		st = &rateState{}
+		l.kinds[kind] = st
+	} else if now.Sub(st.last) < l.interval {
+		st.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	suppressed := st.suppressed
+	st.last, st.suppressed = now, 0
+	l.mu.Unlock()
+	var a []any
+	if args != nil {
+		a = args()
+	}
+	if suppressed > 0 {
+		a = append(a, "suppressed", suppressed)
+	}
+	l.log.Log(context.Background(), level, msg, a...)
+}
