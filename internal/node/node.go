@@ -149,6 +149,7 @@ func New(o Options) (*Node, error) {
 		txHashes:   make(map[*chain.Block][]chain.Hash),
 	}
 	n.initEvents(o.Events)
+	n.registerDurableMetrics()
 	if err := n.build(o); err != nil {
 		st.Close()
 		return nil, err

@@ -28,7 +28,7 @@
 //	block-heights  block hash -> height (where the block is in blocks)
 //	committed  height (8 bytes, big-endian) -> block hash (32 bytes) + certifying QC (wire.MarshalQC)
 //	meta       format, chain id, genesis hash, safety state, committed tip height,
-//	           application height and state root
+//	           application height and state root, fork sweep height
 //	app        application keys -> values
 //	results    height -> outcomes of the block's transactions (hash, status, reason)
 //
@@ -52,8 +52,12 @@
 // [Store.Err], which the runtime should check and log. A node whose store
 // returns read errors should be stopped: its disk is failing.
 //
-// Nothing is pruned yet: every block ever persisted stays in the blocks
-// bucket, including those of abandoned forks.
+// Forks are collected (forks.go): when a height commits, the other blocks
+// stored at that height (conflicting proposals, abandoned branches) are
+// deleted in the same write, and a block at or below the committed height
+// is never stored, so a leader's conflicting variants do not accumulate.
+// Everything above the committed height is kept. Committed blocks are not
+// pruned yet.
 //
 // A Store is safe for concurrent use.
 package store

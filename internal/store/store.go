@@ -66,6 +66,8 @@ type Store struct {
 	appHeight uint64
 	appRoot   chain.Hash
 	readErr   error
+
+	forks forkStats
 }
 
 var _ consensus.Storage = (*Store)(nil)

@@ -54,8 +54,15 @@ func (s *Store) Persist(blocks []*chain.Block, safety *consensus.SafetyState) er
 			return err
 		}
 	}
+	committed := s.CommittedHeight()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, e := range entries {
+			if e.height <= committed {
+				// At or below the committed height: stored already if it
+				// is the committed block, else it can never be committed.
+				s.forks.refused.Add(1)
+				continue
+			}
 			if err := putBlock(tx, e.height, e.hash, e.data); err != nil {
 				return err
 			}
@@ -191,6 +198,9 @@ func (s *Store) commit(cs []consensus.Commit, app *AppWrite) error {
 		}
 		meta := tx.Bucket(bucketMeta)
 		if err := meta.Put(keyTip, binary.BigEndian.AppendUint64(nil, height)); err != nil {
+			return err
+		}
+		if err := s.collectForks(tx, height); err != nil {
 			return err
 		}
 		if app == nil {
