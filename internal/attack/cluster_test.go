@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -26,14 +27,15 @@ import (
 // `strategos node` processes (0, 1, 2) and the attacker in validator 3's
 // slot, with validator 3's key.
 type network struct {
-	t       *testing.T
-	dir     string
-	apiPort int
-	p2pPort int
-	procs   []*exec.Cmd
-	logs    []string
-	att     *Validator
-	client  *http.Client
+	t         *testing.T
+	dir       string
+	apiPort   int
+	p2pPort   int
+	pprofPort int
+	procs     []*exec.Cmd
+	logs      []string
+	att       *Validator
+	client    *http.Client
 }
 
 const (
@@ -65,8 +67,12 @@ func newNetwork(t *testing.T, edit func(*config.Node)) *network {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &network{t: t, dir: filepath.Join(root, "net"), apiPort: api, p2pPort: p2p,
-		client: &http.Client{Timeout: 5 * time.Second}}
+	pprof, err := testbin.FreePorts(honestN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &network{t: t, dir: filepath.Join(root, "net"), apiPort: api, p2pPort: p2p, pprofPort: pprof,
+		client: &http.Client{Timeout: 30 * time.Second}}
 	if err := config.Init(config.InitOptions{Nodes: 4, Out: n.dir, App: "kv", APIPort: api, P2PPort: p2p}); err != nil {
 		t.Fatal(err)
 	}
@@ -111,8 +117,9 @@ func editConfig(t *testing.T, home string, edit func(*config.Node)) {
 	}
 }
 
-func (n *network) home(i int) string { return filepath.Join(n.dir, fmt.Sprintf("node%d", i)) }
-func (n *network) api(i int) string  { return fmt.Sprintf("http://127.0.0.1:%d", n.apiPort+i) }
+func (n *network) home(i int) string  { return filepath.Join(n.dir, fmt.Sprintf("node%d", i)) }
+func (n *network) api(i int) string   { return fmt.Sprintf("http://127.0.0.1:%d", n.apiPort+i) }
+func (n *network) pprof(i int) string { return fmt.Sprintf("127.0.0.1:%d", n.pprofPort+i) }
 
 func (n *network) start(i int) {
 	n.t.Helper()
@@ -123,9 +130,8 @@ func (n *network) start(i int) {
 	}
 	cmd := exec.Command(strategosBin, "node", "--home", n.home(i))
 	cmd.Stdout, cmd.Stderr = f, f
-	// A low GOGC keeps the heap close to what is live, so that the heap
-	// measured is what a node retains, not garbage it has yet to collect.
-	cmd.Env = append(os.Environ(), "GOGC=25")
+	// The profiler lets liveHeap collect garbage before it measures.
+	cmd.Env = append(os.Environ(), "STRATEGOS_PPROF="+n.pprof(i))
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		n.t.Fatalf("node %d: %v", i, err)
@@ -288,8 +294,22 @@ func (n *network) metric(i int, name string) float64 {
 	return sum
 }
 
-// heap returns honest node i's go_memstats_heap_inuse_bytes.
+// heap returns honest node i's go_memstats_heap_inuse_bytes: live data and
+// garbage not yet collected.
 func (n *network) heap(i int) int64 { return int64(n.metric(i, "go_memstats_heap_inuse_bytes")) }
+
+// liveHeap collects honest node i's garbage (through its profiler: a heap
+// profile with gc=1 runs a complete collection first) and then returns its
+// heap in use: what the node retains.
+func (n *network) liveHeap(i int) int64 {
+	resp, err := n.client.Get("http://" + n.pprof(i) + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		return -1
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return n.heap(i)
+}
 
 // rss returns honest node i's resident set size in bytes.
 func (n *network) rss(i int) int64 {
