@@ -48,6 +48,19 @@ const (
 // few blocks. edit, if not nil, may change each honest node's config first.
 func newNetwork(t *testing.T, edit func(*config.Node)) *network {
 	t.Helper()
+	return startNetwork(t, edit, "")
+}
+
+// newBehaviorNetwork is newNetwork with validator 3 a real `strategos
+// node` process running a stock Byzantine behaviour instead of the
+// attacker (n.att is nil).
+func newBehaviorNetwork(t *testing.T, behavior string) *network {
+	t.Helper()
+	return startNetwork(t, nil, behavior)
+}
+
+func startNetwork(t *testing.T, edit func(*config.Node), behavior string) *network {
+	t.Helper()
 	if skipReason != "" {
 		t.Skip(skipReason)
 	}
@@ -67,7 +80,7 @@ func newNetwork(t *testing.T, edit func(*config.Node)) *network {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pprof, err := testbin.FreePorts(honestN)
+	pprof, err := testbin.FreePorts(honestN + 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +98,11 @@ func newNetwork(t *testing.T, edit func(*config.Node)) *network {
 		n.start(i)
 	}
 	t.Cleanup(n.stop)
+	if behavior != "" {
+		n.start(attacker, "--behavior", behavior)
+		n.waitHeight(3, 60*time.Second)
+		return n
+	}
 	n.att, err = NewValidator(n.home(attacker))
 	if err != nil {
 		t.Fatal(err)
@@ -121,14 +139,14 @@ func (n *network) home(i int) string  { return filepath.Join(n.dir, fmt.Sprintf(
 func (n *network) api(i int) string   { return fmt.Sprintf("http://127.0.0.1:%d", n.apiPort+i) }
 func (n *network) pprof(i int) string { return fmt.Sprintf("127.0.0.1:%d", n.pprofPort+i) }
 
-func (n *network) start(i int) {
+func (n *network) start(i int, args ...string) {
 	n.t.Helper()
 	logPath := filepath.Join(n.home(i), "node.log")
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	cmd := exec.Command(strategosBin, "node", "--home", n.home(i))
+	cmd := exec.Command(strategosBin, append([]string{"node", "--home", n.home(i)}, args...)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	// The profiler lets liveHeap collect garbage before it measures.
 	cmd.Env = append(os.Environ(), "STRATEGOS_PPROF="+n.pprof(i))

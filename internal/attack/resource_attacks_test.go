@@ -142,13 +142,28 @@ func (n *network) loadBigBlocks(total int64) {
 
 // TestBigBlocks holds the attacks that need a chain of large blocks.
 func TestBigBlocks(t *testing.T) {
-	if !enabled(2) && !enabled(10) {
-		t.Skip("findings 2 and 10: fixes not landed yet (STRATEGOS_ATTACK_ALL=1 runs them)")
+	if !enabled(2) && !enabled(10) && !enabled(12) {
+		t.Skip("findings 2, 10 and 12: fixes not landed yet (STRATEGOS_ATTACK_ALL=1 runs them)")
 	}
 	n := newNetwork(t, nil)
 	n.loadBigBlocks(64 << 20)
+	t.Run("retained-proposals", func(t *testing.T) { finding(t, 12); retainedProposals(t, n) })
 	t.Run("catch-up", func(t *testing.T) { finding(t, 2); catchUp(t, n) })
 	t.Run("unread-responses", func(t *testing.T) { finding(t, 10); unreadResponses(t, n) })
+}
+
+// retainedProposals is finding 12: once the megabytes of the load are
+// committed, what an honest validator keeps of recent proposals must be
+// their headers and hashes, not their payloads.
+func retainedProposals(t *testing.T, n *network) {
+	live := each(n.liveHeap)
+	t.Logf("live heap after 64 MiB of blocks were committed: %v MiB", mibs(live))
+	const budget = 40 << 20
+	for i, h := range live {
+		if h > budget {
+			t.Errorf("node %d keeps %.0f MiB live after the load, budget %d MiB", i, mib(h), budget>>20)
+		}
+	}
 }
 
 // catchUp is finding 2: a validator that starts from nothing asks for
