@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -64,6 +65,7 @@ func startNetwork(t *testing.T, edit func(*config.Node), behavior string) *netwo
 	if skipReason != "" {
 		t.Skip(skipReason)
 	}
+	runParallel(t)
 	root := t.TempDir()
 	if os.Getenv("STRATEGOS_E2E_KEEP") == "1" {
 		var err error
@@ -72,18 +74,7 @@ func startNetwork(t *testing.T, edit func(*config.Node), behavior string) *netwo
 		}
 		t.Logf("keeping the network in %s", root)
 	}
-	api, err := testbin.FreePorts(4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p2p, err := testbin.FreePorts(4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pprof, err := testbin.FreePorts(honestN + 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	api, p2p, pprof := freePorts(t, 4), freePorts(t, 4), freePorts(t, honestN+1)
 	n := &network{t: t, dir: filepath.Join(root, "net"), apiPort: api, p2pPort: p2p, pprofPort: pprof,
 		client: &http.Client{Timeout: 30 * time.Second}}
 	if err := config.Init(config.InitOptions{Nodes: 4, Out: n.dir, App: "kv", APIPort: api, P2PPort: p2p}); err != nil {
@@ -103,8 +94,8 @@ func startNetwork(t *testing.T, edit func(*config.Node), behavior string) *netwo
 		n.waitHeight(3, 60*time.Second)
 		return n
 	}
-	n.att, err = NewValidator(n.home(attacker))
-	if err != nil {
+	var err error
+	if n.att, err = NewValidator(n.home(attacker)); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.att.Start(context.Background()); err != nil {
@@ -113,6 +104,56 @@ func startNetwork(t *testing.T, edit func(*config.Node), behavior string) *netwo
 	t.Cleanup(n.att.Close)
 	n.waitHeight(3, 60*time.Second)
 	return n
+}
+
+// Networks that run at once: STRATEGOS_ATTACK_PARALLEL, default 2.
+var networks = make(chan struct{}, max(1, envInt("STRATEGOS_ATTACK_PARALLEL", 2)))
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+// runParallel runs t beside the other network tests, at most
+// cap(networks) networks at a time.
+func runParallel(t *testing.T) {
+	t.Parallel()
+	networks <- struct{}{}
+	t.Cleanup(func() { <-networks })
+}
+
+// Port ranges handed out in this process, so that networks started in
+// parallel never share one.
+var (
+	portsMu  sync.Mutex
+	portsOut = map[int]bool{}
+)
+
+func freePorts(t *testing.T, count int) int {
+	t.Helper()
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 100 {
+		base, err := testbin.FreePorts(count)
+		if err != nil {
+			t.Fatal(err)
+		}
+		taken := false
+		for p := base; p < base+count; p++ {
+			taken = taken || portsOut[p]
+		}
+		if taken {
+			continue
+		}
+		for p := base; p < base+count; p++ {
+			portsOut[p] = true
+		}
+		return base
+	}
+	t.Fatal("no free ports")
+	return 0
 }
 
 func editConfig(t *testing.T, home string, edit func(*config.Node)) {
