@@ -63,7 +63,7 @@ func TestReplayKeepsWhatIsUnsettled(t *testing.T) {
 	if err := j.Accept(txs[2:], hs[2:]); err != nil {
 		t.Fatal(err)
 	}
-	j.Settle(hs[1:2])              // committed
+	j.Settle(hs[1:2])             // committed
 	j.Reject(hs[2], "nonce used") // rejected
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
