@@ -51,6 +51,8 @@ func (n *Node) SubmitBatch(txs [][]byte) (hashes []chain.Hash, errs []error) {
 	} else {
 		hashes, errs = n.admitBatch(txs)
 	}
+	// Durable before the answer, and before gossip: see durable.go.
+	n.makeDurable(txs, hashes, errs)
 	n.gossipMu.Lock()
 	for i, err := range errs {
 		if err == nil {
@@ -244,7 +246,7 @@ func (n *Node) recheck(senders []chain.Address) {
 				continue
 			}
 			if n.pool.Remove(p.Hash) {
-				n.rejected.add(p.Hash, reason)
+				n.reject(p.Hash, reason)
 			}
 		}
 	}
@@ -260,18 +262,26 @@ type rejections struct {
 
 const maxRejections = 100_000
 
-func (r *rejections) add(h chain.Hash, why string) {
+// add remembers why h was rejected, and returns the rejection it forgot
+// to make room, if any.
+func (r *rejections) add(h chain.Hash, why string) (evicted chain.Hash, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.reason == nil {
 		r.reason = make(map[chain.Hash]string)
 	}
+	if _, again := r.reason[h]; again {
+		r.reason[h] = why
+		return evicted, false
+	}
 	if len(r.order) >= maxRejections {
-		delete(r.reason, r.order[0])
+		evicted, ok = r.order[0], true
+		delete(r.reason, evicted)
 		r.order = r.order[1:]
 	}
 	r.reason[h] = why
 	r.order = append(r.order, h)
+	return evicted, ok
 }
 
 func (r *rejections) get(h chain.Hash) (string, bool) {

@@ -36,6 +36,7 @@ import (
 	"github.com/strategos/strategos/internal/events"
 	"github.com/strategos/strategos/internal/mempool"
 	"github.com/strategos/strategos/internal/store"
+	"github.com/strategos/strategos/internal/store/journal"
 	"github.com/strategos/strategos/internal/transport"
 )
 
@@ -84,6 +85,7 @@ type Node struct {
 	bank       *bank.App  // the application, when it is the bank
 	admitMu    sync.Mutex // admission and post-commit re-checks, per sender
 	rejected   rejections
+	acceptLog  *journal.Journal // client transactions accepted, durable before 202: durable.go
 	evidence   evidencePool
 	gossipMu   sync.Mutex
 	gossipTxs  [][]byte                      // admitted here, to be sent to peers on the next tick
@@ -151,6 +153,10 @@ func New(o Options) (*Node, error) {
 	n.initEvents(o.Events)
 	n.registerDurableMetrics()
 	if err := n.build(o); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := n.openAcceptLog(); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -248,6 +254,7 @@ func (n *Node) Run(ctx context.Context) error {
 	wctx, stopWorkers := context.WithCancel(ctx)
 	defer stopWorkers()
 	workers.Go(func() { n.admitGossip(wctx) })
+	workers.Go(func() { n.acceptLog.Run(wctx) })
 	if n.bank != nil {
 		workers.Go(func() { n.verifyAhead(wctx) })
 	}
@@ -336,7 +343,7 @@ func (n *Node) Run(ctx context.Context) error {
 // Close stops the transport and closes the store. Run calls it.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
-		n.closeError = errors.Join(n.tr.Close(), n.store.Close())
+		n.closeError = errors.Join(n.tr.Close(), n.acceptLog.Close(), n.store.Close())
 	})
 	return n.closeError
 }

@@ -138,7 +138,9 @@ func (n *Node) commit(cs []consensus.Commit) error {
 			return err
 		}
 		now := time.Now()
-		n.pool.CommittedHashes(b.Height, final(hs, res.Results))
+		done := final(hs, res.Results)
+		n.pool.CommittedHashes(b.Height, done)
+		n.acceptLog.Settle(done) // after the pool: see makeDurable
 		n.recheck(res.Senders)
 		for blk := range n.txHashes {
 			if blk.Height <= b.Height {
