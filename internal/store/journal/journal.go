@@ -324,6 +324,9 @@ func (j *Journal) waitLocked(n uint64) error {
 		if j.err != nil {
 			return j.err
 		}
+		if j.closed { // Close wrote what was queued before it
+			return ErrClosed
+		}
 		if j.flushing {
 			j.cond.Wait()
 			continue
