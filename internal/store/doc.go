@@ -33,7 +33,9 @@
 //	results    height -> outcomes of the block's transactions (hash, status, reason)
 //
 // and, in the txindex directory beside the file, Pebble: tx hash -> height
-// and offset of its outcome.
+// and offset of its outcome. The accepted directory beside it holds the
+// acceptance journal (package journal): client transactions answered 202
+// and not yet settled, and the rejections the node still answers.
 //
 // Writing follows consensus.Ready: [Store.Persist] writes the new blocks and
 // the safety state in one fsynced transaction, and the runtime calls it
