@@ -104,7 +104,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"request for too many", env(&wirepb.BlockRequest{Hash: hb(1), Count: MaxBlocks + 1}), "wire: decode block request: count 1001, want 0 to 1000"},
 		{"request count over int", env(&wirepb.BlockRequest{Hash: hb(1), Count: 1 << 63}), "count 9223372036854775808, want 0 to 1000"},
 		{"empty response", env(&wirepb.BlockResponse{}), "wire: decode block response: 0 blocks, want 1 to 1000"},
-		{"too many blocks", env(&wirepb.BlockResponse{Blocks: blocks(MaxBlocks + 1)}), "1001 blocks, want 1 to 1000"},
+		{"too many blocks", env(&wirepb.BlockResponse{Blocks: blocks(MaxBlocks + 1)}), "1001 blocks, want at most 1000"},
 		{"response with a bad block", env(&wirepb.BlockResponse{Blocks: []*wirepb.Block{pbBlock(), {Height: 1}}}), "wire: decode block response: block 1: parent has 0 bytes"},
 		{"empty tx batch", env(&wirepb.TxBatch{}), "wire: decode tx batch: 0 transactions, want 1 to 100000"},
 		{"tx batch too large", env(&wirepb.TxBatch{Txs: many(MaxTxs + 1)}), "wire: decode tx batch: 100001 transactions"},

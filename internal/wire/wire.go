@@ -126,11 +126,32 @@ func envelopePB(e *Envelope) (*wirepb.Envelope, error) {
 	}
 }
 
+// Decode parses an envelope received from a peer under DefaultLimits; see
+// Decoder.Decode.
+func Decode(b []byte) (Envelope, error) { return Decoder{Limits: DefaultLimits}.Decode(b) }
+
+// Decoder decodes envelopes from peers within its Limits.
+type Decoder struct{ Limits Limits }
+
+// IsLimit reports whether err is a Decode error for a frame over the
+// decoder's limits (as opposed to a malformed one).
+func IsLimit(err error) bool {
+	var l *limitError
+	return errors.As(err, &l)
+}
+
 // Decode parses an envelope received from a peer. It rejects anything but
-// exactly one known payload of valid shape, and never panics.
-func Decode(b []byte) (Envelope, error) {
-	field, err := onlyField(b)
+// exactly one known payload of valid shape, and never panics. Before
+// protobuf allocates, a scan of the bytes checks the envelope's size for
+// its kind and every count and length against d.Limits, so what a frame
+// costs to refuse is proportional to its bytes, never to what it
+// describes.
+func (d Decoder) Decode(b []byte) (Envelope, error) {
+	field, err := prescan(b, &d.Limits)
 	if err != nil {
+		if IsLimit(err) {
+			return Envelope{}, fmt.Errorf("wire: decode %w", err)
+		}
 		return Envelope{}, fmt.Errorf("wire: decode: %w", err)
 	}
 	var pb wirepb.Envelope
