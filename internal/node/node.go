@@ -96,7 +96,8 @@ type Node struct {
 	commits    atomic.Uint64                 // commit batches, under admitMu: admission rereads the index
 	maxWaiting int                           // clients are answered busy beyond this many waiting for a block
 	signLog    io.Writer
-	ev         eventLog // the live event stream, see events.go
+	decodeLog  logLimiter // frames from peers that do not decode
+	ev         eventLog   // the live event stream, see events.go
 	closeOnce  sync.Once
 	closeError error
 }
@@ -266,9 +267,7 @@ func (n *Node) Run(ctx context.Context) error {
 	// are taken before persisting, so that one fsync covers many messages
 	// and yet ticks and ctx are checked often.
 	const maxBatch = 256
-	inbound := [...]<-chan transport.Inbound{
-		n.tr.Inbound(transport.Consensus), n.tr.Inbound(transport.Sync), n.tr.Inbound(transport.Gossip),
-	}
+	inbound := n.startDecoders(wctx, &workers)
 	// drain receives up to limit frames that have already arrived, looking
 	// at Consensus again after each one; it reports how many, and false
 	// once the transport has stopped.
@@ -307,7 +306,7 @@ func (n *Node) Run(ctx context.Context) error {
 		got, open := drain(maxBatch)
 		if open && got == 0 {
 			// Nothing has arrived: wait for a frame, a tick or the end.
-			var in transport.Inbound
+			var in inFrame
 			woke := false // by a frame, or by the transport stopping
 			select {
 			case <-ctx.Done():

@@ -12,15 +12,10 @@ import (
 	"github.com/strategos/strategos/internal/wire"
 )
 
-// receive decodes one frame from a peer and feeds it to the core, or, for
+// receive feeds one decoded frame from a peer to the core, or, for
 // transaction gossip, to the mempool.
-func (n *Node) receive(in transport.Inbound) {
-	env, err := wire.Decode(in.Data)
-	if err != nil {
-		n.metrics.dropped.WithLabelValues("undecodable").Inc()
-		n.log.Debug("dropped undecodable frame", "from", in.From, "err", err)
-		return
-	}
+func (n *Node) receive(in inFrame) {
+	env := in.Env
 	if env.Evidence != nil {
 		n.metrics.msgsIn.WithLabelValues("evidence").Inc()
 		n.addEvidence(*env.Evidence, false)
@@ -171,7 +166,7 @@ func (n *Node) sendGossip() {
 	n.gossipMu.Unlock()
 	for len(txs) > 0 {
 		size, i := 0, 0
-		for i < len(txs) && (i == 0 || size+len(txs[i]) <= maxGossipBatch) {
+		for i < len(txs) && i < maxGossipTxs && (i == 0 || size+len(txs[i]) <= maxGossipBatch) {
 			size += len(txs[i])
 			i++
 		}
