@@ -39,7 +39,9 @@ var (
 		"Inbound connections from a peer closed because it sent an oversize frame or an unknown class.",
 		[]string{"peer", "reason"}, nil)
 	descRefused = prometheus.NewDesc("strategos_transport_inbound_refused_total",
-		"Inbound connections refused before or during the handshake.", nil, nil)
+		"Inbound connections refused before or during the handshake, by reason (busy: shared handshake pool full; per_ip: "+
+			"the source address had its share; hello: no TLS ClientHello in time; handshake: TLS failed or not a validator's key).",
+		[]string{"reason"}, nil)
 )
 
 func (transportCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -75,5 +77,7 @@ func (tc transportCollector) Collect(ch chan<- prometheus.Metric) {
 		count(descClosed, p.Oversize, peer, "oversize")
 		count(descClosed, p.Malformed, peer, "malformed")
 	}
-	count(descRefused, st.InboundRefused)
+	for r, n := range st.Refusals {
+		count(descRefused, n, transport.RefuseReason(r).String())
+	}
 }

@@ -17,6 +17,28 @@
 // confirmation, and the dialer counts the connection as up only once it has
 // that byte.
 //
+// # Admission
+//
+// Anyone who can reach the listener can open connections, so what a
+// connection may take before it has proven a validator key is bounded.
+// Its first bytes, the header of a TLS handshake record, must arrive
+// within 2 s, and the whole handshake must end within 5 s of the accept.
+// At most 64 handshakes run at once from addresses that are not a
+// configured peer's host (resolved at Start), at most 4 of them from one
+// address; each peer's host address has room of its own for 4 handshakes
+// per peer at that address, which strangers cannot take. A connection
+// beyond these limits is reset at once, before any goroutine or TLS state
+// is spent on it. Every refusal is counted by reason (Stats.Refusals:
+// busy, per_ip, hello, handshake).
+//
+// # Logs
+//
+// Whatever peers or strangers repeat (refused connections, failed
+// handshakes, reconnections, dropped frames) is logged at most once per
+// kind of event per 10 s, with the number of events the line stands for
+// ("suppressed"): a flood of connections adds a few lines, not one per
+// connection. The exact counts are in Stats.
+//
 // # Connections
 //
 // Every node dials every other validator and uses that connection only for

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"runtime"
@@ -175,4 +176,11 @@ func queueFull(tr *Transport, to uint32, c Class, size int) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return !o.q[c].fits(size, o.budget[c])
+}
+
+type tlsCertificate = tls.Certificate
+
+func tlsDial(addr string, cfg *tls.Config) (*tls.Conn, error) {
+	d := &net.Dialer{Timeout: waitLimit}
+	return tls.DialWithDialer(d, "tcp", addr, cfg)
 }

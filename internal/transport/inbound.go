@@ -6,15 +6,16 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"time"
 )
 
-// accept accepts inbound connections until ctx is done. At most
-// maxPendingHandshakes handshakes run at once; further connections are
-// closed at once, so that idle connections cannot exhaust the node.
+// accept accepts inbound connections until ctx is done. A connection is
+// admitted only if its source has a free handshake slot (see admission);
+// others are reset at once, so that idle connections cannot exhaust the
+// node.
 func (t *Transport) accept(ctx context.Context, ln net.Listener) {
-	pending := make(chan struct{}, maxPendingHandshakes)
 	delay := minBackoff
 	for {
 		raw, err := ln.Accept()
@@ -26,7 +27,7 @@ func (t *Transport) accept(ctx context.Context, ln net.Listener) {
 				t.log.Error("transport: listener closed", "err", err)
 				return
 			}
-			t.log.Warn("transport: accept failed", "err", err)
+			t.rlog.logf(slog.LevelWarn, "", "transport: accept failed", func() []any { return []any{"err", err} })
 			if !sleep(ctx, delay) {
 				return
 			}
@@ -34,48 +35,59 @@ func (t *Transport) accept(ctx context.Context, ln net.Listener) {
 			continue
 		}
 		delay = minBackoff
-		select {
-		case pending <- struct{}{}:
-		default:
-			t.refused.Add(1)
-			raw.Close()
+		release, why, ok := t.admit.admit(sourceIP(raw))
+		if !ok {
+			t.refuse(raw, why)
 			continue
 		}
-		t.wg.Go(func() { t.serveIn(ctx, raw, pending) })
+		t.wg.Go(func() { t.serveIn(ctx, raw, release) })
 	}
 }
 
 // serveIn authenticates an inbound connection and reads its frames.
-func (t *Transport) serveIn(ctx context.Context, raw net.Conn, pending <-chan struct{}) {
+func (t *Transport) serveIn(ctx context.Context, raw net.Conn, release func()) {
 	defer raw.Close()
 	defer context.AfterFunc(ctx, func() { raw.Close() })()
-	conn := tls.Server(raw, t.serverTLS)
-	p, err := t.serverHandshake(conn)
-	<-pending
+	deadline := time.Now().Add(handshakeTimeout)
+	hello, err := readHello(raw, t.helloTimeout)
+	if err != nil {
+		release()
+		if ctx.Err() == nil {
+			t.refusedInbound(raw, RefuseHello, err)
+		}
+		return
+	}
+	conn := tls.Server(&prefixConn{raw, hello}, t.serverTLS)
+	p, err := t.serverHandshake(conn, deadline)
+	release()
 	if err != nil {
 		if ctx.Err() == nil {
-			t.refused.Add(1)
-			t.log.Warn("transport: inbound handshake refused", "remote", raw.RemoteAddr().String(), "err", err)
+			t.refusedInbound(raw, RefuseHandshake, err)
 		}
 		return
 	}
 	p.setIn(raw)
 	defer p.clearIn(raw)
-	t.log.Info("transport: accepted", "peer", p.index, "remote", raw.RemoteAddr().String())
+	t.rlog.logf(slog.LevelInfo, p.kinds.accepted, "transport: accepted", func() []any {
+		return []any{"peer", p.index, "remote", raw.RemoteAddr().String()}
+	})
 	err = t.readLoop(ctx, p, bufio.NewReaderSize(conn, bufSize))
 	switch {
 	case ctx.Err() != nil:
 	case errors.Is(err, errOversize) || errors.Is(err, errBadClass):
-		t.log.Warn("transport: closing connection from misbehaving peer", "peer", p.index, "err", err)
+		t.rlog.logf(slog.LevelWarn, p.kinds.misbehaved, "transport: closing connection from misbehaving peer",
+			func() []any { return []any{"peer", p.index, "err", err} })
 	default:
-		t.log.Info("transport: inbound connection lost", "peer", p.index, "err", err)
+		t.rlog.logf(slog.LevelInfo, p.kinds.inLost, "transport: inbound connection lost",
+			func() []any { return []any{"peer", p.index, "err", err} })
 	}
 }
 
 // serverHandshake runs the TLS handshake, whose VerifyConnection callback
-// refuses any key but another validator's, and confirms it to the client.
-func (t *Transport) serverHandshake(conn *tls.Conn) (*peer, error) {
-	if err := conn.SetDeadline(time.Now().Add(handshakeTimeout)); err != nil {
+// refuses any key but another validator's, and confirms it to the client,
+// all before deadline.
+func (t *Transport) serverHandshake(conn *tls.Conn, deadline time.Time) (*peer, error) {
+	if err := conn.SetDeadline(deadline); err != nil {
 		return nil, err
 	}
 	if err := conn.Handshake(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"time"
@@ -47,17 +48,20 @@ func (t *Transport) session(ctx context.Context, p *peer) bool {
 	if err := clientHandshake(conn); err != nil {
 		if ctx.Err() == nil {
 			p.refused.Add(1)
-			t.log.Warn("transport: outbound handshake failed", "peer", p.index, "addr", p.addr, "err", err)
+			t.rlog.logf(slog.LevelWarn, p.kinds.outFailed, "transport: outbound handshake failed",
+				func() []any { return []any{"peer", p.index, "addr", p.addr, "err", err} })
 		}
 		return false
 	}
 	p.connects.Add(1)
 	p.outUp.Store(true)
 	defer p.outUp.Store(false)
-	t.log.Info("transport: connected", "peer", p.index, "addr", p.addr)
+	t.rlog.logf(slog.LevelInfo, p.kinds.connected, "transport: connected",
+		func() []any { return []any{"peer", p.index, "addr", p.addr} })
 	err = t.writeLoop(ctx, p, conn)
 	if ctx.Err() == nil {
-		t.log.Info("transport: outbound connection lost", "peer", p.index, "err", err)
+		t.rlog.logf(slog.LevelInfo, p.kinds.outLost, "transport: outbound connection lost",
+			func() []any { return []any{"peer", p.index, "err", err} })
 	}
 	return true
 }

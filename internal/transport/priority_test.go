@@ -142,7 +142,7 @@ func TestConsensusOvertakesGossipBacklog(t *testing.T) {
 	}
 	defer raw.Close()
 	conn := tls.Server(raw, b.serverTLS)
-	if p, err := b.serverHandshake(conn); err != nil {
+	if p, err := b.serverHandshake(conn, time.Now().Add(waitLimit)); err != nil {
 		t.Fatal(err)
 	} else if p.index != 0 {
 		t.Fatalf("handshake with peer %d, want 0", p.index)

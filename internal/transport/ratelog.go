@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -69,4 +70,13 @@ func (l *rateLog) logf(level slog.Level, kind, msg string, args func() []any) {
 		a = append(a, "suppressed", suppressed)
 	}
 	l.log.Log(context.Background(), level, msg, a...)
+}
+
+// logKinds are the rateLog kinds of one peer's connection events: a
+// validator that reconnects in a loop gets one line per event per interval.
+type logKinds struct{ accepted, misbehaved, inLost, connected, outLost, outFailed string }
+
+func newLogKinds(peer uint32) logKinds {
+	k := func(what string) string { return fmt.Sprintf("%s/%d", what, peer) }
+	return logKinds{k("accepted"), k("misbehaved"), k("in-lost"), k("connected"), k("out-lost"), k("out-failed")}
 }

@@ -4,10 +4,13 @@ package transport
 type Stats struct {
 	// Peers holds one entry per validator other than self, by index.
 	Peers []PeerStats
-	// InboundRefused counts inbound connections that failed the
-	// handshake: a key outside the validator set (or self's), no
-	// certificate, not TLS 1.3, a timeout, or too many handshakes at once.
+	// InboundRefused counts inbound connections refused before or during
+	// the handshake: a key outside the validator set (or self's), no
+	// certificate, not TLS 1.3, a timeout, or too many handshakes at once;
+	// the sum of Refusals.
 	InboundRefused uint64
+	// Refusals counts the same by reason (see RefuseReason).
+	Refusals [NumRefuseReasons]uint64
 }
 
 // PeerStats are the counters of one peer.
@@ -54,7 +57,11 @@ type Traffic struct{ Frames, Bytes uint64 }
 
 // Stats returns a snapshot of the counters.
 func (t *Transport) Stats() Stats {
-	s := Stats{Peers: make([]PeerStats, len(t.peers)), InboundRefused: t.refused.Load()}
+	s := Stats{Peers: make([]PeerStats, len(t.peers))}
+	for r := range NumRefuseReasons {
+		s.Refusals[r] = t.refusals[r].Load()
+		s.InboundRefused += s.Refusals[r]
+	}
 	for i, p := range t.peers {
 		ps := &s.Peers[i]
 		ps.Index = p.index

@@ -17,13 +17,11 @@ import (
 
 // Timing and sizing of connections.
 const (
-	dialTimeout          = 5 * time.Second
-	handshakeTimeout     = 10 * time.Second
-	minBackoff           = 50 * time.Millisecond
-	maxBackoff           = 2 * time.Second
-	maxPendingHandshakes = 64
-	bufSize              = 64 << 10
-	wireVersion          = 1 // the byte a listener sends once it has accepted a client
+	dialTimeout = 5 * time.Second
+	minBackoff  = 50 * time.Millisecond
+	maxBackoff  = 2 * time.Second
+	bufSize     = 64 << 10
+	wireVersion = 1 // the byte a listener sends once it has accepted a client
 )
 
 // Inbound is a frame received from a validator.
@@ -50,7 +48,9 @@ type Transport struct {
 	byKey        map[string]*peer          // the same, by public key
 	inbound      [NumClasses]chan Inbound  // what Inbound returns
 	arrived      [NumClasses]chan struct{} // capacity 1; signalled after a frame is queued
-	refused      atomic.Uint64             // failed inbound handshakes
+	admit        admission
+	refusals     [NumRefuseReasons]atomic.Uint64 // inbound connections refused, by reason
+	helloTimeout time.Duration                   // helloTimeout; tests shorten it
 	stopping     atomic.Bool
 	wg           sync.WaitGroup
 
@@ -74,6 +74,7 @@ type peer struct {
 	addr      string
 	clientTLS *tls.Config
 	out       *outbox
+	kinds     logKinds // rateLog kinds of this peer's connection events
 
 	outUp      atomic.Bool
 	sent, recv [NumClasses]counter
@@ -121,6 +122,7 @@ func New(cfg Config) (*Transport, error) {
 		byKey:        make(map[string]*peer),
 		listener:     cfg.Listener,
 		stopped:      make(chan struct{}),
+		helloTimeout: helloTimeout,
 	}
 	for c := range NumClasses {
 		t.inbound[c] = make(chan Inbound, cfg.InboundLen)
@@ -131,7 +133,8 @@ func New(cfg Config) (*Transport, error) {
 			continue
 		}
 		key := slices.Clone(p.PubKey)
-		q := &peer{index: p.Index, key: key, addr: p.Addr, clientTLS: t.clientConfig(key), out: newOutbox(cfg.QueueLen, cfg.QueueBytes)}
+		q := &peer{index: p.Index, key: key, addr: p.Addr, clientTLS: t.clientConfig(key),
+			out: newOutbox(cfg.QueueLen, cfg.QueueBytes), kinds: newLogKinds(p.Index)}
 		for c := range NumClasses {
 			q.inq[c] = make(chan Inbound, cfg.PeerInboundLen)
 			q.inRoom[c] = make(chan struct{}, 1)
@@ -161,6 +164,7 @@ func (t *Transport) Start(ctx context.Context) error {
 		}
 		t.listener = ln
 	}
+	t.reserve(ctx)
 	ctx, t.cancel = context.WithCancel(ctx)
 	t.state = stateRunning
 	t.wg.Go(func() { t.accept(ctx, ln) })
