@@ -153,3 +153,30 @@ func TestInboundQueueByteBudget(t *testing.T) {
 	}
 	eventually(t, "the consensus queue to empty", func() bool { return peerStats(t, tr, 1).InQueuedBytes[Consensus] == 0 })
 }
+
+// An Inbound channel is bounded in bytes as well as frames: with a budget
+// of two 1 MiB frames and room for 64, the dispatcher hands it two and
+// waits, holding the third, until the consumer takes one.
+func TestInboundChannelByteBudget(t *testing.T) {
+	checkGoroutines(t)
+	tr := unstarted(t, 64, 64)
+	const size = 1 << 20
+	tr.chanBudget[Gossip] = 2 * size
+	ctx := t.Context()
+	for k := range 4 {
+		f := make([]byte, size)
+		f[0] = byte(k)
+		if err := tr.deliver(ctx, tr.byIndex[1], Inbound{From: 1, Class: Gossip, Data: f}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runDispatcher(t, tr, Gossip)
+	eventually(t, "two frames in the channel, one held, one queued", func() bool {
+		return len(tr.Inbound(Gossip)) == 2 && peerStats(t, tr, 1).InQueued[Gossip] == 1
+	})
+	for k := range 4 {
+		if in := recv(t, tr, Gossip); in.Data[0] != byte(k) {
+			t.Fatalf("frame %d received as #%d", in.Data[0], k)
+		}
+	}
+}

@@ -84,6 +84,10 @@ type Config struct {
 	// peer that is down pins at most the sum. See the package
 	// documentation for what happens when a queue is full.
 	QueueBytes [NumClasses]int
+	// InboundBytes bounds the payload bytes of the frames waiting in each
+	// Inbound channel, by class (default twice MaxFrame each; at least
+	// MaxFrame).
+	InboundBytes [NumClasses]int
 	// PeerInboundLen is the capacity of each per-peer, per-class inbound
 	// queue, between the peer's connection reader and the Inbound channel
 	// of the class (default 64). See the package documentation.
@@ -135,6 +139,12 @@ func (cfg Config) withDefaults() (Config, error) {
 		}
 		if cfg.PeerInboundBytes[c] == 0 {
 			cfg.PeerInboundBytes[c] = 2 * cfg.MaxFrame
+		}
+		if cfg.InboundBytes[c] == 0 {
+			cfg.InboundBytes[c] = 2 * cfg.MaxFrame
+		}
+		if cfg.InboundBytes[c] < cfg.MaxFrame {
+			return cfg, fmt.Errorf("transport: %s Inbound byte budget %d is below MaxFrame %d", Class(c), cfg.InboundBytes[c], cfg.MaxFrame)
 		}
 		if cfg.QueueBytes[c] < cfg.MaxFrame || cfg.PeerInboundBytes[c] < cfg.MaxFrame {
 			return cfg, fmt.Errorf("transport: %s byte budgets %d out, %d in are below MaxFrame %d",

@@ -91,7 +91,9 @@
 // # Inbound
 //
 // Received frames are delivered on one bounded channel per class,
-// Inbound(c), of capacity Config.InboundLen, so that a consumer can take
+// Inbound(c), of capacity Config.InboundLen frames and Config.InboundBytes
+// payload bytes (default twice MaxFrame, 8 MiB; the dispatcher waits while
+// the frames its consumer has not yet taken exceed it), so that a consumer can take
 // Consensus frames first however much bulk data is waiting. Each connection
 // has its own reader, which puts every frame it reads on its peer's queue
 // for the frame's class, bounded in frames (Config.PeerInboundLen, default
@@ -112,7 +114,8 @@
 // the connection. A peer's Sync or Gossip frames are thus lost only when the
 // consumer has fallen behind by a whole channel and a whole queue of that
 // class. Within one class, the frames of one peer that are delivered arrive
-// in the order they were read. At most InboundLen frames per class, plus
+// in the order they were read. At most InboundLen frames and InboundBytes
+// bytes per class, plus
 // PeerInboundLen frames and PeerInboundBytes bytes per peer and class, plus
 // one frame per class held by its dispatcher and one per connection being
 // read, are buffered. The channels are closed once the transport has

@@ -207,6 +207,8 @@ func (p *peer) releaseIn(c Class, size int64) {
 // fills its own queue.
 func (t *Transport) dispatch(ctx context.Context, c Class) {
 	next := 0 // position, in t.peers, of the peer whose turn is next
+	ch := t.inbound[c]
+	held := newSizeRing(cap(ch) + 1)
 	for {
 		in, ok := t.take(c, &next)
 		if !ok {
@@ -219,11 +221,73 @@ func (t *Transport) dispatch(ctx context.Context, c Class) {
 				return
 			}
 		}
+		if !t.awaitChannelRoom(ctx, ch, held, len(in.Data), t.chanBudget[c]) {
+			return
+		}
 		select {
-		case t.inbound[c] <- in:
+		case ch <- in:
+			held.push(len(in.Data))
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// chanPoll is how often a dispatcher whose channel is over its byte budget
+// looks whether the consumer has taken frames: a channel does not signal
+// receives, and this happens only while the consumer is behind.
+const chanPoll = time.Millisecond
+
+// awaitChannelRoom waits until a frame of size bytes fits in ch within
+// budget bytes, counting as still in ch the last len(ch) frames that held
+// records as handed to it (the dispatcher is ch's only sender, so the
+// frames the consumer has taken are the oldest ones). It reports false if
+// ctx ended first.
+func (t *Transport) awaitChannelRoom(ctx context.Context, ch chan Inbound, held *sizeRing, size int, budget int) bool {
+	held.trim(len(ch))
+	if held.n == 0 || held.sum+size <= budget {
+		return true
+	}
+	tm := time.NewTicker(chanPoll)
+	defer tm.Stop()
+	for {
+		select {
+		case <-tm.C:
+		case <-ctx.Done():
+			return false
+		}
+		held.trim(len(ch))
+		if held.n == 0 || held.sum+size <= budget {
+			return true
+		}
+	}
+}
+
+// sizeRing records the sizes of the frames handed to a channel, oldest
+// first.
+type sizeRing struct {
+	sizes   []int
+	head, n int
+	sum     int
+}
+
+func newSizeRing(capacity int) *sizeRing { return &sizeRing{sizes: make([]int, capacity)} }
+
+func (r *sizeRing) push(size int) {
+	if r.n == len(r.sizes) { // cannot happen: at most cap(ch)+1 are recorded
+		r.trim(r.n - 1)
+	}
+	r.sizes[(r.head+r.n)%len(r.sizes)] = size
+	r.n++
+	r.sum += size
+}
+
+// trim forgets the oldest sizes until at most keep are left.
+func (r *sizeRing) trim(keep int) {
+	for r.n > keep {
+		r.sum -= r.sizes[r.head]
+		r.head = (r.head + 1) % len(r.sizes)
+		r.n--
 	}
 }
 

@@ -37,6 +37,7 @@ type Transport struct {
 	self         uint32
 	maxFrame     int
 	inBudget     [NumClasses]int64 // Config.PeerInboundBytes
+	chanBudget   [NumClasses]int   // Config.InboundBytes
 	writeTimeout time.Duration
 	listenAddr   string
 	log          *slog.Logger
@@ -123,6 +124,7 @@ func New(cfg Config) (*Transport, error) {
 		listener:     cfg.Listener,
 		stopped:      make(chan struct{}),
 		helloTimeout: helloTimeout,
+		chanBudget:   cfg.InboundBytes,
 	}
 	for c := range NumClasses {
 		t.inbound[c] = make(chan Inbound, cfg.InboundLen)
