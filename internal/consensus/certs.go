@@ -24,28 +24,59 @@ type timeoutAgg struct {
 	high  *chain.QC
 }
 
-// onVote verifies a vote sent to this validator as the next leader.
+// onVote verifies a vote sent to this validator as the next leader. What
+// it keeps is bounded by construction: at most two votes per (round,
+// voter), the second proving a double vote, for rounds within
+// futureVoteRounds of the current one. A repeated vote, or any vote after a proven double vote, is
+// dropped before its signature is checked, so a sender cannot make the
+// leader verify the same signature twice.
 func (c *Core) onVote(v *chain.Vote, from uint32) {
 	switch {
 	case !c.cfg.Validators.Has(v.Voter):
 		c.drop("vote from unknown validator")
+		return
 	case c.cfg.Election.Leader(v.Round+1) != c.cfg.Self:
 		c.drop("vote sent to a non-leader")
+		return
 	case v.Round+1 < c.round:
 		c.drop("stale vote")
-	case v.Round > c.round+futureRounds:
+		return
+	case v.Round > c.round+futureVoteRounds:
 		c.drop("vote too far in the future")
-	case !c.cfg.Verifier.Verify(c.cfg.Validators.Get(v.Voter).PubKey, chain.VoteSignBytes(c.cfg.ChainID, v.Round, v.BlockHash), v.Sig):
-		c.drop("vote with invalid signature")
-	default:
-		c.addVote(v, from)
+		return
 	}
+	switch first, seen := c.seenVotes[seenKey{round: v.Round, validator: v.Voter}]; {
+	case seen && first == nil:
+		c.drop("vote after a proven double vote")
+		return
+	case seen && first.BlockHash == v.BlockHash:
+		c.drop("duplicate vote")
+		return
+	}
+	if !c.cfg.Verifier.Verify(c.cfg.Validators.Get(v.Voter).PubKey, chain.VoteSignBytes(c.cfg.ChainID, v.Round, v.BlockHash), v.Sig) {
+		c.drop("vote with invalid signature")
+		return
+	}
+	c.addVote(v, from)
 }
 
 // addVote counts a verified vote and forms a QC once a quorum of distinct
-// validators voted for one block.
+// validators voted for one block. At most two votes of a voter are counted
+// in a round: its first, and one conflicting vote, which proves the double
+// vote; onVote drops any further one unverified.
 func (c *Core) addVote(v *chain.Vote, from uint32) {
-	c.checkDoubleVote(v)
+	k := seenKey{round: v.Round, validator: v.Voter}
+	switch first, seen := c.seenVotes[k]; {
+	case !seen:
+		c.seenVotes[k] = v
+	case first == nil || first.BlockHash == v.BlockHash:
+		return
+	default:
+		c.out.Evidence = append(c.out.Evidence, chain.Evidence{
+			Kind: chain.DoubleVote, Validator: v.Voter, Round: v.Round, VoteA: first, VoteB: v,
+		})
+		c.seenVotes[k] = nil // report once; count nothing more from it this round
+	}
 	agg := c.votes[v.Round]
 	if agg == nil {
 		agg = &voteAgg{byBlock: make(map[chain.Hash]*voteSet)}
@@ -72,22 +103,6 @@ func (c *Core) addVote(v *chain.Vote, from uint32) {
 	qc := &chain.QC{Round: v.Round, BlockHash: v.BlockHash, Votes: sigs}
 	c.remember(qc.Digest())
 	c.processQC(qc, from)
-}
-
-func (c *Core) checkDoubleVote(v *chain.Vote) {
-	k := seenKey{round: v.Round, validator: v.Voter}
-	first, ok := c.seenVotes[k]
-	if !ok {
-		c.seenVotes[k] = v
-		return
-	}
-	if first == nil || first.BlockHash == v.BlockHash {
-		return
-	}
-	c.out.Evidence = append(c.out.Evidence, chain.Evidence{
-		Kind: chain.DoubleVote, Validator: v.Voter, Round: v.Round, VoteA: first, VoteB: v,
-	})
-	c.seenVotes[k] = nil // report once
 }
 
 // onTimeout verifies a peer's timeout, learns its certificates, and forms a

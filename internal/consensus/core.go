@@ -6,14 +6,20 @@ import (
 
 // Windows that bound the memory an adversary can make the core spend.
 const (
-	futureRounds    = 1000 // how far ahead of the current round messages are kept
-	evidenceRounds  = 100  // how long past proposals and votes are remembered
-	maxPending      = 256  // proposals waiting for their parent
-	maxOrphans      = 4096 // fetched blocks not yet connected to the tree
-	maxFetchTries   = 8
-	servedPerTick   = 4 // block requests served per peer per tick
-	maxPendingQCs   = 64
-	fetchRetryTicks = 2 // in units of BaseTimeout
+	futureRounds = 1000 // how far ahead of the current round timeouts are kept
+	// futureVoteRounds is how far ahead of the current round votes are
+	// kept: a leader needs votes for its round only once it is close to
+	// it, and is moved forward by certificates when far behind. It bounds
+	// the votes held to one per voter for each round this validator
+	// leads within it (a vote with its key is ~330 bytes).
+	futureVoteRounds = 100
+	evidenceRounds   = 100  // how long past proposals and votes are remembered
+	maxPending       = 256  // proposals waiting for their parent
+	maxOrphans       = 4096 // fetched blocks not yet connected to the tree
+	maxFetchTries    = 8
+	servedPerTick    = 4 // block requests served per peer per tick
+	maxPendingQCs    = 64
+	fetchRetryTicks  = 2 // in units of BaseTimeout
 )
 
 // Replica is the shape of a validator as its drivers see it: the simulator

@@ -60,6 +60,10 @@ func (n *Node) decodeClass(ctx context.Context, d wire.Decoder, in <-chan transp
 				return
 			}
 		}
+		if n.muted.muted(f.From, time.Now()) {
+			n.metrics.dropped.WithLabelValues("sender muted").Inc()
+			continue
+		}
 		env, err := d.Decode(f.Data)
 		if err != nil {
 			n.refuseFrame(f, err)
@@ -79,7 +83,11 @@ func (n *Node) decodeClass(ctx context.Context, d wire.Decoder, in <-chan transp
 func (n *Node) refuseFrame(f transport.Inbound, err error) {
 	reason := "undecodable"
 	if wire.IsLimit(err) {
+		// No honest validator builds a frame over the network's limits:
+		// its sender's frames are dropped undecoded for a while, so a
+		// flood of them costs this node nothing but reading them.
 		reason = "over decode limits"
+		n.muted.mute(f.From, time.Now().Add(muteFor))
 	}
 	n.metrics.dropped.WithLabelValues(reason).Inc()
 	if s, ok := n.decodeLog.allow(time.Now()); ok {
@@ -103,4 +111,30 @@ func (l *logLimiter) allow(now time.Time) (suppressed uint64, ok bool) {
 		return 0, false
 	}
 	return l.suppressed.Swap(0), true
+}
+
+// muteFor is how long a validator that sent a frame over the limits has
+// its frames dropped without decoding.
+const muteFor = 5 * time.Second
+
+// mutes holds, per validator index, the time until which its frames are
+// dropped undecoded. Safe for concurrent use by the decoders.
+type mutes struct {
+	mu    sync.Mutex
+	until map[uint32]time.Time
+}
+
+func (m *mutes) mute(peer uint32, until time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.until == nil {
+		m.until = make(map[uint32]time.Time)
+	}
+	m.until[peer] = until
+}
+
+func (m *mutes) muted(peer uint32, now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return now.Before(m.until[peer])
 }

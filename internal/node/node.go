@@ -97,6 +97,7 @@ type Node struct {
 	maxWaiting int                           // clients are answered busy beyond this many waiting for a block
 	signLog    io.Writer
 	decodeLog  logLimiter // frames from peers that do not decode
+	muted      mutes      // peers whose frames are dropped undecoded for a while
 	ev         eventLog   // the live event stream, see events.go
 	closeOnce  sync.Once
 	closeError error
