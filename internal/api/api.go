@@ -291,7 +291,7 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	res, code := s.submitOne(body)
+	res, code := s.submitOne(single(body))
 	writeJSON(w, code, res)
 }
 
@@ -302,14 +302,13 @@ func (s *server) batch(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body = bytes.TrimRight(body, "\r\n")
 	// Count before splitting: 32 MiB of short lines would otherwise cost
 	// hundreds of MiB of slice headers just to be refused.
-	if n := bytes.Count(body, []byte("\n")) + 1; n > MaxBatchTxs {
+	if n := bytes.Count(trimTerminators(body), []byte("\n")) + 1; n > MaxBatchTxs {
 		writeErr(w, http.StatusBadRequest, fmt.Sprintf("%d transactions in one batch, at most %d", n, MaxBatchTxs))
 		return
 	}
-	lines := bytes.Split(body, []byte("\n"))
+	lines := batchLines(body)
 	hashes, errs := s.b.SubmitBatch(lines)
 	results := make([]map[string]any, len(lines))
 	busy := 0

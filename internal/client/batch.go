@@ -21,9 +21,15 @@ type BatchResult struct {
 func (r BatchResult) Accepted() bool { return r.Error == "" && r.Status == StatusPending }
 
 // BatchLines counts the transactions of a batch body the way the node
-// does: newline-separated lines, trailing newlines ignored.
+// does: lines ending at "\n" or "\r\n", trailing newlines ignored.
 func BatchLines(body []byte) int {
-	body = bytes.TrimRight(body, "\r\n")
+	for {
+		b, ok := bytes.CutSuffix(body, []byte("\n"))
+		if !ok {
+			break
+		}
+		body, _ = bytes.CutSuffix(b, []byte("\r"))
+	}
 	if len(body) == 0 {
 		return 1 // the node answers an empty body with one refused line
 	}

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,8 +14,10 @@ import (
 // Submit admits a transaction from a client: the application checks it
 // against the state it will meet (for the bank, the sender's committed
 // state plus its pending transfers), the mempool keeps it, and it is
-// gossiped to the other validators. Surrounding whitespace (a trailing
-// newline from a shell pipe) is ignored.
+// gossiped to the other validators. tx is taken as it is, every byte of
+// it (its hash is SHA-256 of those bytes): cutting a request body into
+// transactions, such as dropping a shell pipe's trailing newline, is the
+// API's business.
 func (n *Node) Submit(tx []byte) (chain.Hash, error) {
 	hs, errs := n.SubmitBatch([][]byte{tx})
 	return hs[0], errs[0]
@@ -27,9 +28,6 @@ func (n *Node) Submit(tx []byte) (chain.Hash, error) {
 // one by one: one store read for the committed index, signatures checked
 // in batches on every core, and the admission lock taken per chunk.
 func (n *Node) SubmitBatch(txs [][]byte) (hashes []chain.Hash, errs []error) {
-	for i := range txs {
-		txs[i] = bytes.TrimSpace(txs[i])
-	}
 	// A client's transaction joins the queue of those waiting for a block
 	// only while that queue is under maxWaiting: past it the node answers
 	// busy, so that what it accepts commits within a few blocks' time
