@@ -10,10 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -60,22 +63,50 @@ func (o *Options) check() error {
 		return fmt.Errorf("testnet: --byzantine must be between 0 and %d, got %d", o.Nodes, o.Byzantine)
 	case !byzantine.Valid(o.Behavior) || o.Behavior == byzantine.Honest && o.Byzantine > 0:
 		return fmt.Errorf("testnet: unknown Byzantine behaviour %q", o.Behavior)
+	case o.App != "" && !slices.Contains(config.Apps, o.App):
+		return fmt.Errorf("testnet: unknown app %q (known: %s)", o.App, strings.Join(config.Apps, ", "))
+	}
+	// The ports as config.Init checks them (0 is its default), so that a
+	// bad one is refused before anything is created.
+	for _, p := range []struct {
+		flag string
+		port int
+	}{{"--api-port", o.APIPort}, {"--p2p-port", o.P2PPort}} {
+		if p.port < 0 || p.port > 0 && p.port+o.Nodes-1 > 65535 {
+			return fmt.Errorf("testnet: %s %d: ports %d..%d are not all valid TCP ports", p.flag, p.port, p.port, p.port+o.Nodes-1)
+		}
 	}
 	return nil
 }
 
-// Run runs the network until ctx is done, then stops every node.
-func Run(ctx context.Context, o Options) error {
+// Run runs the network until ctx is done, then stops every node. Options
+// are checked before anything is created; if the network never comes up,
+// the directory Run created for it (a temporary one, or a --home that did
+// not exist) is removed again, so that a failed or interrupted start
+// leaves nothing behind. Once the network has come up, its home stays: it is the
+// record of the run and can be started again.
+func Run(ctx context.Context, o Options) (err error) {
 	if err := o.check(); err != nil {
 		return err
 	}
+	created := ""
 	if o.Home == "" {
 		dir, err := os.MkdirTemp("", "strategos-testnet-")
 		if err != nil {
 			return fmt.Errorf("testnet: %w", err)
 		}
-		o.Home = dir
+		o.Home, created = dir, dir
+	} else if _, err := os.Stat(o.Home); errors.Is(err, fs.ErrNotExist) {
+		created = o.Home
 	}
+	up := false
+	defer func() {
+		if !up && created != "" { // never announced: nobody will look for it
+			if rmErr := os.RemoveAll(created); rmErr != nil {
+				err = errors.Join(err, fmt.Errorf("testnet: removing %s: %w", created, rmErr))
+			}
+		}
+	}()
 	if err := prepare(o); err != nil {
 		return err
 	}
@@ -131,6 +162,7 @@ func Run(ctx context.Context, o Options) error {
 			cancel()
 			errs = append(errs, err)
 		} else {
+			up = true
 			fmt.Fprintf(o.Out, "testnet: %d validators (f = %d) on 127.0.0.1, home %s\n", o.Nodes, quorum.MaxFaulty(o.Nodes), o.Home)
 			fmt.Fprintf(o.Out, "web view: %s/\n", man.Nodes[0].API)
 			display(ctx, o, vals)
