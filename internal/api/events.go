@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -28,10 +30,14 @@ const (
 )
 
 func (s *server) events(w http.ResponseWriter, r *http.Request) {
-	sub, err := s.b.Events().Subscribe()
+	sub, err := s.b.Events().SubscribeFrom(clientOf(r))
 	if err != nil {
 		w.Header().Set("Retry-After", "5")
-		writeErr(w, http.StatusServiceUnavailable, err.Error())
+		code := http.StatusServiceUnavailable // the node is full
+		if errors.Is(err, events.ErrClientLimit) {
+			code = http.StatusTooManyRequests // this client is
+		}
+		writeErr(w, code, err.Error())
 		return
 	}
 	defer sub.Close()
@@ -86,6 +92,24 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		ping.Reset(pingEvery)
 	}
+}
+
+// clientOf names the client a request comes from, for the per-client
+// limit on event streams: its IP address, or for IPv6 its /64 (one host
+// commonly holds a whole /64, so single addresses would cost it nothing).
+// A proxy in front of the node makes all its clients one; that is the
+// safe side.
+func clientOf(r *http.Request) string {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr // not host:port (a test's recorder): one client per string
+	}
+	a := ap.Addr().Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
 }
 
 func appendEvent(b []byte, m events.Message) []byte {

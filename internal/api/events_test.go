@@ -188,6 +188,37 @@ func TestEventsStream(t *testing.T) {
 	}
 }
 
+// clientFrom returns an HTTP client whose connections come from the
+// loopback address 127.0.0.last: to the node, a client of its own.
+func clientFrom(last byte) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, last)}}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+}
+
+// subscribe opens a stream as c; it fails the test unless the node
+// answers want. The body of a 200 is kept open until the test ends.
+func subscribe(t *testing.T, c *http.Client, url string, want int) reply {
+	t.Helper()
+	resp, err := c.Get(url + "/v1/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode == http.StatusOK {
+		t.Cleanup(func() { resp.Body.Close() })
+		if want != http.StatusOK {
+			t.Fatalf("subscription answered 200, want %d", want)
+		}
+		return reply{code: resp.StatusCode}
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := reply{code: resp.StatusCode, raw: raw}
+	if err := json.Unmarshal(raw, &r.m); err != nil || resp.StatusCode != want {
+		t.Fatalf("subscription answered %d %q, want %d", resp.StatusCode, raw, want)
+	}
+	return r
+}
+
 // Beyond the limit, a subscriber is refused with 503 and a JSON error;
 // one that leaves frees its slot.
 func TestEventsSubscriberLimit(t *testing.T) {
@@ -198,8 +229,9 @@ func TestEventsSubscriberLimit(t *testing.T) {
 			b.Close()
 		}
 	}()
-	for range events.DefaultMaxSubscribers {
-		resp, err := http.Get(srv.URL + "/v1/events")
+	per := events.DefaultMaxPerClient
+	for i := range events.DefaultMaxSubscribers {
+		resp, err := clientFrom(byte(10+i/per)).Get(srv.URL + "/v1/events")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,6 +252,45 @@ func TestEventsSubscriberLimit(t *testing.T) {
 	}
 	s := openStream(t, srv.URL)
 	s.next(t, 5*time.Second)
+}
+
+// One client (one remote address) holds at most DefaultMaxPerClient
+// streams; beyond that it is answered 429 with a JSON error, counted in
+// strategos_events_refused_total{reason="client"}, and another client
+// still subscribes and receives events.
+func TestEventsPerClientLimit(t *testing.T) {
+	n, srv := oneNode(t, "kv")
+	hog := clientFrom(2)
+	for range events.DefaultMaxPerClient {
+		subscribe(t, hog, srv.URL, http.StatusOK)
+	}
+	for range 3 {
+		r := subscribe(t, hog, srv.URL, http.StatusTooManyRequests)
+		checkErr(t, "one stream too many from one client", r.m, "too many subscribers from this client")
+	}
+	if _, client := n.Events().Refused(); client != 3 {
+		t.Errorf("%d per-client refusals counted, want 3", client)
+	}
+	mr, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(mr.Body)
+	mr.Body.Close()
+	if want := `strategos_events_refused_total{reason="client"} 3`; !strings.Contains(string(metrics), want) {
+		t.Errorf("metrics lack %s", want)
+	}
+	resp, err := clientFrom(3).Get(srv.URL + "/v1/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		t.Fatalf("another client refused: %d", resp.StatusCode)
+	}
+	s := readStream(t, resp.Body)
+	defer s.body.Close()
+	s.next(t, 20*time.Second)
 }
 
 // fastNode runs a single validator that commits a block per tick, so its

@@ -12,16 +12,22 @@ import (
 // Defaults of Config.
 const (
 	DefaultMaxSubscribers = 64
+	DefaultMaxPerClient   = 8 // an eighth of the slots: one client cannot take them all
 	DefaultBuffer         = 1024
 )
 
-// ErrTooMany is returned by Subscribe when the broker has its maximum of
-// subscribers.
-var ErrTooMany = errors.New("events: too many subscribers")
+// Subscribe's refusals.
+var (
+	// ErrTooMany: the broker has its maximum of subscribers.
+	ErrTooMany = errors.New("events: too many subscribers")
+	// ErrClientLimit: the client already holds its maximum of subscriptions.
+	ErrClientLimit = errors.New("events: too many subscribers from this client")
+)
 
 // Config configures a Broker; zero fields take the defaults.
 type Config struct {
 	MaxSubscribers int              // default DefaultMaxSubscribers
+	MaxPerClient   int              // subscriptions one client may hold; default DefaultMaxPerClient
 	Buffer         int              // events held per subscriber; default DefaultBuffer, at least 2
 	Clock          func() time.Time // stamps TimeMS; default time.Now
 }
@@ -36,21 +42,28 @@ type Message struct {
 // Broker fans published events out to subscribers without ever waiting
 // for one. It is safe for concurrent use.
 type Broker struct {
-	max, buffer int
-	clock       func() time.Time
-	subscribers atomic.Int64
-	dropped     atomic.Uint64
+	max, perClient, buffer int
+	clock                  func() time.Time
+	subscribers            atomic.Int64
+	dropped                atomic.Uint64
+	refusedFull            atomic.Uint64 // Subscribe refused: ErrTooMany
+	refusedClient          atomic.Uint64 // Subscribe refused: ErrClientLimit
 
-	mu   sync.Mutex // orders publishing, and guards what follows
-	seq  uint64
-	subs map[*Subscription]struct{}
+	mu      sync.Mutex // orders publishing, and guards what follows
+	seq     uint64
+	subs    map[*Subscription]struct{}
+	clients map[string]int // subscriptions held per client; no entry at zero, so at most max entries
 }
 
 // New returns a broker with no subscribers.
 func New(c Config) *Broker {
-	b := &Broker{max: c.MaxSubscribers, buffer: c.Buffer, clock: c.Clock, subs: make(map[*Subscription]struct{})}
+	b := &Broker{max: c.MaxSubscribers, perClient: c.MaxPerClient, buffer: c.Buffer, clock: c.Clock,
+		subs: make(map[*Subscription]struct{}), clients: make(map[string]int)}
 	if b.max <= 0 {
 		b.max = DefaultMaxSubscribers
+	}
+	if b.perClient <= 0 {
+		b.perClient = DefaultMaxPerClient
 	}
 	if b.buffer <= 0 {
 		b.buffer = DefaultBuffer
@@ -71,6 +84,16 @@ func (b *Broker) Subscribers() int { return int(b.subscribers.Load()) }
 
 // MaxSubscribers returns the limit on subscribers.
 func (b *Broker) MaxSubscribers() int { return b.max }
+
+// MaxPerClient returns the limit on one client's subscriptions.
+func (b *Broker) MaxPerClient() int { return b.perClient }
+
+// Refused returns how many subscriptions were refused because the broker
+// was full (ErrTooMany) and because their client held its maximum
+// (ErrClientLimit).
+func (b *Broker) Refused() (full, client uint64) {
+	return b.refusedFull.Load(), b.refusedClient.Load()
+}
 
 // Dropped returns how many events were dropped, over all subscribers,
 // because a subscriber's buffer was full.
@@ -103,24 +126,41 @@ func (b *Broker) Publish(e Event) {
 	}
 }
 
-// Subscribe adds a subscriber, or fails with ErrTooMany. The caller must
+// Subscribe adds a subscriber that belongs to no client in particular
+// (the node's own use), or fails with ErrTooMany. The caller must Close
+// it.
+func (b *Broker) Subscribe() (*Subscription, error) { return b.SubscribeFrom("") }
+
+// SubscribeFrom adds a subscriber for client (for the API, the remote
+// address it comes from), or fails with ErrTooMany when the broker is
+// full, or ErrClientLimit when client already holds MaxPerClient
+// subscriptions; client "" is not limited on its own. The caller must
 // Close it.
-func (b *Broker) Subscribe() (*Subscription, error) {
+func (b *Broker) SubscribeFrom(client string) (*Subscription, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if client != "" && b.clients[client] >= b.perClient {
+		b.refusedClient.Add(1)
+		return nil, fmt.Errorf("%w (limit %d per client)", ErrClientLimit, b.perClient)
+	}
 	if len(b.subs) >= b.max {
+		b.refusedFull.Add(1)
 		return nil, fmt.Errorf("%w (limit %d)", ErrTooMany, b.max)
 	}
-	s := &Subscription{b: b, ch: make(chan Message, b.buffer)}
+	s := &Subscription{b: b, ch: make(chan Message, b.buffer), client: client}
 	b.subs[s] = struct{}{}
+	if client != "" {
+		b.clients[client]++
+	}
 	b.subscribers.Store(int64(len(b.subs)))
 	return s, nil
 }
 
 // Subscription is one subscriber's bounded queue of events.
 type Subscription struct {
-	b  *Broker
-	ch chan Message
+	b      *Broker
+	ch     chan Message
+	client string // as given to SubscribeFrom
 	// Under b.mu: the events lost since the last notice, and the seq and
 	// time of the last of them.
 	lost     uint64
@@ -145,6 +185,11 @@ func (s *Subscription) Close() {
 		return
 	}
 	delete(b.subs, s)
+	if s.client != "" {
+		if b.clients[s.client]--; b.clients[s.client] == 0 {
+			delete(b.clients, s.client)
+		}
+	}
 	b.subscribers.Store(int64(len(b.subs)))
 	close(s.ch) // safe: every send happens under b.mu, to subscribers in b.subs
 }

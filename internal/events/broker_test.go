@@ -318,3 +318,46 @@ func TestConcurrentNoSilentLoss(t *testing.T) {
 		t.Fatalf("subscribers were told of %d drops, the broker counted %d", noticed, b.Dropped())
 	}
 }
+
+// One client holds at most MaxPerClient subscriptions; others, and the
+// node's own ("" client), still get theirs; refusals are counted by
+// reason; a closed subscription frees its client's slot.
+func TestPerClientLimit(t *testing.T) {
+	b := New(Config{MaxSubscribers: 5, MaxPerClient: 2})
+	var a []*Subscription
+	for range 2 {
+		s, err := b.SubscribeFrom("10.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a = append(a, s)
+	}
+	if _, err := b.SubscribeFrom("10.0.0.1"); !errors.Is(err, ErrClientLimit) {
+		t.Fatalf("third subscription of one client: %v, want ErrClientLimit", err)
+	}
+	if _, err := b.SubscribeFrom("10.0.0.2"); err != nil {
+		t.Fatalf("another client refused: %v", err)
+	}
+	for range 2 {
+		if _, err := b.Subscribe(); err != nil {
+			t.Fatalf("the node's own subscription refused: %v", err)
+		}
+	}
+	if _, err := b.SubscribeFrom("10.0.0.3"); !errors.Is(err, ErrTooMany) {
+		t.Fatalf("sixth subscriber: %v, want ErrTooMany", err)
+	}
+	if full, client := b.Refused(); full != 1 || client != 1 {
+		t.Fatalf("refused %d full, %d per client; want 1 and 1", full, client)
+	}
+	a[0].Close()
+	a[0].Close() // twice does not free two slots
+	if _, err := b.SubscribeFrom("10.0.0.1"); err != nil {
+		t.Fatalf("a closed subscription did not free its client's slot: %v", err)
+	}
+	if _, err := b.SubscribeFrom("10.0.0.1"); !errors.Is(err, ErrClientLimit) {
+		t.Fatalf("closing twice freed two slots: %v", err)
+	}
+	if New(Config{}).MaxPerClient() != DefaultMaxPerClient {
+		t.Fatal("default per-client limit")
+	}
+}

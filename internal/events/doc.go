@@ -15,7 +15,9 @@
 //     the gaps in seq say which), so a page can say that it is incomplete.
 //   - The number of subscribers is limited, so that the memory and the
 //     fan-out work spent per event are bounded; Subscribe beyond the limit
-//     fails with ErrTooMany and the API answers 503.
+//     fails with ErrTooMany and the API answers 503. So is what one client
+//     may hold (SubscribeFrom, ErrClientLimit, 429), so that one client
+//     cannot take every slot.
 //   - Active is one atomic load, so that a node with no subscriber builds no
 //     event at all.
 //

@@ -82,6 +82,14 @@ func (n *Node) initEvents(c events.Config) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "strategos_event_subscribers",
 			Help: "Subscribers of GET /v1/events."},
 			func() float64 { return float64(b.Subscribers()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strategos_events_refused_total",
+			Help:        "Subscriptions to GET /v1/events refused, by reason: subscribers (the node held its maximum; 503) or client (the client held its maximum; 429).",
+			ConstLabels: prometheus.Labels{"reason": "subscribers"}},
+			func() float64 { full, _ := b.Refused(); return float64(full) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strategos_events_refused_total",
+			Help:        "Subscriptions to GET /v1/events refused, by reason: subscribers (the node held its maximum; 503) or client (the client held its maximum; 429).",
+			ConstLabels: prometheus.Labels{"reason": "client"}},
+			func() float64 { _, client := b.Refused(); return float64(client) }),
 	)
 }
 
