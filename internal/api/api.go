@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -43,7 +42,8 @@ type Backend interface {
 	SubmitBatch(txs [][]byte) ([]chain.Hash, []error)
 	Tx(h chain.Hash) (node.TxStatus, bool)
 	Account(a chain.Address) (balance, nonce, pendingNonce uint64, ok bool)
-	Evidence() []node.EvidenceRecord
+	Evidence() ([]node.EvidenceRecord, error)
+	Proven() ([]uint32, error)
 	App() app.Application
 	Events() *events.Broker
 }
@@ -129,15 +129,14 @@ func (s *server) status(w http.ResponseWriter, _ *http.Request) {
 	if !st.LastBlockHash.IsZero() {
 		last = st.LastBlockHash.String()
 	}
-	proven := []uint32{} // validators this node holds proof of misbehaviour against
-	seen := map[uint32]bool{}
-	for _, r := range s.b.Evidence() {
-		if v := r.Evidence.Validator; !seen[v] {
-			seen[v] = true
-			proven = append(proven, v)
-		}
+	proven, err := s.b.Proven() // validators this node holds proof of misbehaviour against
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
 	}
-	slices.Sort(proven)
+	if proven == nil {
+		proven = []uint32{}
+	}
 	links := []map[string]any{} // connection state with every other validator
 	for _, l := range st.Links {
 		links = append(links, map[string]any{"validator": l.Validator, "out": l.Out, "in": l.In})
@@ -272,7 +271,12 @@ func result(h chain.Hash, err error) (map[string]any, int) {
 // ledger (with the recording block's height) or still pending.
 func (s *server) evidence(w http.ResponseWriter, _ *http.Request) {
 	out := []map[string]any{}
-	for _, r := range s.b.Evidence() {
+	records, err := s.b.Evidence()
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	for _, r := range records {
 		e := r.Evidence
 		height := e.Height
 		if height == 0 {

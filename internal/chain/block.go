@@ -25,24 +25,21 @@ type Block struct {
 
 // Hash returns the block's identity: SHA-256 over its canonical encoding,
 // which includes the chain id, every header field, the parent's certificate
-// and a digest of the payload.
+// and a digest of the payload. It is the hash of the block's Header.
 func (b *Block) Hash(chainID string) Hash {
-	e := newEncoder(domainBlock, chainID)
-	e.u64(b.Height)
-	e.u64(b.Round)
-	e.hash(b.Parent)
-	if b.QC == nil {
-		e.buf = append(e.buf, 0)
-	} else {
-		e.buf = append(e.buf, 1)
-		b.QC.encode(e)
+	h := b.Header(chainID)
+	return h.Hash(chainID)
+}
+
+// Header returns the block without its payload: the payload is replaced by
+// its digest, so the header has the block's hash and is small (a few
+// hundred bytes plus the parent's certificate).
+func (b *Block) Header(chainID string) Header {
+	return Header{
+		Height: b.Height, Round: b.Round, Parent: b.Parent, QC: b.QC,
+		PayloadHash: PayloadHash(chainID, b.Payload), Proposer: b.Proposer, Time: b.Time,
+		ExecHeight: b.ExecHeight, StateRoot: b.StateRoot,
 	}
-	e.hash(PayloadHash(chainID, b.Payload))
-	e.u32(b.Proposer)
-	e.i64(b.Time)
-	e.u64(b.ExecHeight)
-	e.hash(b.StateRoot)
-	return e.sum()
 }
 
 // PayloadHash returns a digest of a list of transactions.

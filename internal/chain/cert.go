@@ -149,13 +149,15 @@ const (
 
 // Evidence proves that a validator signed two conflicting messages for one
 // round: two proposals, or two votes, for different blocks. Both signed
-// messages are kept, so anyone can check the proof.
+// messages are kept, so anyone can check the proof; a proposal is kept as
+// its signed header, so a proof is two headers (bounded by their
+// certificates' signatures), never two payloads.
 type Evidence struct {
 	Kind      EvidenceKind
 	Validator uint32
 	Round     uint64
 	Height    uint64 // height of the first proposal's block; 0 for votes
 
-	ProposalA, ProposalB *Proposal
-	VoteA, VoteB         *Vote
+	HeaderA, HeaderB *SignedHeader // double proposal
+	VoteA, VoteB     *Vote         // double vote
 }

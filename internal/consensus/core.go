@@ -79,9 +79,14 @@ type seenKey struct {
 	validator uint32
 }
 
+// seenProposal is the first proposal seen from a (round, proposer), kept
+// as its signed header: enough to prove a double proposal, and a few
+// hundred bytes rather than the block's payload. After a double proposal
+// is proven, first is nil and nothing more from that round's proposer is
+// taken.
 type seenProposal struct {
-	hash chain.Hash
-	p    *chain.Proposal
+	hash  chain.Hash
+	first *chain.SignedHeader
 }
 
 // New returns a Core that resumes from cfg.Storage, or starts at genesis.

@@ -26,19 +26,24 @@ func TestDoubleProposalEvidence(t *testing.T) {
 	if e.Kind != chain.DoubleProposal || e.Validator != 1 || e.Round != 1 || e.Height != 1 {
 		t.Fatalf("evidence = %+v", e)
 	}
-	if e.ProposalA != f.p1 || e.ProposalB != other {
-		t.Fatalf("evidence does not hold the two proposals in arrival order")
+	if e.HeaderA.Header.Hash(testChainID) != f.h1 || e.HeaderB.Header.Hash(testChainID) != other.Block.Hash(testChainID) {
+		t.Fatalf("evidence does not hold the two proposals' headers in arrival order")
 	}
 	// Anyone can check the proof: two different blocks, both signed.
-	ha, hb := e.ProposalA.Block.Hash(testChainID), e.ProposalB.Block.Hash(testChainID)
+	ha, hb := e.HeaderA.Header.Hash(testChainID), e.HeaderB.Header.Hash(testChainID)
 	pub := n.vals.Get(1).PubKey
 	v := chain.Ed25519Verifier{}
-	if ha == hb || !v.Verify(pub, chain.ProposalSignBytes(testChainID, 1, ha), e.ProposalA.Sig) ||
-		!v.Verify(pub, chain.ProposalSignBytes(testChainID, 1, hb), e.ProposalB.Sig) {
+	if ha == hb || !v.Verify(pub, chain.ProposalSignBytes(testChainID, 1, ha), e.HeaderA.Sig) ||
+		!v.Verify(pub, chain.ProposalSignBytes(testChainID, 1, hb), e.HeaderB.Sig) {
 		t.Fatal("evidence is not a valid proof")
 	}
-	if st := n.cores[0].Stats(); totalDropped(st) != 0 {
-		t.Fatalf("validly signed proposals were dropped: %v", st.Dropped)
+	// The third variant, after the proof, was dropped unverified; nothing
+	// else was.
+	if st := n.cores[0].Stats(); totalDropped(st) != 1 || st.Dropped["proposal after a proven double proposal"] != 1 {
+		t.Fatalf("drops = %v, want only the third variant", st.Dropped)
+	}
+	if n.cores[0].HasBlock(third.Block.Hash(testChainID)) {
+		t.Fatal("a third variant after the proof entered the block tree (and so the store)")
 	}
 }
 

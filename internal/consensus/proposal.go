@@ -16,8 +16,17 @@ func (c *Core) onProposal(p *chain.Proposal, from uint32) {
 	if _, ok := c.tree[h]; ok {
 		return // duplicate
 	}
-	if first, ok := c.seenProposals[seenKey{round: b.Round, validator: b.Proposer}]; ok && first.hash == h {
-		return // duplicate of a proposal already verified
+	if first, ok := c.seenProposals[seenKey{round: b.Round, validator: b.Proposer}]; ok {
+		if first.hash == h {
+			return // duplicate of a proposal already verified
+		}
+		if first.first == nil {
+			// Its double proposal is proven: whatever else it proposes
+			// for the round is neither verified nor stored, so that a
+			// leader re-signing variants cannot fill disks.
+			c.drop("proposal after a proven double proposal")
+			return
+		}
 	}
 	if b.Round+evidenceRounds < c.round {
 		c.drop("stale proposal")
@@ -191,15 +200,15 @@ func (c *Core) checkDoubleProposal(p *chain.Proposal, h chain.Hash) {
 	k := seenKey{round: p.Block.Round, validator: p.Block.Proposer}
 	first, ok := c.seenProposals[k]
 	if !ok {
-		c.seenProposals[k] = seenProposal{hash: h, p: p}
+		c.seenProposals[k] = seenProposal{hash: h, first: p.SignedHeader(c.cfg.ChainID)}
 		return
 	}
-	if first.hash == h || first.p == nil {
+	if first.hash == h || first.first == nil {
 		return
 	}
 	c.out.Evidence = append(c.out.Evidence, chain.Evidence{
 		Kind: chain.DoubleProposal, Validator: k.validator, Round: k.round,
-		Height: first.p.Block.Height, ProposalA: first.p, ProposalB: p,
+		Height: first.first.Header.Height, HeaderA: first.first, HeaderB: p.SignedHeader(c.cfg.ChainID),
 	})
 	c.seenProposals[k] = seenProposal{hash: first.hash} // report once
 }

@@ -19,7 +19,7 @@ func TestEquivocationRecordedOnLedger(t *testing.T) {
 		all := true
 		for i := range 3 {
 			found := false
-			for _, r := range c.nodes[i].Evidence() {
+			for _, r := range mustEvidence(t, c.nodes[i]) {
 				if r.Evidence.Validator == 3 && r.Evidence.Kind == chain.DoubleProposal && r.Height > 0 {
 					found = true
 				}
@@ -30,18 +30,27 @@ func TestEquivocationRecordedOnLedger(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("evidence against validator 3 not on every honest ledger: %+v", c.nodes[0].Evidence())
+			t.Fatalf("evidence against validator 3 not on every honest ledger: %+v", mustEvidence(t, c.nodes[0]))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	// Every honest ledger records the same proofs, and none against an
 	// honest validator.
 	for i := range 3 {
-		for _, r := range c.nodes[i].Evidence() {
+		for _, r := range mustEvidence(t, c.nodes[i]) {
 			if r.Evidence.Validator != 3 {
 				t.Fatalf("node %d holds evidence against honest validator %d", i, r.Evidence.Validator)
 			}
 		}
 	}
 	c.waitHeight(c.nodes[0].Status().Height, 20*time.Second)
+}
+
+func mustEvidence(t *testing.T, n *Node) []EvidenceRecord {
+	t.Helper()
+	rs, err := n.Evidence()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
 }

@@ -47,7 +47,8 @@ func (n *Node) TxResult(h chain.Hash) (TxRecord, bool) {
 // block's commit and its state then share one durable write. It is nil
 // when catching the application up with blocks committed before.
 // hashes are the transactions' hashes, or nil.
-func (n *Node) execute(height uint64, txs [][]byte, hashes []chain.Hash, c *consensus.Commit) (app.BlockResult, error) {
+func (n *Node) execute(b *chain.Block, hashes []chain.Hash, c *consensus.Commit) (app.BlockResult, error) {
+	height, txs := b.Height, b.Payload
 	if hashes == nil {
 		hashes = chain.TxHashes(txs)
 	}
@@ -62,6 +63,7 @@ func (n *Node) execute(height uint64, txs [][]byte, hashes []chain.Hash, c *cons
 		evCount = binary.BigEndian.Uint64(v)
 	}
 	evBefore := evCount
+	evInBlock := 0
 	indexed := make([]bool, len(txs))
 	known := n.store.TxHeights(hashes)
 	for i, tx := range txs {
@@ -73,7 +75,11 @@ func (n *Node) execute(height uint64, txs [][]byte, hashes []chain.Hash, c *cons
 		seen[h] = true
 		indexed[i] = true
 		if isEvidenceTx(tx) {
-			results[i] = n.executeEvidence(height, tx, evPuts, &evCount)
+			r, err := n.executeEvidence(height, b.Round, tx, evPuts, &evCount, &evInBlock)
+			if err != nil {
+				return app.BlockResult{}, fmt.Errorf("node: execute height %d: %w", height, err)
+			}
+			results[i] = r
 			continue
 		}
 		fresh = append(fresh, tx)

@@ -73,34 +73,36 @@ type Node struct {
 	pool    *mempool.Pool
 	metrics *metrics
 
-	status     atomic.Pointer[Status]
-	highQC     uint64
-	highTC     uint64
-	round      uint64
-	dropped    map[string]int
-	window     []commitMark // recent commits, for tx/s
-	txsTotal   uint64
-	lastHash   chain.Hash
-	ticks      uint64
-	bank       *bank.App  // the application, when it is the bank
-	admitMu    sync.Mutex // admission and post-commit re-checks, per sender
-	rejected   rejections
-	acceptLog  *journal.Journal // client transactions accepted, durable before 202: durable.go
-	evidence   evidencePool
-	gossipMu   sync.Mutex
-	gossipTxs  [][]byte                      // admitted here, to be sent to peers on the next tick
-	gossipIn   chan [][]byte                 // gossiped batches, admitted off the consensus loop
-	gossipKick chan struct{}                 // a client's transactions wait to be gossiped
-	verifyIn   chan payload                  // payloads of new blocks, verified ahead of execution
-	txHashes   map[*chain.Block][]chain.Hash // of uncommitted blocks; consensus goroutine only
-	commits    atomic.Uint64                 // commit batches, under admitMu: admission rereads the index
-	maxWaiting int                           // clients are answered busy beyond this many waiting for a block
-	signLog    io.Writer
-	decodeLog  logLimiter // frames from peers that do not decode
-	muted      mutes      // peers whose frames are dropped undecoded for a while
-	ev         eventLog   // the live event stream, see events.go
-	closeOnce  sync.Once
-	closeError error
+	status      atomic.Pointer[Status]
+	highQC      uint64
+	highTC      uint64
+	round       uint64
+	dropped     map[string]int
+	window      []commitMark // recent commits, for tx/s
+	txsTotal    uint64
+	lastHash    chain.Hash
+	ticks       uint64
+	bank        *bank.App  // the application, when it is the bank
+	admitMu     sync.Mutex // admission and post-commit re-checks, per sender
+	rejected    rejections
+	acceptLog   *journal.Journal // client transactions accepted, durable before 202: durable.go
+	evidence    evidencePool
+	gossipMu    sync.Mutex
+	gossipTxs   [][]byte                      // admitted here, to be sent to peers on the next tick
+	gossipIn    chan [][]byte                 // gossiped batches, admitted off the consensus loop
+	gossipKick  chan struct{}                 // a client's transactions wait to be gossiped
+	verifyIn    chan payload                  // payloads of new blocks, verified ahead of execution
+	txHashes    map[*chain.Block][]chain.Hash // of uncommitted blocks; consensus goroutine only
+	commits     atomic.Uint64                 // commit batches, under admitMu: admission rereads the index
+	maxWaiting  int                           // clients are answered busy beyond this many waiting for a block
+	signLog     io.Writer
+	decodeLog   logLimiter         // frames from peers that do not decode
+	muted       mutes              // peers whose frames are dropped undecoded for a while
+	evidenceLog logLimiter         // evidence refused
+	election    consensus.Election // the leader rule, shared by the core and evidence checks
+	ev          eventLog           // the live event stream, see events.go
+	closeOnce   sync.Once
+	closeError  error
 }
 
 type commitMark struct {
@@ -198,6 +200,10 @@ func (n *Node) build(o Options) error {
 		return err
 	}
 	n.tr = tr
+	if err := checkBlockBudget(n.vals.Len(), tr.MaxFrame()); err != nil {
+		return err
+	}
+	n.election = consensus.RoundRobin{N: n.vals.Len()}
 	n.metrics.watchTransport(tr)
 	cfg := consensus.Config{
 		ChainID:         n.chainID,
@@ -209,6 +215,11 @@ func (n *Node) build(o Options) error {
 		BaseTimeout:     h.Node.BaseTimeout,
 		MaxTimeout:      h.Node.MaxTimeout,
 		EmptyBlockDelay: h.Node.EmptyBlockTicks,
+		Election:        n.election,
+		// Voters refuse what the node would never build, so a Byzantine
+		// leader's proposal cannot outgrow the frame either.
+		MaxPayloadTxs:   maxBlockTxs,
+		MaxPayloadBytes: maxBlockBytes,
 	}
 	rep, err := byzantine.New(n.behavior, byzantine.Options{
 		Config:    cfg,
@@ -234,7 +245,7 @@ func (n *Node) catchUpApp() error {
 		if !ok {
 			return fmt.Errorf("node: committed block %d missing from the store", h)
 		}
-		if _, err := n.execute(h, b.Payload, nil, nil); err != nil {
+		if _, err := n.execute(b, nil, nil); err != nil {
 			return err
 		}
 	}
@@ -388,7 +399,10 @@ func (s source) Payload(_ uint64, branch []*chain.Block) [][]byte {
 			skip[h] = true
 		}
 	}
-	return append(s.n.pendingEvidence(skip), s.n.pool.ReapExcept(maxBlockTxs, maxBlockBytes, skip)...)
+	// Evidence comes out of the block's budget, never on top of it: a
+	// block always fits the transport's frame.
+	ev, size := s.n.pendingEvidence(skip)
+	return append(ev, s.n.pool.ReapExcept(maxBlockTxs-len(ev), maxBlockBytes-size, skip)...)
 }
 
 func (s source) Time() int64                    { return time.Now().UnixNano() }

@@ -128,7 +128,7 @@ func (n *Node) commit(cs []consensus.Commit) error {
 	for _, c := range cs {
 		b := c.Block
 		hs := n.hashesOf(b)
-		res, err := n.execute(b.Height, b.Payload, hs, &c)
+		res, err := n.execute(b, hs, &c)
 		if err != nil {
 			return err
 		}

@@ -107,6 +107,22 @@ func (s *Store) AppGet(key string) ([]byte, bool) {
 	return v, v != nil
 }
 
+// AppLookup returns the value of key in the application area; a read
+// error is an error, never "absent".
+func (s *Store) AppLookup(key string) ([]byte, bool, error) {
+	var v []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if x := tx.Bucket(bucketApp).Get([]byte(key)); x != nil {
+			v = append([]byte{}, x...) // x lives only as long as tx
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("store: app lookup: %w", err)
+	}
+	return v, v != nil, nil
+}
+
 func appWrite(tx *bolt.Tx, puts map[string][]byte, deletes []string) error {
 	b := tx.Bucket(bucketApp)
 	for _, k := range deletes {

@@ -26,9 +26,10 @@ var (
 	ErrAppOrder = errors.New("store: application commit out of order")
 )
 
-// formatVersion 2: blocks keyed by height and hash (version 1 keyed them
-// by hash alone), transaction outcomes per height, the Pebble index.
-const formatVersion = 2
+// formatVersion 3: evidence on the ledger holds signed headers, not whole
+// proposals. Version 2 keyed blocks by height and hash (version 1 by hash
+// alone), and added outcomes per height and the Pebble index.
+const formatVersion = 3
 
 var (
 	bucketBlocks    = []byte("blocks")        // height (8 bytes) + hash -> block

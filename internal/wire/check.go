@@ -160,18 +160,18 @@ func checkTxBatch(txs [][]byte) error {
 }
 
 func checkEvidence(e *chain.Evidence) error {
-	props := e.ProposalA != nil || e.ProposalB != nil
+	props := e.HeaderA != nil || e.HeaderB != nil
 	votes := e.VoteA != nil || e.VoteB != nil
 	switch e.Kind {
 	case chain.DoubleProposal:
 		if votes {
 			return errors.New("double proposal carries votes")
 		}
-		if err := checkProposal(e.ProposalA); err != nil {
-			return fmt.Errorf("proposal a: %w", err)
+		if err := checkSignedHeader(e.HeaderA); err != nil {
+			return fmt.Errorf("header a: %w", err)
 		}
-		if err := checkProposal(e.ProposalB); err != nil {
-			return fmt.Errorf("proposal b: %w", err)
+		if err := checkSignedHeader(e.HeaderB); err != nil {
+			return fmt.Errorf("header b: %w", err)
 		}
 	case chain.DoubleVote:
 		if props {
@@ -206,4 +206,16 @@ func checkSafety(s *consensus.SafetyState) error {
 		}
 	}
 	return nil
+}
+
+func checkSignedHeader(h *chain.SignedHeader) error {
+	if h == nil {
+		return errors.New("missing")
+	}
+	if h.Header.QC != nil || h.Header.Height > 0 {
+		if err := checkQC(h.Header.QC); err != nil {
+			return fmt.Errorf("height %d: qc: %w", h.Header.Height, err)
+		}
+	}
+	return checkSig(h.Sig)
 }

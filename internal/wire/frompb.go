@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -218,11 +219,14 @@ func evidenceFrom(m *wirepb.Evidence) (chain.Evidence, error) {
 		return e, err
 	}
 	e.Round, e.Height = m.Round, m.Height
-	if e.ProposalA, err = proposalFrom(m.ProposalA); err != nil {
-		return e, fmt.Errorf("proposal a: %w", err)
+	if m.ProposalA != nil || m.ProposalB != nil {
+		return e, errors.New("whole proposals (the format before signed headers) are not accepted")
 	}
-	if e.ProposalB, err = proposalFrom(m.ProposalB); err != nil {
-		return e, fmt.Errorf("proposal b: %w", err)
+	if e.HeaderA, err = signedHeaderFrom(m.HeaderA); err != nil {
+		return e, fmt.Errorf("header a: %w", err)
+	}
+	if e.HeaderB, err = signedHeaderFrom(m.HeaderB); err != nil {
+		return e, fmt.Errorf("header b: %w", err)
 	}
 	if e.VoteA, err = voteFrom(m.VoteA); err != nil {
 		return e, fmt.Errorf("vote a: %w", err)
@@ -267,4 +271,34 @@ func syncResponseFrom(m *wirepb.SyncResponse) (*consensus.SyncResponse, error) {
 		}
 	}
 	return r, nil
+}
+
+func signedHeaderFrom(m *wirepb.SignedHeader) (*chain.SignedHeader, error) {
+	if m == nil {
+		return nil, nil
+	}
+	x := m.GetHeader()
+	if x == nil {
+		return nil, errors.New("missing header")
+	}
+	h := &chain.SignedHeader{Sig: bytesFrom(m.Sig), Header: chain.Header{Height: x.Height, Round: x.Round, Time: x.Time, ExecHeight: x.ExecHeight}}
+	var err error
+	if h.Header.Parent, err = hashFrom(x.Parent, "parent"); err != nil {
+		return nil, err
+	}
+	if h.Header.PayloadHash, err = hashFrom(x.PayloadHash, "payload hash"); err != nil {
+		return nil, err
+	}
+	if h.Header.StateRoot, err = hashFrom(x.StateRoot, "state root"); err != nil {
+		return nil, err
+	}
+	if h.Header.Proposer, err = indexFrom(x.Proposer, "proposer"); err != nil {
+		return nil, err
+	}
+	if x.Qc != nil {
+		if h.Header.QC, err = qcFrom(x.Qc); err != nil {
+			return nil, fmt.Errorf("qc: %w", err)
+		}
+	}
+	return h, nil
 }

@@ -34,7 +34,7 @@ func FuzzDecode(f *testing.F) {
 			return MarshalSafety(consensus.SafetyState{LastVotedRound: 12, HighQC: sampleQC(9), LastTimeout: sampleTimeout()})
 		},
 		func() ([]byte, error) {
-			return MarshalEvidence(chain.Evidence{Kind: chain.DoubleProposal, ProposalA: sampleProposal(), ProposalB: sampleProposal()})
+			return MarshalEvidence(chain.Evidence{Kind: chain.DoubleProposal, HeaderA: sampleProposal().SignedHeader("c"), HeaderB: sampleProposal().SignedHeader("c")})
 		},
 	} {
 		b, err := v()

@@ -175,9 +175,9 @@ func TestStorageRejects(t *testing.T) {
 		{},
 		{Kind: "equivocation"},
 		{Kind: chain.DoubleVote, VoteA: &chain.Vote{}},
-		{Kind: chain.DoubleVote, VoteA: &chain.Vote{}, VoteB: &chain.Vote{}, ProposalA: sampleProposal()},
-		{Kind: chain.DoubleProposal, ProposalA: sampleProposal(), ProposalB: &chain.Proposal{}},
-		{Kind: chain.DoubleProposal, ProposalA: sampleProposal(), ProposalB: sampleProposal(), VoteA: &chain.Vote{}},
+		{Kind: chain.DoubleVote, VoteA: &chain.Vote{}, VoteB: &chain.Vote{}, HeaderA: sampleProposal().SignedHeader("c")},
+		{Kind: chain.DoubleProposal, HeaderA: sampleProposal().SignedHeader("c"), HeaderB: &chain.SignedHeader{Header: chain.Header{Height: 2}}},
+		{Kind: chain.DoubleProposal, HeaderA: sampleProposal().SignedHeader("c"), HeaderB: sampleProposal().SignedHeader("c"), VoteA: &chain.Vote{}},
 	}
 	for i, e := range bad {
 		if _, err := MarshalEvidence(e); err == nil {

@@ -166,7 +166,7 @@ func TestStorageRoundTripProperty(t *testing.T) {
 		if rapid.Bool().Draw(t, "double vote") {
 			e = chain.Evidence{Kind: chain.DoubleVote, VoteA: genVote(t), VoteB: genVote(t)}
 		} else {
-			e = chain.Evidence{Kind: chain.DoubleProposal, Height: rapid.Uint64().Draw(t, "height"), ProposalA: genProposal(t), ProposalB: genProposal(t)}
+			e = chain.Evidence{Kind: chain.DoubleProposal, Height: rapid.Uint64().Draw(t, "height"), HeaderA: genProposal(t).SignedHeader("c"), HeaderB: genProposal(t).SignedHeader("c")}
 		}
 		e.Validator, e.Round = rapid.Uint32().Draw(t, "validator"), rapid.Uint64().Draw(t, "round")
 		enc, err = MarshalEvidence(e)

@@ -118,8 +118,8 @@ func evidencePB(e *chain.Evidence) *wirepb.Evidence {
 		Validator: uint64(e.Validator),
 		Round:     e.Round,
 		Height:    e.Height,
-		ProposalA: proposalPB(e.ProposalA),
-		ProposalB: proposalPB(e.ProposalB),
+		HeaderA:   signedHeaderPB(e.HeaderA),
+		HeaderB:   signedHeaderPB(e.HeaderB),
 		VoteA:     votePB(e.VoteA),
 		VoteB:     votePB(e.VoteB),
 	}
@@ -127,4 +127,15 @@ func evidencePB(e *chain.Evidence) *wirepb.Evidence {
 
 func safetyPB(s *consensus.SafetyState) *wirepb.SafetyState {
 	return &wirepb.SafetyState{LastVotedRound: s.LastVotedRound, HighQc: qcPB(s.HighQC), LastTimeout: timeoutPB(s.LastTimeout), HighTc: tcPB(s.HighTC)}
+}
+
+func signedHeaderPB(h *chain.SignedHeader) *wirepb.SignedHeader {
+	if h == nil {
+		return nil
+	}
+	x := &h.Header
+	return &wirepb.SignedHeader{Sig: h.Sig, Header: &wirepb.Header{
+		Height: x.Height, Round: x.Round, Parent: x.Parent[:], Qc: qcPB(x.QC), PayloadHash: x.PayloadHash[:],
+		Proposer: uint64(x.Proposer), Time: x.Time, ExecHeight: x.ExecHeight, StateRoot: x.StateRoot[:],
+	}}
 }

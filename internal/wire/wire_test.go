@@ -167,7 +167,7 @@ func TestStorageRoundTrip(t *testing.T) {
 	p2 := sampleProposal()
 	p2.Block.Round++
 	for i, e := range []chain.Evidence{
-		{Kind: chain.DoubleProposal, Validator: 3, Round: 7, Height: 5, ProposalA: sampleProposal(), ProposalB: p2},
+		{Kind: chain.DoubleProposal, Validator: 3, Round: 7, Height: 5, HeaderA: sampleProposal().SignedHeader("c"), HeaderB: p2.SignedHeader("c")},
 		{Kind: chain.DoubleVote, Validator: 2, Round: 4, VoteA: &chain.Vote{Round: 4, BlockHash: h(1), Voter: 2, Sig: sig(1)}, VoteB: &chain.Vote{Round: 4, BlockHash: h(2), Voter: 2, Sig: sig(2)}},
 	} {
 		enc, err := MarshalEvidence(e)

@@ -1079,15 +1079,20 @@ func (x *SyncResponse) GetQc() *QC {
 }
 
 type Evidence struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          Evidence_Kind          `protobuf:"varint,1,opt,name=kind,proto3,enum=strategos.wire.v1.Evidence_Kind" json:"kind,omitempty"`
-	Validator     uint64                 `protobuf:"varint,2,opt,name=validator,proto3" json:"validator,omitempty"` // validator index
-	Round         uint64                 `protobuf:"varint,3,opt,name=round,proto3" json:"round,omitempty"`
-	Height        uint64                 `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
-	ProposalA     *Proposal              `protobuf:"bytes,5,opt,name=proposal_a,json=proposalA,proto3" json:"proposal_a,omitempty"` // double proposal
-	ProposalB     *Proposal              `protobuf:"bytes,6,opt,name=proposal_b,json=proposalB,proto3" json:"proposal_b,omitempty"`
-	VoteA         *Vote                  `protobuf:"bytes,7,opt,name=vote_a,json=voteA,proto3" json:"vote_a,omitempty"` // double vote
-	VoteB         *Vote                  `protobuf:"bytes,8,opt,name=vote_b,json=voteB,proto3" json:"vote_b,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Kind      Evidence_Kind          `protobuf:"varint,1,opt,name=kind,proto3,enum=strategos.wire.v1.Evidence_Kind" json:"kind,omitempty"`
+	Validator uint64                 `protobuf:"varint,2,opt,name=validator,proto3" json:"validator,omitempty"` // validator index
+	Round     uint64                 `protobuf:"varint,3,opt,name=round,proto3" json:"round,omitempty"`
+	Height    uint64                 `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
+	// Legacy: records written before proofs were compact hold the two whole
+	// proposals. Decoded only from a ledger record or block (where the chain
+	// id turns them into headers); refused in gossip.
+	ProposalA     *Proposal     `protobuf:"bytes,5,opt,name=proposal_a,json=proposalA,proto3" json:"proposal_a,omitempty"`
+	ProposalB     *Proposal     `protobuf:"bytes,6,opt,name=proposal_b,json=proposalB,proto3" json:"proposal_b,omitempty"`
+	VoteA         *Vote         `protobuf:"bytes,7,opt,name=vote_a,json=voteA,proto3" json:"vote_a,omitempty"` // double vote
+	VoteB         *Vote         `protobuf:"bytes,8,opt,name=vote_b,json=voteB,proto3" json:"vote_b,omitempty"`
+	HeaderA       *SignedHeader `protobuf:"bytes,9,opt,name=header_a,json=headerA,proto3" json:"header_a,omitempty"` // double proposal: the two signed headers
+	HeaderB       *SignedHeader `protobuf:"bytes,10,opt,name=header_b,json=headerB,proto3" json:"header_b,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1178,6 +1183,184 @@ func (x *Evidence) GetVoteB() *Vote {
 	return nil
 }
 
+func (x *Evidence) GetHeaderA() *SignedHeader {
+	if x != nil {
+		return x.HeaderA
+	}
+	return nil
+}
+
+func (x *Evidence) GetHeaderB() *SignedHeader {
+	if x != nil {
+		return x.HeaderB
+	}
+	return nil
+}
+
+// Header is a block without its payload, which it names by payload_hash;
+// it has the block's hash (chain.Header).
+type Header struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Height        uint64                 `protobuf:"varint,1,opt,name=height,proto3" json:"height,omitempty"`
+	Round         uint64                 `protobuf:"varint,2,opt,name=round,proto3" json:"round,omitempty"`
+	Parent        []byte                 `protobuf:"bytes,3,opt,name=parent,proto3" json:"parent,omitempty"`
+	Qc            *QC                    `protobuf:"bytes,4,opt,name=qc,proto3" json:"qc,omitempty"` // absent only in genesis (height 0)
+	PayloadHash   []byte                 `protobuf:"bytes,5,opt,name=payload_hash,json=payloadHash,proto3" json:"payload_hash,omitempty"`
+	Proposer      uint64                 `protobuf:"varint,6,opt,name=proposer,proto3" json:"proposer,omitempty"` // validator index
+	Time          int64                  `protobuf:"varint,7,opt,name=time,proto3" json:"time,omitempty"`         // unix nanoseconds
+	ExecHeight    uint64                 `protobuf:"varint,8,opt,name=exec_height,json=execHeight,proto3" json:"exec_height,omitempty"`
+	StateRoot     []byte                 `protobuf:"bytes,9,opt,name=state_root,json=stateRoot,proto3" json:"state_root,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Header) Reset() {
+	*x = Header{}
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Header) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Header) ProtoMessage() {}
+
+func (x *Header) ProtoReflect() protoreflect.Message {
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Header.ProtoReflect.Descriptor instead.
+func (*Header) Descriptor() ([]byte, []int) {
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Header) GetHeight() uint64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *Header) GetRound() uint64 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+func (x *Header) GetParent() []byte {
+	if x != nil {
+		return x.Parent
+	}
+	return nil
+}
+
+func (x *Header) GetQc() *QC {
+	if x != nil {
+		return x.Qc
+	}
+	return nil
+}
+
+func (x *Header) GetPayloadHash() []byte {
+	if x != nil {
+		return x.PayloadHash
+	}
+	return nil
+}
+
+func (x *Header) GetProposer() uint64 {
+	if x != nil {
+		return x.Proposer
+	}
+	return 0
+}
+
+func (x *Header) GetTime() int64 {
+	if x != nil {
+		return x.Time
+	}
+	return 0
+}
+
+func (x *Header) GetExecHeight() uint64 {
+	if x != nil {
+		return x.ExecHeight
+	}
+	return 0
+}
+
+func (x *Header) GetStateRoot() []byte {
+	if x != nil {
+		return x.StateRoot
+	}
+	return nil
+}
+
+// SignedHeader is a proposal reduced to its proof: the header and the
+// proposer's signature over its hash.
+type SignedHeader struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Header        *Header                `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"` // required
+	Sig           []byte                 `protobuf:"bytes,2,opt,name=sig,proto3" json:"sig,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignedHeader) Reset() {
+	*x = SignedHeader{}
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignedHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignedHeader) ProtoMessage() {}
+
+func (x *SignedHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignedHeader.ProtoReflect.Descriptor instead.
+func (*SignedHeader) Descriptor() ([]byte, []int) {
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SignedHeader) GetHeader() *Header {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *SignedHeader) GetSig() []byte {
+	if x != nil {
+		return x.Sig
+	}
+	return nil
+}
+
 // SafetyState is stored, never sent: what a validator must remember across
 // crashes.
 type SafetyState struct {
@@ -1192,7 +1375,7 @@ type SafetyState struct {
 
 func (x *SafetyState) Reset() {
 	*x = SafetyState{}
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[15]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +1387,7 @@ func (x *SafetyState) String() string {
 func (*SafetyState) ProtoMessage() {}
 
 func (x *SafetyState) ProtoReflect() protoreflect.Message {
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[15]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +1400,7 @@ func (x *SafetyState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SafetyState.ProtoReflect.Descriptor instead.
 func (*SafetyState) Descriptor() ([]byte, []int) {
-	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{15}
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SafetyState) GetLastVotedRound() uint64 {
@@ -1322,7 +1505,7 @@ const file_strategos_wire_v1_wire_proto_rawDesc = "" +
 	"\x05count\x18\x02 \x01(\x04R\x05count\"g\n" +
 	"\fSyncResponse\x120\n" +
 	"\x06blocks\x18\x01 \x03(\v2\x18.strategos.wire.v1.BlockR\x06blocks\x12%\n" +
-	"\x02qc\x18\x02 \x01(\v2\x15.strategos.wire.v1.QCR\x02qc\"\xb2\x03\n" +
+	"\x02qc\x18\x02 \x01(\v2\x15.strategos.wire.v1.QCR\x02qc\"\xaa\x04\n" +
 	"\bEvidence\x124\n" +
 	"\x04kind\x18\x01 \x01(\x0e2 .strategos.wire.v1.Evidence.KindR\x04kind\x12\x1c\n" +
 	"\tvalidator\x18\x02 \x01(\x04R\tvalidator\x12\x14\n" +
@@ -1333,11 +1516,29 @@ const file_strategos_wire_v1_wire_proto_rawDesc = "" +
 	"\n" +
 	"proposal_b\x18\x06 \x01(\v2\x1b.strategos.wire.v1.ProposalR\tproposalB\x12.\n" +
 	"\x06vote_a\x18\a \x01(\v2\x17.strategos.wire.v1.VoteR\x05voteA\x12.\n" +
-	"\x06vote_b\x18\b \x01(\v2\x17.strategos.wire.v1.VoteR\x05voteB\"L\n" +
+	"\x06vote_b\x18\b \x01(\v2\x17.strategos.wire.v1.VoteR\x05voteB\x12:\n" +
+	"\bheader_a\x18\t \x01(\v2\x1f.strategos.wire.v1.SignedHeaderR\aheaderA\x12:\n" +
+	"\bheader_b\x18\n" +
+	" \x01(\v2\x1f.strategos.wire.v1.SignedHeaderR\aheaderB\"L\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14KIND_DOUBLE_PROPOSAL\x10\x01\x12\x14\n" +
-	"\x10KIND_DOUBLE_VOTE\x10\x02\"\xd6\x01\n" +
+	"\x10KIND_DOUBLE_VOTE\x10\x02\"\x88\x02\n" +
+	"\x06Header\x12\x16\n" +
+	"\x06height\x18\x01 \x01(\x04R\x06height\x12\x14\n" +
+	"\x05round\x18\x02 \x01(\x04R\x05round\x12\x16\n" +
+	"\x06parent\x18\x03 \x01(\fR\x06parent\x12%\n" +
+	"\x02qc\x18\x04 \x01(\v2\x15.strategos.wire.v1.QCR\x02qc\x12!\n" +
+	"\fpayload_hash\x18\x05 \x01(\fR\vpayloadHash\x12\x1a\n" +
+	"\bproposer\x18\x06 \x01(\x04R\bproposer\x12\x12\n" +
+	"\x04time\x18\a \x01(\x03R\x04time\x12\x1f\n" +
+	"\vexec_height\x18\b \x01(\x04R\n" +
+	"execHeight\x12\x1d\n" +
+	"\n" +
+	"state_root\x18\t \x01(\fR\tstateRoot\"S\n" +
+	"\fSignedHeader\x121\n" +
+	"\x06header\x18\x01 \x01(\v2\x19.strategos.wire.v1.HeaderR\x06header\x12\x10\n" +
+	"\x03sig\x18\x02 \x01(\fR\x03sig\"\xd6\x01\n" +
 	"\vSafetyState\x12(\n" +
 	"\x10last_voted_round\x18\x01 \x01(\x04R\x0elastVotedRound\x12.\n" +
 	"\ahigh_qc\x18\x02 \x01(\v2\x15.strategos.wire.v1.QCR\x06highQc\x12=\n" +
@@ -1357,7 +1558,7 @@ func file_strategos_wire_v1_wire_proto_rawDescGZIP() []byte {
 }
 
 var file_strategos_wire_v1_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strategos_wire_v1_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_strategos_wire_v1_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_strategos_wire_v1_wire_proto_goTypes = []any{
 	(Evidence_Kind)(0),    // 0: strategos.wire.v1.Evidence.Kind
 	(*Envelope)(nil),      // 1: strategos.wire.v1.Envelope
@@ -1375,7 +1576,9 @@ var file_strategos_wire_v1_wire_proto_goTypes = []any{
 	(*SyncRequest)(nil),   // 13: strategos.wire.v1.SyncRequest
 	(*SyncResponse)(nil),  // 14: strategos.wire.v1.SyncResponse
 	(*Evidence)(nil),      // 15: strategos.wire.v1.Evidence
-	(*SafetyState)(nil),   // 16: strategos.wire.v1.SafetyState
+	(*Header)(nil),        // 16: strategos.wire.v1.Header
+	(*SignedHeader)(nil),  // 17: strategos.wire.v1.SignedHeader
+	(*SafetyState)(nil),   // 18: strategos.wire.v1.SafetyState
 }
 var file_strategos_wire_v1_wire_proto_depIdxs = []int32{
 	10, // 0: strategos.wire.v1.Envelope.proposal:type_name -> strategos.wire.v1.Proposal
@@ -1403,14 +1606,18 @@ var file_strategos_wire_v1_wire_proto_depIdxs = []int32{
 	10, // 22: strategos.wire.v1.Evidence.proposal_b:type_name -> strategos.wire.v1.Proposal
 	6,  // 23: strategos.wire.v1.Evidence.vote_a:type_name -> strategos.wire.v1.Vote
 	6,  // 24: strategos.wire.v1.Evidence.vote_b:type_name -> strategos.wire.v1.Vote
-	5,  // 25: strategos.wire.v1.SafetyState.high_qc:type_name -> strategos.wire.v1.QC
-	7,  // 26: strategos.wire.v1.SafetyState.last_timeout:type_name -> strategos.wire.v1.Timeout
-	9,  // 27: strategos.wire.v1.SafetyState.high_tc:type_name -> strategos.wire.v1.TC
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	17, // 25: strategos.wire.v1.Evidence.header_a:type_name -> strategos.wire.v1.SignedHeader
+	17, // 26: strategos.wire.v1.Evidence.header_b:type_name -> strategos.wire.v1.SignedHeader
+	5,  // 27: strategos.wire.v1.Header.qc:type_name -> strategos.wire.v1.QC
+	16, // 28: strategos.wire.v1.SignedHeader.header:type_name -> strategos.wire.v1.Header
+	5,  // 29: strategos.wire.v1.SafetyState.high_qc:type_name -> strategos.wire.v1.QC
+	7,  // 30: strategos.wire.v1.SafetyState.last_timeout:type_name -> strategos.wire.v1.Timeout
+	9,  // 31: strategos.wire.v1.SafetyState.high_tc:type_name -> strategos.wire.v1.TC
+	32, // [32:32] is the sub-list for method output_type
+	32, // [32:32] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_strategos_wire_v1_wire_proto_init() }
@@ -1435,7 +1642,7 @@ func file_strategos_wire_v1_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strategos_wire_v1_wire_proto_rawDesc), len(file_strategos_wire_v1_wire_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,158 @@
+package node
+
+import (
+	"crypto/ed25519"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/strategos/strategos/internal/chain"
+	"github.com/strategos/strategos/internal/config"
+	"github.com/strategos/strategos/internal/wire"
+)
+
+// evidenceNode is validator 0 of a new 4-validator kv network, built but
+// not running, with the other validators' keys.
+func evidenceNode(t *testing.T) (*Node, []ed25519.PrivateKey) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := config.Init(config.InitOptions{Nodes: 4, Out: dir, App: "kv", APIPort: 1, P2PPort: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var keys []ed25519.PrivateKey
+	var home *config.Home
+	for i := range 4 {
+		h, err := config.Load(filepath.Join(dir, "node"+strconv.Itoa(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, h.Key)
+		if i == 0 {
+			home = h
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := New(Options{Home: home, Listener: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n, keys
+}
+
+// doubleProposal is validator v's two signed proposals for round, each
+// with a payload of size bytes.
+func doubleProposal(n *Node, key ed25519.PrivateKey, v uint32, round uint64, size int) chain.Evidence {
+	sh := func(tag byte) *chain.SignedHeader {
+		b := &chain.Block{Height: 2, Round: round, Proposer: v, QC: &chain.QC{Round: round - 1},
+			Payload: [][]byte{append(make([]byte, size), tag)}}
+		p := &chain.Proposal{Block: b, Sig: ed25519.Sign(key, chain.ProposalSignBytes(n.chainID, round, b.Hash(n.chainID)))}
+		return p.SignedHeader(n.chainID)
+	}
+	return chain.Evidence{Kind: chain.DoubleProposal, Validator: v, Round: round, Height: 2, HeaderA: sh('a'), HeaderB: sh('b')}
+}
+
+func evidenceEntry(t *testing.T, e chain.Evidence) []byte {
+	t.Helper()
+	b, err := wire.MarshalEvidence(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(append([]byte(nil), evidencePrefix...), b...)
+}
+
+// TestEvidenceStaysInsideTheBlockBudget is finding 1: self-accusing double
+// proposals of 1 MiB blocks used to ride on top of every honest proposal's
+// 3 MiB payload, past the 4 MiB frame, and halted the chain. A proof is now
+// two headers, and proofs come out of the block's budget, at most
+// maxBlockEvidence of them.
+func TestEvidenceStaysInsideTheBlockBudget(t *testing.T) {
+	n, keys := evidenceNode(t)
+	for v := uint32(1); v < 4; v++ {
+		n.addEvidence(doubleProposal(n, keys[v], v, uint64(v), 1<<20), false)
+	}
+	if len(n.evidence.pending) != 3 {
+		t.Fatalf("%d proofs pending, want 3", len(n.evidence.pending))
+	}
+	// Transactions that fill the budget exactly: with the proofs on top
+	// the block would be over it.
+	for i := range maxBlockBytes / (64 << 10) {
+		tx := []byte(fmt.Sprintf("k%04d=", i))
+		tx = append(tx, strings.Repeat("v", 64<<10-len(tx))...)
+		if _, err := n.pool.Add(tx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	payload := source{n}.Payload(3, nil)
+	size, proofs := 0, 0
+	for _, tx := range payload {
+		size += len(tx)
+		if isEvidenceTx(tx) {
+			proofs++
+			if len(tx) > 4<<10 {
+				t.Errorf("a proof of two 1 MiB proposals takes %d bytes, want a few hundred", len(tx))
+			}
+		}
+	}
+	if proofs != 3 || size > maxBlockBytes {
+		t.Fatalf("payload of %d bytes with %d proofs, want 3 proofs within %d bytes", size, proofs, maxBlockBytes)
+	}
+	if err := checkBlockBudget(100, n.tr.MaxFrame()); err != nil {
+		t.Fatalf("the block budget does not fit the frame for 100 validators: %v", err)
+	}
+}
+
+// TestExecutionBoundsEvidence: whatever a Byzantine leader puts in its
+// block, execution records at most maxBlockEvidence proofs, refuses a
+// proposal by a validator that did not lead the round, a stale proof and
+// a second proof against one validator within the window.
+func TestExecutionBoundsEvidence(t *testing.T) {
+	n, keys := evidenceNode(t)
+	const round = 150
+	puts := map[string][]byte{}
+	count := uint64(0)
+	block := func(entries []chain.Evidence, want []string) {
+		inBlock := 0
+		for i, e := range entries {
+			r, err := n.executeEvidence(1, round, evidenceEntry(t, e), puts, &count, &inBlock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (want[i] == "") != r.OK || !strings.Contains(r.Error, want[i]) {
+				t.Errorf("entry %d: ok %v, error %q; want error containing %q", i, r.OK, r.Error, want[i])
+			}
+		}
+	}
+	block([]chain.Evidence{
+		doubleProposal(n, keys[1], 1, 101, 8), // recorded
+		doubleProposal(n, keys[1], 1, 105, 8), // the same validator within the window
+		doubleProposal(n, keys[2], 2, 105, 8), // round 105 is led by validator 1
+		doubleProposal(n, keys[3], 3, 3, 8),   // stale: 147 rounds before the block
+	}, []string{"", "already recorded", "did not lead", "window"})
+	block([]chain.Evidence{
+		doubleProposal(n, keys[2], 2, 102, 8),     // recorded
+		doubleProposal(n, keys[3], 3, round+5, 8), // from a later round than its block
+		doubleProposal(n, keys[1], 1, 109, 8),     // validator 1 again, within the window
+		doubleProposal(n, keys[3], 3, 3, 8),       // stale
+		doubleProposal(n, keys[3], 3, 103, 8),     // valid, but the block's fifth
+	}, []string{"", "later", "already recorded", "window", "more than 4"})
+	puts[evidenceCountKey] = binary.BigEndian.AppendUint64(nil, count)
+	if err := n.store.AppPut(puts, nil); err != nil {
+		t.Fatal(err)
+	}
+	proven, err := n.Proven()
+	if err != nil || len(proven) != 2 || proven[0] != 1 || proven[1] != 2 {
+		t.Fatalf("proven = %v, %v; want [1 2]", proven, err)
+	}
+	recs, err := n.Evidence()
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("evidence = %+v, %v; want two records", recs, err)
+	}
+}
