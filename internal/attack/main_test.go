@@ -63,14 +63,15 @@ func window(d time.Duration) time.Duration { return time.Duration(float64(d) * s
 // how one shows that an attack still works (or that a fix, reverted, is
 // what stops it).
 var fixed = map[int]bool{
+	1:  true, // 8a85e5e evidence: compact proofs inside the block budget
+	3:  true, // 784cba4, a97e02a, b3a7d7a: pre-scan, decoding off the loop, muting
 	5:  true, // 6f97474 transport: bounded handshake admission
+	6:  true, // 8982c45 fork collection, 8a85e5e no variants stored after a proof
+	7:  true, // b3a7d7a votes de-duplicated and bounded
 	8:  true, // 6f97474 transport: rate-limited logs
 	10: true, // 09a71aa transport: queues bounded in bytes
-	// 3 (784cba4, a97e02a) landed, but consensus-class 4 MiB frames still
-	// halt the chain: kept skipped until that is fixed.
-	// 6 (8982c45 collects forks) landed in part: growth is borderline
-	// (40-68 MiB for a 64 MiB budget) until a proposer's later variants
-	// are not stored at all.
+	12: true, // 8a85e5e proposals remembered as headers
+	13: true, // fbb420c events: per-client slots
 }
 
 // finding marks t as the attack of finding f.
