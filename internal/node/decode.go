@@ -87,7 +87,11 @@ func (n *Node) refuseFrame(f transport.Inbound, err error) {
 		// its sender's frames are dropped undecoded for a while, so a
 		// flood of them costs this node nothing but reading them.
 		reason = "over decode limits"
-		n.muted.mute(f.From, time.Now().Add(muteFor))
+		until := time.Now().Add(muteFor)
+		n.muted.mute(f.From, until)
+		if n.tr != nil {
+			n.tr.Quarantine(f.From, until)
+		}
 	}
 	n.metrics.dropped.WithLabelValues(reason).Inc()
 	if s, ok := n.decodeLog.allow(time.Now()); ok {

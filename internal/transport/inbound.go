@@ -66,6 +66,9 @@ func (t *Transport) serveIn(ctx context.Context, raw net.Conn, release func()) {
 		}
 		return
 	}
+	if t.quarantined(p) {
+		return
+	}
 	p.setIn(raw)
 	defer p.clearIn(raw)
 	t.rlog.logf(slog.LevelInfo, p.kinds.accepted, "transport: accepted", func() []any {

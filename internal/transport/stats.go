@@ -41,6 +41,9 @@ type PeerStats struct {
 	// a frame larger than MaxFrame; Malformed those closed because it
 	// sent an unknown class.
 	Oversize, Malformed uint64
+	// Quarantined counts inbound connections of the peer refused while
+	// it was quarantined (see Quarantine).
+	Quarantined uint64
 	// InQueued counts frames received from the peer that wait in its
 	// inbound queue of each class (not those already in an Inbound
 	// channel); InDropped counts the Sync and Gossip frames received from
@@ -85,6 +88,7 @@ func (t *Transport) Stats() Stats {
 		ps.Refused = p.refused.Load()
 		ps.Oversize = p.oversize.Load()
 		ps.Malformed = p.malformed.Load()
+		ps.Quarantined = p.quarantined.Load()
 	}
 	return s
 }

@@ -88,6 +88,10 @@ type peer struct {
 	refused    atomic.Uint64             // outbound handshakes that failed
 	oversize   atomic.Uint64             // inbound connections closed for an oversize frame
 	malformed  atomic.Uint64             // inbound connections closed for an unknown class
+	// quarantine is the time (unix nanoseconds) until which the peer's
+	// inbound connections are refused; quarantined counts the refusals.
+	quarantine  atomic.Int64
+	quarantined atomic.Uint64
 
 	mu sync.Mutex
 	in net.Conn // the current inbound connection, if any
