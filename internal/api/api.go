@@ -59,7 +59,16 @@ const (
 
 // Handler returns the API's routes.
 func Handler(b Backend, log *slog.Logger) http.Handler {
-	s := &server{b: b, log: log}
+	return newHandler(b, log, limits{rangeBytes: MaxRangeBytes})
+}
+
+// limits are the answer budgets that tests make smaller.
+type limits struct {
+	rangeBytes int // see MaxRangeBytes
+}
+
+func newHandler(b Backend, log *slog.Logger, l limits) http.Handler {
+	s := &server{b: b, log: log, limits: l, rangeCut: rangeCutCounter(b.Registry())}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", s.status)
 	mux.HandleFunc("GET /v1/blocks/{height}", s.block)
@@ -109,8 +118,10 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 }
 
 type server struct {
-	b   Backend
-	log *slog.Logger
+	b        Backend
+	log      *slog.Logger
+	limits   limits
+	rangeCut prometheus.Counter // answers of GET /v1/blocks cut by limits.rangeBytes
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -196,28 +207,6 @@ func (s *server) block(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, blockView(b, hash, qc))
-}
-
-func (s *server) blocks(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	from, err1 := strconv.ParseUint(q.Get("from"), 10, 64)
-	to, err2 := strconv.ParseUint(q.Get("to"), 10, 64)
-	if err1 != nil || err2 != nil || from == 0 || to < from {
-		writeErr(w, http.StatusBadRequest, "want from and to, positive integers with from <= to")
-		return
-	}
-	if to-from >= MaxRange {
-		to = from + MaxRange - 1
-	}
-	out := []blockJSON{}
-	for h := from; h <= to; h++ {
-		b, hash, qc, ok := s.b.Store().CommittedBlock(h)
-		if !ok {
-			break
-		}
-		out = append(out, blockView(b, hash, qc))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"blocks": out})
 }
 
 func (s *server) validators(w http.ResponseWriter, _ *http.Request) {

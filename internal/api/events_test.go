@@ -231,7 +231,7 @@ func TestEventsSubscriberLimit(t *testing.T) {
 	}()
 	per := events.DefaultMaxPerClient
 	for i := range events.DefaultMaxSubscribers {
-		resp, err := clientFrom(byte(10+i/per)).Get(srv.URL + "/v1/events")
+		resp, err := clientFrom(byte(10 + i/per)).Get(srv.URL + "/v1/events")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -73,9 +73,10 @@ type Block struct {
 }
 
 // Blocks fetches the committed blocks from..to (GET /v1/blocks), in height
-// order. The node answers at most 100 blocks per call, and stops at the
-// first height it has not committed yet, so fewer blocks than asked (none
-// at all) is a normal answer.
+// order. The node answers at most 100 blocks and 4 MiB of them per call
+// (but at least block from, once committed), and stops at the first
+// height it has not committed yet, so fewer blocks than asked (none at
+// all) is a normal answer: ask again from the height after the last.
 func (c *Client) Blocks(ctx context.Context, from, to uint64) ([]Block, error) {
 	var ans struct {
 		Blocks []Block `json:"blocks"`

@@ -208,10 +208,15 @@ async function findBlock(hash) {
   for (const b of live.blocks.values()) if (b.hash === hash) return b.height;
   const top = live.status?.height || 0;
   for (let to = top; to >= 1 && top - to < 1000; to -= 100) {
-    const r = await api(`/v1/blocks?from=${Math.max(1, to - 99)}&to=${to}`);
-    if (!r.ok) return 0;
-    const b = r.body.blocks.find((x) => x.hash === hash);
-    if (b) return b.height;
+    // An answer may end early (its byte budget): page on from the next height.
+    for (let from = Math.max(1, to - 99); from <= to;) {
+      const r = await api(`/v1/blocks?from=${from}&to=${to}`);
+      if (!r.ok) return 0;
+      const b = r.body.blocks.find((x) => x.hash === hash);
+      if (b) return b.height;
+      if (!r.body.blocks.length) break;
+      from = r.body.blocks[r.body.blocks.length - 1].height + 1;
+    }
   }
   return 0;
 }
