@@ -64,10 +64,14 @@ func (c *Core) onSyncRequest(r *SyncRequest, from uint32) {
 		return
 	}
 	n := uint64(min(max(r.Count, 1), c.cfg.MaxFetch))
-	resp := &SyncResponse{}
+	resp := &SyncResponse{Tip: c.tip.Height}
+	size := 0
 	for h := r.From; h < r.From+n && h <= c.tip.Height; h++ {
 		b, _, qc, ok := c.cfg.Storage.CommittedBlock(h)
 		if !ok {
+			break
+		}
+		if size += encodedSize(b); len(resp.Blocks) > 0 && size > c.cfg.MaxResponseBytes {
 			break
 		}
 		resp.Blocks = append(resp.Blocks, b)
@@ -131,10 +135,11 @@ func (c *Core) onSyncResponse(r *SyncResponse, from uint32) {
 	c.processQC(r.QC, from)
 	c.connectOrphans()
 	c.syncing = nil
-	if last := r.Blocks[len(r.Blocks)-1]; len(r.Blocks) == c.cfg.MaxFetch && last.Height >= c.tip.Height {
-		// A full batch: there is probably more. Ask above what was just
-		// inserted, not above the tip: the batch may not have let the
-		// commit rule advance the tip.
+	if last := r.Blocks[len(r.Blocks)-1]; (len(r.Blocks) == c.cfg.MaxFetch || last.Height < r.Tip) && last.Height >= c.tip.Height {
+		// A full batch, or one cut by the responder's byte budget below
+		// its tip: there is more. Ask above what was just inserted, not
+		// above the tip: the batch may not have let the commit rule
+		// advance the tip.
 		c.syncing = &syncState{peer: from, from: last.Height + 1}
 		c.requestSync()
 	}

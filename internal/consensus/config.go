@@ -79,6 +79,10 @@ type Config struct {
 	MaxPayloadTxs   int // largest accepted payload, in transactions (default 10,000)
 	MaxPayloadBytes int // and in bytes (default 16 MiB)
 	MaxFetch        int // most blocks served per block request (default 64)
+	// MaxResponseBytes bounds the estimated encoded size of a block or
+	// sync response (default 2 MiB); a response always carries at least
+	// one block. A runtime sets it below its transport's frame.
+	MaxResponseBytes int
 
 	// EmptyBlockDelay is how many ticks a leader waits, when it has no
 	// transactions to propose and no uncommitted ancestor carries any,
@@ -141,6 +145,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxFetch <= 0 {
 		c.MaxFetch = 64
+	}
+	if c.MaxResponseBytes <= 0 {
+		c.MaxResponseBytes = 2 << 20
 	}
 	return nil
 }

@@ -47,6 +47,9 @@ func (m Message) Kind() string {
 type BlockRequest struct {
 	Hash  chain.Hash
 	Count int
+	// Above is the requester's committed height: it holds every block at
+	// or below it, so none is served.
+	Above uint64
 }
 
 // BlockResponse answers a BlockRequest: the requested block first, then its
@@ -69,6 +72,10 @@ type SyncRequest struct {
 type SyncResponse struct {
 	Blocks []*chain.Block
 	QC     *chain.QC
+	// Tip is the responder's committed height: while the last block is
+	// below it, the requester asks for more. (A response is bounded in
+	// bytes, so a short one does not mean the end.)
+	Tip uint64
 }
 
 // SafetyState is what a validator must remember across crashes to never

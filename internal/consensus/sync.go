@@ -34,7 +34,7 @@ func (c *Core) fetch(h chain.Hash, peer uint32) {
 func (c *Core) requestBlock(h chain.Hash, f *fetchState) {
 	f.deadline = c.now + uint64(fetchRetryTicks*c.cfg.BaseTimeout)
 	f.tries++
-	c.send(f.peer, Message{BlockRequest: &BlockRequest{Hash: h, Count: c.cfg.MaxFetch}})
+	c.send(f.peer, Message{BlockRequest: &BlockRequest{Hash: h, Count: c.cfg.MaxFetch, Above: c.tip.Height}})
 }
 
 func (c *Core) nextPeer(p uint32) uint32 {
@@ -77,7 +77,8 @@ func compareHash(a, b chain.Hash) int {
 }
 
 // onBlockRequest serves a block and its ancestors, from memory or storage,
-// within a per-peer budget so that requests cannot starve consensus.
+// within a per-peer budget so that requests cannot starve consensus, down
+// to the requester's committed height and within MaxResponseBytes.
 func (c *Core) onBlockRequest(r *BlockRequest, from uint32) {
 	if c.served[from] >= servedPerTick {
 		c.drop("block request over budget")
@@ -86,12 +87,16 @@ func (c *Core) onBlockRequest(r *BlockRequest, from uint32) {
 	c.served[from]++
 	n := min(max(r.Count, 1), c.cfg.MaxFetch)
 	var out []*chain.Block
+	size := 0
 	for h := r.Hash; len(out) < n; {
 		b, ok := c.tree[h]
 		if !ok && c.cfg.Storage != nil {
 			b, ok = c.cfg.Storage.Block(h)
 		}
-		if !ok || b.Height == 0 {
+		if !ok || b.Height == 0 || b.Height <= r.Above {
+			break
+		}
+		if size += encodedSize(b); len(out) > 0 && size > c.cfg.MaxResponseBytes {
 			break
 		}
 		out = append(out, b)
@@ -181,4 +186,14 @@ func (c *Core) connectOrphans() {
 			c.insert(b, h)
 		}
 	}
+}
+
+// encodedSize bounds from above the bytes block b takes in a response:
+// its payload with each entry's tag and length, the header, and its QC.
+func encodedSize(b *chain.Block) int {
+	n := 1<<10 + b.PayloadBytes() + 6*len(b.Payload)
+	if b.QC != nil {
+		n += 96 * len(b.QC.Votes)
+	}
+	return n
 }

@@ -10,6 +10,9 @@ const (
 	entryOverhead  = 6       // protobuf tag and length of one payload entry
 	headerOverhead = 1 << 10 // a block's fixed fields, a proposal's signature
 	signerOverhead = 96      // one signer index and signature in a QC or TC
+	// responseOverhead is what a block or sync response adds to its
+	// blocks' estimated sizes, at most.
+	responseOverhead = 64 << 10
 )
 
 // maxProposalBytes bounds the encoding of a proposal for n validators: its

@@ -220,6 +220,10 @@ func (n *Node) build(o Options) error {
 		// leader's proposal cannot outgrow the frame either.
 		MaxPayloadTxs:   maxBlockTxs,
 		MaxPayloadBytes: maxBlockBytes,
+		// A response of one block is at most a proposal, which fits the
+		// frame (checkBlockBudget); more blocks stop at this budget, which
+		// leaves room for the envelope and a sync response's QC.
+		MaxResponseBytes: tr.MaxFrame() - responseOverhead,
 	}
 	rep, err := byzantine.New(n.behavior, byzantine.Options{
 		Config:    cfg,

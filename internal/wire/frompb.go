@@ -183,7 +183,7 @@ func blockRequestFrom(m *wirepb.BlockRequest) (*consensus.BlockRequest, error) {
 	if m.GetCount() > MaxBlocks { // before the conversion to int
 		return nil, fmt.Errorf("count %d, want 0 to %d", m.GetCount(), MaxBlocks)
 	}
-	return &consensus.BlockRequest{Hash: h, Count: int(m.GetCount())}, nil
+	return &consensus.BlockRequest{Hash: h, Count: int(m.GetCount()), Above: m.GetAbove()}, nil
 }
 
 func blockResponseFrom(m *wirepb.BlockResponse) (*consensus.BlockResponse, error) {
@@ -264,7 +264,7 @@ func syncResponseFrom(m *wirepb.SyncResponse) (*consensus.SyncResponse, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &consensus.SyncResponse{Blocks: br.Blocks}
+	r := &consensus.SyncResponse{Blocks: br.Blocks, Tip: m.GetTip()}
 	if m.GetQc() != nil {
 		if r.QC, err = qcFrom(m.GetQc()); err != nil {
 			return nil, fmt.Errorf("qc: %w", err)

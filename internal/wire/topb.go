@@ -83,7 +83,7 @@ func proposalPB(p *chain.Proposal) *wirepb.Proposal {
 }
 
 func blockRequestPB(r *consensus.BlockRequest) *wirepb.BlockRequest {
-	return &wirepb.BlockRequest{Hash: hashPB(r.Hash), Count: uint64(r.Count)}
+	return &wirepb.BlockRequest{Hash: hashPB(r.Hash), Count: uint64(r.Count), Above: r.Above}
 }
 
 func blockResponsePB(r *consensus.BlockResponse) *wirepb.BlockResponse {
@@ -99,7 +99,7 @@ func syncRequestPB(r *consensus.SyncRequest) *wirepb.SyncRequest {
 }
 
 func syncResponsePB(r *consensus.SyncResponse) *wirepb.SyncResponse {
-	return &wirepb.SyncResponse{Blocks: blockResponsePB(&consensus.BlockResponse{Blocks: r.Blocks}).Blocks, Qc: qcPB(r.QC)}
+	return &wirepb.SyncResponse{Blocks: blockResponsePB(&consensus.BlockResponse{Blocks: r.Blocks}).Blocks, Qc: qcPB(r.QC), Tip: r.Tip}
 }
 
 func evidenceKindPB(k chain.EvidenceKind) wirepb.Evidence_Kind {

@@ -879,6 +879,7 @@ type BlockRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Hash          []byte                 `protobuf:"bytes,1,opt,name=hash,proto3" json:"hash,omitempty"`
 	Count         uint64                 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	Above         uint64                 `protobuf:"varint,3,opt,name=above,proto3" json:"above,omitempty"` // the requester's committed height: serve nothing at or below it
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -923,6 +924,13 @@ func (x *BlockRequest) GetHash() []byte {
 func (x *BlockRequest) GetCount() uint64 {
 	if x != nil {
 		return x.Count
+	}
+	return 0
+}
+
+func (x *BlockRequest) GetAbove() uint64 {
+	if x != nil {
+		return x.Above
 	}
 	return 0
 }
@@ -1030,6 +1038,7 @@ type SyncResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Blocks        []*Block               `protobuf:"bytes,1,rep,name=blocks,proto3" json:"blocks,omitempty"`
 	Qc            *QC                    `protobuf:"bytes,2,opt,name=qc,proto3" json:"qc,omitempty"`
+	Tip           uint64                 `protobuf:"varint,3,opt,name=tip,proto3" json:"tip,omitempty"` // the responder's committed height
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1076,6 +1085,13 @@ func (x *SyncResponse) GetQc() *QC {
 		return x.Qc
 	}
 	return nil
+}
+
+func (x *SyncResponse) GetTip() uint64 {
+	if x != nil {
+		return x.Tip
+	}
+	return 0
 }
 
 type Evidence struct {
@@ -1494,18 +1510,20 @@ const file_strategos_wire_v1_wire_proto_rawDesc = "" +
 	"\bProposal\x12.\n" +
 	"\x05block\x18\x01 \x01(\v2\x18.strategos.wire.v1.BlockR\x05block\x12%\n" +
 	"\x02tc\x18\x02 \x01(\v2\x15.strategos.wire.v1.TCR\x02tc\x12\x10\n" +
-	"\x03sig\x18\x03 \x01(\fR\x03sig\"8\n" +
+	"\x03sig\x18\x03 \x01(\fR\x03sig\"N\n" +
 	"\fBlockRequest\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\fR\x04hash\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x04R\x05count\"A\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\x12\x14\n" +
+	"\x05above\x18\x03 \x01(\x04R\x05above\"A\n" +
 	"\rBlockResponse\x120\n" +
 	"\x06blocks\x18\x01 \x03(\v2\x18.strategos.wire.v1.BlockR\x06blocks\"7\n" +
 	"\vSyncRequest\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\x04R\x04from\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x04R\x05count\"g\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\"y\n" +
 	"\fSyncResponse\x120\n" +
 	"\x06blocks\x18\x01 \x03(\v2\x18.strategos.wire.v1.BlockR\x06blocks\x12%\n" +
-	"\x02qc\x18\x02 \x01(\v2\x15.strategos.wire.v1.QCR\x02qc\"\xaa\x04\n" +
+	"\x02qc\x18\x02 \x01(\v2\x15.strategos.wire.v1.QCR\x02qc\x12\x10\n" +
+	"\x03tip\x18\x03 \x01(\x04R\x03tip\"\xaa\x04\n" +
 	"\bEvidence\x124\n" +
 	"\x04kind\x18\x01 \x01(\x0e2 .strategos.wire.v1.Evidence.KindR\x04kind\x12\x1c\n" +
 	"\tvalidator\x18\x02 \x01(\x04R\tvalidator\x12\x14\n" +
