@@ -72,3 +72,15 @@ type Application interface {
 
 // TxHash returns the hash that identifies a transaction.
 func TxHash(tx []byte) chain.Hash { return chain.TxHash(tx) }
+
+// ProposalChecker is implemented by an application that vets a proposed
+// block's transactions before the validator votes for it (ABCI++'s
+// ProcessProposal): what a quorum votes for is stored and indexed
+// forever, so junk a Byzantine leader makes up should not get a vote.
+// CheckProposal must be cheap and stateless (it runs before the votes,
+// on the consensus path) and deterministic enough that honest validators
+// agree; state-dependent validity (balances, nonces) stays with Execute,
+// which rejects such transactions one by one.
+type ProposalChecker interface {
+	CheckProposal(txs [][]byte) error
+}

@@ -70,6 +70,7 @@ type Node struct {
 	tr      *transport.Transport
 	replica consensus.Replica
 	app     app.Application
+	clock   proposalClock // see check.go
 	pool    *mempool.Pool
 	metrics *metrics
 
@@ -409,27 +410,6 @@ func (s source) Payload(_ uint64, branch []*chain.Block) [][]byte {
 	return append(ev, s.n.pool.ReapExcept(maxBlockTxs-len(ev), maxBlockBytes-size, skip)...)
 }
 
-func (s source) Time() int64                    { return time.Now().UnixNano() }
+func (s source) Time() int64                    { return s.n.clock.now() } // see check.go
 func (s source) Executed() (uint64, chain.Hash) { return s.n.app.Info() }
 func (s source) HasTxs() bool                   { return s.n.pool.Ready() || s.n.hasPendingEvidence() }
-
-// Check refuses to vote for a block whose state root, for a height this
-// validator has executed, differs from its own: either the proposer lies,
-// or this validator's execution diverged. Either way it must not sign; it
-// says so loudly.
-func (s source) Check(b *chain.Block) error {
-	if b.ExecHeight == 0 {
-		return nil
-	}
-	own, ok := s.n.store.AppGet(rootKey(b.ExecHeight))
-	if !ok {
-		return nil // not executed here yet: execution lags
-	}
-	if string(own) != string(b.StateRoot[:]) {
-		s.n.metrics.divergence.Inc()
-		s.n.log.Error("STATE DIVERGENCE: refusing to vote", "height", b.Height, "proposer", b.Proposer,
-			"exec_height", b.ExecHeight, "block_root", b.StateRoot.String(), "own_root", chain.Hash(own).String())
-		return fmt.Errorf("state root at height %d differs from ours", b.ExecHeight)
-	}
-	return nil
-}

@@ -347,3 +347,20 @@ func (a *App) Query(key string) ([]byte, error) {
 	bal, nonce := a.Account(addr)
 	return json.Marshal(AccountJSON{Address: addr.String(), Balance: bal, Nonce: nonce})
 }
+
+// CheckProposal implements app.ProposalChecker: every transaction of a
+// proposal must decode as a transfer. Signatures, chain, balances and
+// nonces are left to Execute, which rejects a bad transfer on its own
+// without holding up the block (and signatures were checked at admission
+// by whoever admitted it; verifying ten thousand again here would delay
+// every vote).
+func (*App) CheckProposal(txs [][]byte) error {
+	for i, tx := range txs {
+		if _, err := Decode(tx); err != nil {
+			return fmt.Errorf("bank: proposal entry %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+var _ app.ProposalChecker = (*App)(nil)

@@ -118,3 +118,16 @@ func (a *App) Query(key string) ([]byte, error) {
 	}
 	return v, nil
 }
+
+// CheckProposal implements app.ProposalChecker: every transaction of a
+// proposal must be a key=value pair that CheckTx would admit.
+func (*App) CheckProposal(txs [][]byte) error {
+	for i, tx := range txs {
+		if _, _, err := Parse(tx); err != nil {
+			return fmt.Errorf("kv: proposal entry %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+var _ app.ProposalChecker = (*App)(nil)

@@ -1,0 +1,112 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/strategos/strategos/internal/app"
+	"github.com/strategos/strategos/internal/chain"
+)
+
+// maxTimeAhead is how far ahead of this validator's clock a proposal's
+// time may be before it refuses to vote: block times are on the ledger
+// forever (and feed the commit-latency metric), so a Byzantine leader
+// must not pick them freely; honest clocks agree far better than this.
+const maxTimeAhead = 10 * time.Second
+
+// Reasons of Check's refusals, as strategos_messages_dropped_total labels.
+const (
+	refusedRoot       = "proposal: state root differs"
+	refusedTimeParent = "proposal: time before its parent's"
+	refusedTimeAhead  = "proposal: time too far ahead"
+	refusedPayload    = "proposal: payload refused by the application"
+)
+
+var errRefused = errors.New("node: proposal refused")
+
+// proposalClock remembers the latest block time this validator accepted,
+// so that its own proposals are never timed before their parent (a leader
+// whose clock is a little behind the previous one's proposes the parent's
+// time instead).
+type proposalClock struct{ latest atomic.Int64 }
+
+func (c *proposalClock) saw(t int64) {
+	for {
+		old := c.latest.Load()
+		if t <= old || c.latest.CompareAndSwap(old, t) {
+			return
+		}
+	}
+}
+
+// now is the time for a new proposal: the clock, but never before a block
+// time this validator accepted.
+func (c *proposalClock) now() int64 { return max(time.Now().UnixNano(), c.latest.Load()) }
+
+// Check is this validator's say on a proposed block before it votes:
+//   - the state root it carries for a height this validator has executed
+//     must match its own: otherwise either the proposer lies or this
+//     validator's execution diverged, and it must not sign; it says so
+//     loudly;
+//   - its time must not be before its parent's (when the parent is stored
+//     here) nor more than maxTimeAhead ahead of the local clock;
+//   - the application, if it vets proposals (app.ProposalChecker), must
+//     accept its transactions; entries that carry evidence are the node's,
+//     not the application's, and are not shown to it.
+//
+// A block that fails is not voted for; the refusal is counted by reason.
+func (s source) Check(b *chain.Block) error {
+	if err := s.checkRoot(b); err != nil {
+		return s.refuse(refusedRoot, err)
+	}
+	if err := s.checkTime(b); err != nil {
+		return err
+	}
+	if pc, ok := s.n.app.(app.ProposalChecker); ok {
+		txs := make([][]byte, 0, len(b.Payload))
+		for _, tx := range b.Payload {
+			if !isEvidenceTx(tx) {
+				txs = append(txs, tx)
+			}
+		}
+		if err := pc.CheckProposal(txs); err != nil {
+			return s.refuse(refusedPayload, err)
+		}
+	}
+	s.n.clock.saw(b.Time)
+	return nil
+}
+
+func (s source) checkRoot(b *chain.Block) error {
+	if b.ExecHeight == 0 {
+		return nil
+	}
+	own, ok := s.n.store.AppGet(rootKey(b.ExecHeight))
+	if !ok {
+		return nil // not executed here yet: execution lags
+	}
+	if string(own) != string(b.StateRoot[:]) {
+		s.n.metrics.divergence.Inc()
+		s.n.log.Error("STATE DIVERGENCE: refusing to vote", "height", b.Height, "proposer", b.Proposer,
+			"exec_height", b.ExecHeight, "block_root", b.StateRoot.String(), "own_root", chain.Hash(own).String())
+		return fmt.Errorf("state root at height %d differs from ours", b.ExecHeight)
+	}
+	return nil
+}
+
+func (s source) checkTime(b *chain.Block) error {
+	if ahead := time.Duration(b.Time - time.Now().UnixNano()); ahead > maxTimeAhead {
+		return s.refuse(refusedTimeAhead, fmt.Errorf("block time %v ahead of this validator's clock (at most %v)", ahead, maxTimeAhead))
+	}
+	if parent, ok := s.n.store.Block(b.Parent); ok && b.Time < parent.Time {
+		return s.refuse(refusedTimeParent, fmt.Errorf("block time %d before its parent's %d", b.Time, parent.Time))
+	}
+	return nil
+}
+
+func (s source) refuse(reason string, err error) error {
+	s.n.metrics.dropped.WithLabelValues(reason).Inc()
+	return fmt.Errorf("%w: %w", errRefused, err)
+}

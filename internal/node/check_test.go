@@ -1,0 +1,101 @@
+package node
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/strategos/strategos/internal/chain"
+	"github.com/strategos/strategos/internal/events"
+)
+
+// TestCheckProposal checks what a validator refuses to vote for: a block
+// timed before its parent or too far ahead of the local clock, or whose
+// payload the application refuses; evidence entries are not the
+// application's to judge. Each refusal is counted by reason.
+func TestCheckProposal(t *testing.T) {
+	n := startFast(t, events.Config{})
+	deadline := time.Now().Add(30 * time.Second)
+	for n.Status().Height < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("height 2 not reached")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	parent, ph, _, ok := n.store.CommittedBlock(1)
+	if !ok {
+		t.Fatal("no block 1")
+	}
+	block := func(at int64, txs ...string) *chain.Block {
+		b := &chain.Block{Height: 2, Round: parent.Round + 1, Parent: ph, Time: at}
+		for _, tx := range txs {
+			b.Payload = append(b.Payload, []byte(tx))
+		}
+		return b
+	}
+	evidence := string(evidencePrefix) + "not a key=value pair"
+	now := time.Now().UnixNano()
+	for _, c := range []struct {
+		name   string
+		b      *chain.Block
+		reason string // "" if accepted
+	}{
+		{"good", block(max(now, parent.Time), "a=b", evidence), ""},
+		{"at its parent's time", block(parent.Time, "a=b"), ""},
+		{"before its parent", block(parent.Time-1, "a=b"), refusedTimeParent},
+		{"far ahead", block(now+int64(maxTimeAhead+time.Minute), "a=b"), refusedTimeAhead},
+		{"junk payload", block(max(now, parent.Time), "a=b", "no-equals"), refusedPayload},
+	} {
+		before := dropped(t, n, c.reason)
+		err := source{n}.Check(c.b)
+		switch {
+		case c.reason == "" && err != nil:
+			t.Errorf("%s: refused: %v", c.name, err)
+		case c.reason != "" && !errors.Is(err, errRefused):
+			t.Errorf("%s: Check = %v, want a refusal (%s)", c.name, err, c.reason)
+		case c.reason != "" && dropped(t, n, c.reason) != before+1:
+			t.Errorf("%s: refusal not counted as %q", c.name, c.reason)
+		}
+	}
+	// The node's own proposals still pass its checks.
+	next := n.Status().Height + 2
+	deadline = time.Now().Add(30 * time.Second)
+	for n.Status().Height < next {
+		if time.Now().After(deadline) {
+			t.Fatal("the node stopped committing")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// dropped reads strategos_messages_dropped_total{reason}.
+func dropped(t *testing.T, n *Node, reason string) float64 {
+	t.Helper()
+	fams, err := n.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != "strategos_messages_dropped_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == reason {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+func TestProposalClock(t *testing.T) {
+	var c proposalClock
+	ahead := time.Now().Add(time.Hour).UnixNano()
+	c.saw(ahead)
+	c.saw(ahead - 1) // never goes back
+	if got := c.now(); got != ahead {
+		t.Fatalf("now = %d after seeing %d", got, ahead)
+	}
+}
