@@ -92,11 +92,11 @@ func TestDecodeRejects(t *testing.T) {
 		{"signer over uint32", env(&wirepb.Proposal{Block: with(func(b *wirepb.Block) { b.Qc.Votes[0].Signer = 1 << 32 })}), "block: qc: vote 0: signer 4294967296 does not fit"},
 		{"qc signature too long", env(&wirepb.Proposal{Block: with(func(b *wirepb.Block) { b.Qc.Votes[0].Sig = make([]byte, 65) })}), "block: height 2: qc: vote 0: signature has 65 bytes"},
 		{"qc hash short", env(&wirepb.Proposal{Block: with(func(b *wirepb.Block) { b.Qc.BlockHash = nil })}), "block: qc: block hash has 0 bytes"},
-		{"too many qc signatures", env(&wirepb.Proposal{Block: with(func(b *wirepb.Block) { b.Qc.Votes = sigs(MaxSignatures + 1) })}), "qc: 10001 signatures, want at most 10000"},
-		{"too many txs", env(&wirepb.Proposal{Block: with(func(b *wirepb.Block) { b.Payload = many(MaxTxs + 1) })}), "block: 100001 transactions, want at most 100000"},
+		{"too many qc signatures", env(&wirepb.Proposal{Block: with(func(b *wirepb.Block) { b.Qc.Votes = sigs(MaxSignatures + 1) })}), "qc: more than 10000 signatures"},
+		{"too many txs", env(&wirepb.Proposal{Block: with(func(b *wirepb.Block) { b.Payload = many(MaxTxs + 1) })}), "block: more than 100000 transactions"},
 		{"proposal signature too long", env(&wirepb.Proposal{Block: pbBlock(), Sig: make([]byte, 65)}), "wire: decode proposal: signature has 65 bytes"},
 		{"tc without high qc", env(&wirepb.Proposal{Block: pbBlock(), Tc: &wirepb.TC{Round: 2}}), "wire: decode proposal: tc: high qc: missing"},
-		{"too many tc signatures", env(&wirepb.Proposal{Block: pbBlock(), Tc: &wirepb.TC{HighQc: pbQC(), Timeouts: make([]*wirepb.TimeoutSig, MaxSignatures+1)}}), "tc: 10001 signatures"},
+		{"too many tc signatures", env(&wirepb.Proposal{Block: pbBlock(), Tc: &wirepb.TC{HighQc: pbQC(), Timeouts: make([]*wirepb.TimeoutSig, MaxSignatures+1)}}), "tc: more than 10000 signatures"},
 		{"timeout without high qc", env(&wirepb.Timeout{Round: 2}), "wire: decode timeout: high qc: missing"},
 		{"timeout with bad last tc", env(&wirepb.Timeout{HighQc: pbQC(), LastTc: &wirepb.TC{}}), "wire: decode timeout: last tc: high qc: missing"},
 		{"timeout signer over uint32", env(&wirepb.Timeout{HighQc: pbQC(), LastTc: &wirepb.TC{HighQc: pbQC(), Timeouts: []*wirepb.TimeoutSig{{Signer: 1 << 33}}}}), "last tc: timeout 0: signer 8589934592 does not fit"},
@@ -104,10 +104,10 @@ func TestDecodeRejects(t *testing.T) {
 		{"request for too many", env(&wirepb.BlockRequest{Hash: hb(1), Count: MaxBlocks + 1}), "wire: decode block request: count 1001, want 0 to 1000"},
 		{"request count over int", env(&wirepb.BlockRequest{Hash: hb(1), Count: 1 << 63}), "count 9223372036854775808, want 0 to 1000"},
 		{"empty response", env(&wirepb.BlockResponse{}), "wire: decode block response: 0 blocks, want 1 to 1000"},
-		{"too many blocks", env(&wirepb.BlockResponse{Blocks: blocks(MaxBlocks + 1)}), "1001 blocks, want at most 1000"},
+		{"too many blocks", env(&wirepb.BlockResponse{Blocks: blocks(MaxBlocks + 1)}), "more than 1000 blocks"},
 		{"response with a bad block", env(&wirepb.BlockResponse{Blocks: []*wirepb.Block{pbBlock(), {Height: 1}}}), "wire: decode block response: block 1: parent has 0 bytes"},
 		{"empty tx batch", env(&wirepb.TxBatch{}), "wire: decode tx batch: 0 transactions, want 1 to 100000"},
-		{"tx batch too large", env(&wirepb.TxBatch{Txs: many(MaxTxs + 1)}), "wire: decode tx batch: 100001 transactions"},
+		{"tx batch too large", env(&wirepb.TxBatch{Txs: many(MaxTxs + 1)}), "wire: decode tx batch: more than 100000 transactions"},
 	}
 	for _, tt := range tests {
 		e, err := Decode(tt.input)

@@ -99,9 +99,17 @@ var (
 		fm(9, "header a", signedHeaderSchema, once), fm(10, "header b", signedHeaderSchema, once))
 )
 
+// maxSchemaField bounds the field numbers a schema may list: scanMessage
+// counts them in an array of this size.
+const maxSchemaField = 32
+
 func msg(name string, fs ...field) *schema {
 	s := &schema{name: name, fields: make(map[protowire.Number]field, len(fs))}
 	for _, f := range fs {
+		if f.num <= 0 || f.num >= maxSchemaField {
+			// A schema is a program constant, checked at init: never input.
+			panic(fmt.Sprintf("wire: schema %s lists field %d, outside 1..%d", name, f.num, maxSchemaField-1))
+		}
 		s.fields[f.num] = f
 	}
 	return s
@@ -158,10 +166,12 @@ func prescan(b []byte, l *Limits) (protowire.Number, error) {
 	return num, nil
 }
 
-// scanMessage walks one encoded message of schema s. It counts every
-// occurrence before judging, so that its errors say how many there were.
+// scanMessage walks one encoded message of schema s. It refuses a field at
+// its first occurrence past the limit: a 4 MiB frame of empty entries is
+// then refused after limit+1 of them, not after walking (and, for nested
+// messages, descending into) all two million.
 func scanMessage(b []byte, s *schema, l *Limits) error {
-	var counts [16]int // field numbers in the schemas are below 16
+	var counts [maxSchemaField]int
 	for len(b) > 0 {
 		num, typ, tagLen := protowire.ConsumeTag(b)
 		if tagLen < 0 {
@@ -178,6 +188,9 @@ func scanMessage(b []byte, s *schema, l *Limits) error {
 			continue
 		}
 		counts[num]++
+		if max := f.max(l); counts[num] > max {
+			return overLimit("more than %d %s", max, f.name)
+		}
 		v, _ = protowire.ConsumeBytes(v)
 		if f.msg != nil {
 			if err := scanMessage(v, f.msg, l); err != nil {
@@ -185,11 +198,6 @@ func scanMessage(b []byte, s *schema, l *Limits) error {
 			}
 		} else if max := f.maxLen(l); len(v) > max {
 			return overLimit("%s: an entry of %d bytes, want at most %d", f.name, len(v), max)
-		}
-	}
-	for num, f := range s.fields {
-		if max := f.max(l); counts[num] > max {
-			return overLimit("%d %s, want at most %d", counts[num], f.name, max)
 		}
 	}
 	return nil
