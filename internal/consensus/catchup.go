@@ -63,21 +63,8 @@ func (c *Core) onSyncRequest(r *SyncRequest, from uint32) {
 	if c.cfg.Storage == nil || r.From == 0 {
 		return
 	}
-	n := uint64(min(max(r.Count, 1), c.cfg.MaxFetch))
-	resp := &SyncResponse{Tip: c.tip.Height}
-	size := 0
-	for h := r.From; h < r.From+n && h <= c.tip.Height; h++ {
-		b, _, qc, ok := c.cfg.Storage.CommittedBlock(h)
-		if !ok {
-			break
-		}
-		if size += encodedSize(b); len(resp.Blocks) > 0 && size > c.cfg.MaxResponseBytes {
-			break
-		}
-		resp.Blocks = append(resp.Blocks, b)
-		resp.QC = qc
-	}
-	if len(resp.Blocks) == 0 {
+	resp := ServeSync(c.cfg.Storage, r, c.tip.Height, c.cfg.MaxFetch, c.cfg.MaxResponseBytes)
+	if resp == nil {
 		return
 	}
 	c.send(from, Message{SyncResponse: resp})

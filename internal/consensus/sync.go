@@ -85,27 +85,22 @@ func (c *Core) onBlockRequest(r *BlockRequest, from uint32) {
 		return
 	}
 	c.served[from]++
-	n := min(max(r.Count, 1), c.cfg.MaxFetch)
-	var out []*chain.Block
-	size := 0
-	for h := r.Hash; len(out) < n; {
-		b, ok := c.tree[h]
-		if !ok && c.cfg.Storage != nil {
-			b, ok = c.cfg.Storage.Block(h)
-		}
-		if !ok || b.Height == 0 || b.Height <= r.Above {
-			break
-		}
-		if size += encodedSize(b); len(out) > 0 && size > c.cfg.MaxResponseBytes {
-			break
-		}
-		out = append(out, b)
-		h = b.Parent
-	}
+	out := ServeBlocks(c.readBlock, r, c.cfg.MaxFetch, c.cfg.MaxResponseBytes)
 	if len(out) == 0 {
 		return
 	}
 	c.send(from, Message{BlockResponse: &BlockResponse{Blocks: out}})
+}
+
+// readBlock reads a block from the tree, or else from storage.
+func (c *Core) readBlock(h chain.Hash) (*chain.Block, bool) {
+	if b, ok := c.tree[h]; ok {
+		return b, true
+	}
+	if c.cfg.Storage == nil {
+		return nil, false
+	}
+	return c.cfg.Storage.Block(h)
 }
 
 // onBlockResponse accepts blocks that were asked for and links them into
