@@ -66,6 +66,7 @@ var fixed = map[int]bool{
 	1:  true, // 8a85e5e evidence: compact proofs inside the block budget
 	2:  true, // responses bounded in bytes, from the requester's height
 	3:  true, // 784cba4, a97e02a, b3a7d7a: pre-scan, decoding off the loop, muting
+	4:  true, // requests answered by a node worker, per-peer rates
 	5:  true, // 6f97474 transport: bounded handshake admission
 	6:  true, // 8982c45 fork collection, 8a85e5e no variants stored after a proof
 	7:  true, // b3a7d7a votes de-duplicated and bounded

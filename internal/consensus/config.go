@@ -7,6 +7,10 @@ import (
 	"github.com/strategos/strategos/internal/chain"
 )
 
+// DefaultMaxFetch is the most blocks one block or sync request asks for,
+// and one response holds.
+const DefaultMaxFetch = 64
+
 // Election chooses the leader of each round.
 type Election interface {
 	Leader(round uint64) uint32
@@ -144,7 +148,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("consensus: empty block delay %d must be at most half the base timeout %d", c.EmptyBlockDelay, c.BaseTimeout)
 	}
 	if c.MaxFetch <= 0 {
-		c.MaxFetch = 64
+		c.MaxFetch = DefaultMaxFetch
 	}
 	if c.MaxResponseBytes <= 0 {
 		c.MaxResponseBytes = 2 << 20

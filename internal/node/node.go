@@ -99,6 +99,7 @@ type Node struct {
 	signLog     io.Writer
 	decodeLog   logLimiter         // frames from peers that do not decode
 	muted       mutes              // peers whose frames are dropped undecoded for a while
+	serve       *server            // peers' block and sync requests: serve.go
 	evidenceLog logLimiter         // evidence refused
 	election    consensus.Election // the leader rule, shared by the core and evidence checks
 	ev          eventLog           // the live event stream, see events.go
@@ -154,6 +155,7 @@ func New(o Options) (*Node, error) {
 		gossipKick: make(chan struct{}, 1),
 		verifyIn:   make(chan payload, 16),
 		txHashes:   make(map[*chain.Block][]chain.Hash),
+		serve:      newServer(),
 	}
 	n.initEvents(o.Events)
 	n.registerDurableMetrics()
@@ -272,6 +274,7 @@ func (n *Node) Run(ctx context.Context) error {
 	wctx, stopWorkers := context.WithCancel(ctx)
 	defer stopWorkers()
 	workers.Go(func() { n.admitGossip(wctx) })
+	workers.Go(func() { n.serveWorker(wctx) })
 	workers.Go(func() { n.acceptLog.Run(wctx) })
 	if n.bank != nil {
 		workers.Go(func() { n.verifyAhead(wctx) })

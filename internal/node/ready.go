@@ -34,6 +34,11 @@ func (n *Node) receive(in inFrame) {
 	}
 	m := env.Msg
 	m.From, m.To = in.From, n.self
+	if m.BlockRequest != nil || m.SyncRequest != nil {
+		n.metrics.msgsIn.WithLabelValues(m.Kind()).Inc()
+		n.serveRequest(m) // answered beside the consensus loop
+		return
+	}
 	n.metrics.msgsIn.WithLabelValues(m.Kind()).Inc()
 	mark := n.markStep(m)
 	n.replica.Step(m)
