@@ -239,9 +239,14 @@ func TestSubscriberLimit(t *testing.T) {
 func TestConcurrentNoSilentLoss(t *testing.T) {
 	b := New(Config{Buffer: 8, MaxSubscribers: 6})
 	const publishers, perPublisher = 4, 2000
+	// Publishers wait for a first subscriber: on a loaded machine they
+	// could otherwise publish everything before any subscriber runs.
+	subscribed := make(chan struct{})
+	var once sync.Once
 	var pubs sync.WaitGroup
 	for range publishers {
 		pubs.Go(func() {
+			<-subscribed
 			for range perPublisher {
 				b.Publish(Event{Type: Vote})
 			}
@@ -262,8 +267,10 @@ func TestConcurrentNoSilentLoss(t *testing.T) {
 				s, err := b.Subscribe()
 				if err != nil {
 					t.Error(err)
+					once.Do(func() { close(subscribed) })
 					return
 				}
+				once.Do(func() { close(subscribed) })
 				var last uint64
 				var got, lost uint64
 			read:
