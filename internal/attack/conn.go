@@ -3,10 +3,7 @@ package attack
 import (
 	"bufio"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,49 +11,19 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/strategos/strategos/internal/transport"
 )
 
 // The transport's frame classes, as bytes on the wire.
 const (
-	ClassConsensus byte = 0
-	ClassSync      byte = 1
-	ClassGossip    byte = 2
+	ClassConsensus = byte(transport.Consensus)
+	ClassSync      = byte(transport.Sync)
+	ClassGossip    = byte(transport.Gossip)
 )
 
-// wireVersion is the byte a listener sends once it has accepted a client.
-const wireVersion = 1
-
 // MaxFrame is the largest payload an honest transport accepts.
-const MaxFrame = 4 << 20
-
-// Certificate returns a self-signed certificate over key, as a validator
-// presents it.
-func Certificate(key ed25519.PrivateKey) (tls.Certificate, error) {
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		Subject:     pkix.Name{CommonName: "strategos validator"},
-		NotBefore:   now.Add(-time.Hour),
-		NotAfter:    now.AddDate(100, 0, 0),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("attack: certificate: %w", err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
-}
-
-func leafKey(cs tls.ConnectionState) (ed25519.PublicKey, error) {
-	if len(cs.PeerCertificates) == 0 {
-		return nil, errors.New("attack: peer sent no certificate")
-	}
-	k, ok := cs.PeerCertificates[0].PublicKey.(ed25519.PublicKey)
-	if !ok {
-		return nil, errors.New("attack: peer key is not ed25519")
-	}
-	return k, nil
-}
+const MaxFrame = transport.DefaultMaxFrame
 
 // Conn is an authenticated connection to a validator, on which the
 // attacker writes frames. Its methods are safe for concurrent use.
@@ -73,7 +40,7 @@ type Conn struct {
 // transport does: TLS 1.3 with a self-signed certificate over the key, then
 // the listener's one-byte confirmation.
 func Dial(addr string, key ed25519.PrivateKey, server ed25519.PublicKey, timeout time.Duration) (*Conn, error) {
-	cert, err := Certificate(key)
+	cert, err := transport.Certificate(key)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +53,7 @@ func Dial(addr string, key ed25519.PrivateKey, server ed25519.PublicKey, timeout
 		Certificates:       []tls.Certificate{cert},
 		InsecureSkipVerify: true, // the key check below replaces chain verification
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			k, err := leafKey(cs)
+			k, err := transport.PeerKey(cs)
 			if err != nil {
 				return err
 			}
@@ -107,7 +74,7 @@ func Dial(addr string, key ed25519.PrivateKey, server ed25519.PublicKey, timeout
 		raw.Close()
 		return nil, fmt.Errorf("attack: awaiting confirmation from %s: %w", addr, err)
 	}
-	if b[0] != wireVersion {
+	if b[0] != transport.WireVersion {
 		raw.Close()
 		return nil, fmt.Errorf("attack: %s speaks version %d", addr, b[0])
 	}
@@ -180,7 +147,7 @@ type Listener struct {
 // nobody takes them fast enough they are dropped (the attacker does not
 // care).
 func Listen(addr string, key ed25519.PrivateKey, validators map[string]uint32) (*Listener, error) {
-	cert, err := Certificate(key)
+	cert, err := transport.Certificate(key)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +162,7 @@ func Listen(addr string, key ed25519.PrivateKey, validators map[string]uint32) (
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.RequireAnyClientCert,
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			k, err := leafKey(cs)
+			k, err := transport.PeerKey(cs)
 			if err != nil {
 				return err
 			}
@@ -231,12 +198,12 @@ func (l *Listener) serve(c *tls.Conn, raw net.Conn, validators map[string]uint32
 	if err := c.Handshake(); err != nil {
 		return
 	}
-	k, err := leafKey(c.ConnectionState())
+	k, err := transport.PeerKey(c.ConnectionState())
 	if err != nil {
 		return
 	}
 	from := validators[string(k)]
-	if _, err := c.Write([]byte{wireVersion}); err != nil {
+	if _, err := c.Write([]byte{transport.WireVersion}); err != nil {
 		return
 	}
 	raw.SetDeadline(time.Time{})

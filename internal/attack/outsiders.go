@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/strategos/strategos/internal/transport"
 )
 
 // Outsider is an attacker with no validator key, connecting from its own
@@ -79,7 +81,7 @@ func (o Outsider) Handshake(addr string) error {
 	if err != nil {
 		return err
 	}
-	cert, err := Certificate(key)
+	cert, err := transport.Certificate(key)
 	if err != nil {
 		return err
 	}

@@ -233,7 +233,7 @@ func TestConnectionFloodLogsLittle(t *testing.T) {
 		conn.Write(bytes.Repeat([]byte("GET / HTTP/1.1\r\n"), 4))
 		conn.Close()
 	}
-	outsider, err := certificate(newKey(t))
+	outsider, err := Certificate(newKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,7 +96,7 @@ func (t *Transport) serverHandshake(conn *tls.Conn, deadline time.Time) (*peer, 
 	if err := conn.Handshake(); err != nil {
 		return nil, err
 	}
-	key, err := leafKey(conn.ConnectionState())
+	key, err := PeerKey(conn.ConnectionState())
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func (t *Transport) serverHandshake(conn *tls.Conn, deadline time.Time) (*peer, 
 	if p == nil {
 		panic("transport: a verified client key has no peer")
 	}
-	if _, err := conn.Write([]byte{wireVersion}); err != nil {
+	if _, err := conn.Write([]byte{WireVersion}); err != nil {
 		return nil, err
 	}
 	return p, conn.SetDeadline(time.Time{})

@@ -79,8 +79,8 @@ func clientHandshake(conn *tls.Conn) error {
 	if _, err := io.ReadFull(conn, b[:]); err != nil {
 		return fmt.Errorf("transport: awaiting confirmation: %w", err)
 	}
-	if b[0] != wireVersion {
-		return fmt.Errorf("transport: peer speaks version %d, want %d", b[0], wireVersion)
+	if b[0] != WireVersion {
+		return fmt.Errorf("transport: peer speaks version %d, want %d", b[0], WireVersion)
 	}
 	return conn.SetDeadline(time.Time{})
 }

@@ -13,7 +13,7 @@ import (
 // The certificate is self-signed over the validator key itself.
 func TestCertificateIsTheValidatorKey(t *testing.T) {
 	key := newKey(t)
-	cert, err := certificate(key)
+	cert, err := Certificate(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,11 +37,11 @@ func TestListenerRefusesUnknownClients(t *testing.T) {
 	tn := newTestNet(t, 2)
 	v, w := start(t, tn.config(t, 0)), start(t, tn.config(t, 1))
 	addr := tn.peers[0].Addr
-	outsider, err := certificate(newKey(t))
+	outsider, err := Certificate(newKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	self, err := certificate(tn.keys[0])
+	self, err := Certificate(tn.keys[0])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,10 +11,11 @@ import (
 	"time"
 )
 
-// certificate returns a self-signed X.509 certificate whose public key is
-// the validator key itself. Its validity period and names are never
-// checked: peers are authenticated by the key alone.
-func certificate(key ed25519.PrivateKey) (tls.Certificate, error) {
+// Certificate returns a self-signed X.509 certificate whose public key is
+// the validator key itself, as a validator presents it. Its validity
+// period and names are never checked: peers are authenticated by the key
+// alone.
+func Certificate(key ed25519.PrivateKey) (tls.Certificate, error) {
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "strategos validator"},
@@ -34,8 +35,8 @@ func certificate(key ed25519.PrivateKey) (tls.Certificate, error) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
 }
 
-// leafKey returns the ed25519 key of the peer's leaf certificate.
-func leafKey(cs tls.ConnectionState) (ed25519.PublicKey, error) {
+// PeerKey returns the ed25519 key of the peer's leaf certificate.
+func PeerKey(cs tls.ConnectionState) (ed25519.PublicKey, error) {
 	if len(cs.PeerCertificates) == 0 {
 		return nil, errors.New("transport: peer sent no certificate")
 	}
@@ -56,7 +57,7 @@ func (t *Transport) serverConfig() *tls.Config {
 		ClientAuth:             tls.RequireAnyClientCert,
 		SessionTicketsDisabled: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			key, err := leafKey(cs)
+			key, err := PeerKey(cs)
 			if err != nil {
 				return err
 			}
@@ -77,7 +78,7 @@ func (t *Transport) clientConfig(want ed25519.PublicKey) *tls.Config {
 		Certificates:       []tls.Certificate{t.cert},
 		InsecureSkipVerify: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			key, err := leafKey(cs)
+			key, err := PeerKey(cs)
 			if err != nil {
 				return err
 			}

@@ -21,7 +21,9 @@ const (
 	minBackoff  = 50 * time.Millisecond
 	maxBackoff  = 2 * time.Second
 	bufSize     = 64 << 10
-	wireVersion = 1 // the byte a listener sends once it has accepted a client
+	// WireVersion is the byte a listener sends once it has accepted a
+	// client: the version of the framing that follows.
+	WireVersion = 1
 )
 
 // Inbound is a frame received from a validator.
@@ -110,7 +112,7 @@ func New(cfg Config) (*Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	cert, err := certificate(cfg.Key)
+	cert, err := Certificate(cfg.Key)
 	if err != nil {
 		return nil, err
 	}
