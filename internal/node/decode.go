@@ -87,11 +87,7 @@ func (n *Node) refuseFrame(f transport.Inbound, err error) {
 		// its sender's frames are dropped undecoded for a while, so a
 		// flood of them costs this node nothing but reading them.
 		reason = "over decode limits"
-		until := time.Now().Add(muteFor)
-		n.muted.mute(f.From, until)
-		if n.tr != nil {
-			n.tr.Quarantine(f.From, until)
-		}
+		n.quarantine(f.From, reason)
 	}
 	n.metrics.dropped.WithLabelValues(reason).Inc()
 	if s, ok := n.decodeLog.allow(time.Now()); ok {
@@ -115,6 +111,17 @@ func (l *logLimiter) allow(now time.Time) (suppressed uint64, ok bool) {
 		return 0, false
 	}
 	return l.suppressed.Swap(0), true
+}
+
+// quarantine drops peer's frames undecoded, and has the transport refuse
+// its connections, for muteFor: it sent what no honest validator sends.
+func (n *Node) quarantine(peer uint32, why string) {
+	until := time.Now().Add(muteFor)
+	n.muted.mute(peer, until)
+	n.metrics.dropped.WithLabelValues("quarantined: " + why).Inc()
+	if n.tr != nil {
+		n.tr.Quarantine(peer, until)
+	}
 }
 
 // muteFor is how long a validator that sent a frame over the limits has

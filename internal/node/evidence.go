@@ -94,30 +94,32 @@ func recordedWithin(last uint64, recorded bool, round uint64) bool {
 }
 
 // addEvidence verifies and keeps a proof not yet on the ledger, and
-// gossips it when this validator found it.
-func (n *Node) addEvidence(e chain.Evidence, gossip bool) {
+// gossips it when this validator found it. It returns the verification
+// error of a proof that does not verify; proofs it has no need of (one
+// pending, or recorded) are dropped before any signature is checked.
+func (n *Node) addEvidence(e chain.Evidence, gossip bool) error {
 	n.evidence.mu.Lock()
 	_, known := n.evidence.pending[e.Validator]
 	n.evidence.mu.Unlock()
 	if known {
 		n.metrics.dropped.WithLabelValues("evidence: one already pending").Inc()
-		return
+		return nil
 	}
 	last, recorded, err := n.lastRecorded(e.Validator)
 	if err != nil {
 		n.log.Error("reading the evidence record", "err", err)
-		return
+		return nil
 	}
 	if recordedWithin(last, recorded, e.Round) || recorded && e.Round <= last {
 		n.metrics.dropped.WithLabelValues("evidence: already on the ledger").Inc()
-		return
+		return nil
 	}
 	if err := chain.VerifyEvidence(e, n.chainID, n.vals, chain.Ed25519Verifier{}, n.evidenceRules(n.round)); err != nil {
 		n.metrics.dropped.WithLabelValues("invalid evidence").Inc()
 		if s, ok := n.evidenceLog.allow(time.Now()); ok {
 			n.log.Warn("refused evidence", "against", e.Validator, "kind", e.Kind, "err", err, "suppressed", s)
 		}
-		return
+		return err
 	}
 	n.evidence.mu.Lock()
 	if n.evidence.pending == nil {
@@ -125,7 +127,7 @@ func (n *Node) addEvidence(e chain.Evidence, gossip bool) {
 	}
 	if _, known := n.evidence.pending[e.Validator]; known {
 		n.evidence.mu.Unlock()
-		return
+		return nil
 	}
 	n.evidence.pending[e.Validator] = e
 	n.evidence.mu.Unlock()
@@ -137,6 +139,7 @@ func (n *Node) addEvidence(e chain.Evidence, gossip bool) {
 			n.tr.Broadcast(transport.Gossip, frame)
 		}
 	}
+	return nil
 }
 
 // pendingEvidence returns payload entries for at most maxBlockEvidence

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/config"
@@ -154,5 +155,28 @@ func TestExecutionBoundsEvidence(t *testing.T) {
 	recs, err := n.Evidence()
 	if err != nil || len(recs) != 2 {
 		t.Fatalf("evidence = %+v, %v; want two records", recs, err)
+	}
+}
+
+// TestForgedEvidenceQuarantinesItsSender: a proof that does not verify can
+// only come from a Byzantine sender (honest ones gossip what they verified
+// under the same rules), so its sender is quarantined rather than costing
+// two signature checks per frame on the consensus loop; a proof that is
+// merely stale is no such sign.
+func TestForgedEvidenceQuarantinesItsSender(t *testing.T) {
+	n, keys := evidenceNode(t)
+	forged := doubleProposal(n, keys[2], 1, 1, 8) // validator 1's proof, signed by 2
+	n.receive(inFrame{From: 2, Env: wire.Envelope{Evidence: &forged}})
+	if !n.muted.muted(2, time.Now()) {
+		t.Fatal("the sender of a forged proof is not quarantined")
+	}
+	n.round = 500
+	stale := doubleProposal(n, keys[3], 3, 3, 8)
+	n.receive(inFrame{From: 1, Env: wire.Envelope{Evidence: &stale}})
+	if n.muted.muted(1, time.Now()) {
+		t.Fatal("the sender of a stale proof was quarantined")
+	}
+	if len(n.evidence.pending) != 0 {
+		t.Fatalf("pending = %v, want none", n.evidence.pending)
 	}
 }

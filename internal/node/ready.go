@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -18,7 +19,14 @@ func (n *Node) receive(in inFrame) {
 	env := in.Env
 	if env.Evidence != nil {
 		n.metrics.msgsIn.WithLabelValues("evidence").Inc()
-		n.addEvidence(*env.Evidence, false)
+		// An honest validator gossips only proofs it verified under the
+		// same rules, so one that fails (other than by age, which depends
+		// on the round each side is in) proves its sender Byzantine:
+		// checking its signatures again and again on this loop is what a
+		// flood of forgeries would cost.
+		if err := n.addEvidence(*env.Evidence, false); err != nil && !errors.Is(err, chain.ErrEvidenceStale) {
+			n.quarantine(in.From, "forged evidence")
+		}
 		return
 	}
 	if env.TxBatch != nil {
@@ -87,7 +95,7 @@ func (n *Node) flush() error {
 	}
 	n.emitReady(&rd)
 	for _, e := range rd.Evidence {
-		n.addEvidence(e, true)
+		_ = n.addEvidence(e, true) // the core's own finding; a failure is counted and logged
 	}
 	return nil
 }
