@@ -21,7 +21,19 @@ type Block struct {
 	// proposer obtained after executing the committed block at ExecHeight.
 	ExecHeight uint64
 	StateRoot  Hash
+
+	// FailedLeaders names the leaders of the rounds between the parent's
+	// round and this one, which produced no block this one extends: most
+	// recent round first, at most MaxFailedLeaders of them. The proposer
+	// fills it from the leader rule and voters check it, so the committed
+	// chain records who failed as leader; the leader rule reads it back.
+	FailedLeaders []uint32
 }
+
+// MaxFailedLeaders bounds Block.FailedLeaders for a set of n validators:
+// the most recent rounds are the ones the leader rule weighs, and a long
+// outage must not make a block grow with it.
+func MaxFailedLeaders(n int) int { return max(10, n) }
 
 // Hash returns the block's identity: SHA-256 over its canonical encoding,
 // which includes the chain id, every header field, the parent's certificate
@@ -38,7 +50,7 @@ func (b *Block) Header(chainID string) Header {
 	return Header{
 		Height: b.Height, Round: b.Round, Parent: b.Parent, QC: b.QC,
 		PayloadHash: PayloadHash(chainID, b.Payload), Proposer: b.Proposer, Time: b.Time,
-		ExecHeight: b.ExecHeight, StateRoot: b.StateRoot,
+		ExecHeight: b.ExecHeight, StateRoot: b.StateRoot, FailedLeaders: b.FailedLeaders,
 	}
 }
 

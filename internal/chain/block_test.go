@@ -82,6 +82,8 @@ func TestBlockHashCoversEveryField(t *testing.T) {
 		{"Time", "", func(b *Block) { b.Time = -b.Time }},
 		{"ExecHeight", "", func(b *Block) { b.ExecHeight++ }},
 		{"StateRoot", "", func(b *Block) { b.StateRoot[31] ^= 1 }},
+		{"FailedLeaders", "", func(b *Block) { b.FailedLeaders = []uint32{0} }},
+		{"FailedLeaders", "", func(b *Block) { b.FailedLeaders = []uint32{1, 2} }},
 		{"", "other-chain", func(*Block) {}},
 		{"", "test-chai", func(*Block) {}},
 	}

@@ -14,6 +14,8 @@ type Header struct {
 	Time        int64
 	ExecHeight  uint64
 	StateRoot   Hash
+	// FailedLeaders as in Block.
+	FailedLeaders []uint32
 }
 
 // Hash returns the identity of the block the header stands for; see
@@ -34,6 +36,16 @@ func (h *Header) Hash(chainID string) Hash {
 	e.i64(h.Time)
 	e.u64(h.ExecHeight)
 	e.hash(h.StateRoot)
+	// Appended only when present, so that the hashes of blocks without
+	// failed leaders are those of the format before the field existed;
+	// the encoding stays unambiguous since every field before has a fixed
+	// length or a length prefix.
+	if len(h.FailedLeaders) > 0 {
+		e.u64(uint64(len(h.FailedLeaders)))
+		for _, v := range h.FailedLeaders {
+			e.u32(v)
+		}
+	}
 	return e.sum()
 }
 

@@ -33,6 +33,34 @@ func indexFrom(v uint64, what string) (uint32, error) {
 	return uint32(v), nil
 }
 
+// indicesFrom converts a list of validator indices; an empty list is nil,
+// so that a block decodes to what was encoded.
+func indicesFrom(vs []uint64, what string) ([]uint32, error) {
+	if len(vs) == 0 {
+		return nil, nil
+	}
+	out := make([]uint32, len(vs))
+	for i, v := range vs {
+		x, err := indexFrom(v, what)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = x
+	}
+	return out, nil
+}
+
+func indicesPB(vs []uint32) []uint64 {
+	if len(vs) == 0 {
+		return nil
+	}
+	out := make([]uint64, len(vs))
+	for i, v := range vs {
+		out[i] = uint64(v)
+	}
+	return out
+}
+
 func bytesFrom(b []byte) []byte {
 	if len(b) == 0 {
 		return nil
@@ -91,7 +119,12 @@ func blockFrom(m *wirepb.Block) (*chain.Block, error) {
 	if err != nil {
 		return nil, fmt.Errorf("qc: %w", err)
 	}
+	failed, err := indicesFrom(m.FailedLeaders, "failed leader")
+	if err != nil {
+		return nil, err
+	}
 	return &chain.Block{
+		FailedLeaders: failed,
 		Height:     m.Height,
 		Round:      m.Round,
 		Parent:     parent,
@@ -293,6 +326,9 @@ func signedHeaderFrom(m *wirepb.SignedHeader) (*chain.SignedHeader, error) {
 		return nil, err
 	}
 	if h.Header.Proposer, err = indexFrom(x.Proposer, "proposer"); err != nil {
+		return nil, err
+	}
+	if h.Header.FailedLeaders, err = indicesFrom(x.FailedLeaders, "failed leader"); err != nil {
 		return nil, err
 	}
 	if x.Qc != nil {

@@ -87,9 +87,14 @@ var (
 	tcSchema      = msg("tc", fm(2, "high qc", qcSchema, once), fm(3, "signatures", msg("timeout signature"), signers))
 	voteSchema    = msg("vote")
 	timeoutSchema = msg("timeout", fm(2, "high qc", qcSchema, once), fm(3, "last tc", tcSchema, once))
+	// failedLeaders is packed (one run of varints) or, as proto3 also
+	// allows, one varint per entry: either way at most one entry per
+	// validator.
+	failedLeaders = field{num: 10, name: "failed leaders", maxLen: func(l *Limits) int { return 10 * l.Validators }, max: signers}
 	blockSchema   = msg("block", fm(4, "qc", qcSchema, once),
-		field{num: 5, name: "transactions", maxLen: func(l *Limits) int { return l.TxBytes }, max: func(l *Limits) int { return l.BlockTxs }})
-	headerSchema       = msg("header", fm(4, "qc", qcSchema, once))
+		field{num: 5, name: "transactions", maxLen: func(l *Limits) int { return l.TxBytes }, max: func(l *Limits) int { return l.BlockTxs }},
+		failedLeaders)
+	headerSchema       = msg("header", fm(4, "qc", qcSchema, once), failedLeaders)
 	signedHeaderSchema = msg("signed header", fm(1, "header", headerSchema, once))
 	proposalSchema     = msg("proposal", fm(1, "block", blockSchema, once), fm(2, "tc", tcSchema, once))
 	blocksField        = fm(1, "blocks", blockSchema, func(l *Limits) int { return l.Blocks })
@@ -184,12 +189,15 @@ func scanMessage(b []byte, s *schema, l *Limits) error {
 		f, known := s.fields[num]
 		v := b[tagLen : tagLen+n]
 		b = b[tagLen+n:]
-		if !known || typ != protowire.BytesType {
+		if !known || (typ != protowire.BytesType && typ != protowire.VarintType) {
 			continue
 		}
 		counts[num]++
 		if max := f.max(l); counts[num] > max {
 			return overLimit("more than %d %s", max, f.name)
+		}
+		if typ == protowire.VarintType {
+			continue // one unpacked entry of a repeated scalar
 		}
 		v, _ = protowire.ConsumeBytes(v)
 		if f.msg != nil {

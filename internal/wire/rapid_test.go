@@ -81,6 +81,9 @@ func genBlock(t *rapid.T) *chain.Block {
 	if b.Height > 0 || rapid.Bool().Draw(t, "genesis with qc") {
 		b.QC = genQC(t)
 	}
+	if n := rapid.IntRange(0, 4).Draw(t, "failed leaders"); n > 0 {
+		b.FailedLeaders = rapid.SliceOfN(rapid.Uint32(), n, n).Draw(t, "failed")
+	}
 	return b
 }
 

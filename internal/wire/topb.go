@@ -42,6 +42,8 @@ func blockPB(b *chain.Block) *wirepb.Block {
 		Time:       b.Time,
 		ExecHeight: b.ExecHeight,
 		StateRoot:  hashPB(b.StateRoot),
+
+		FailedLeaders: indicesPB(b.FailedLeaders),
 	}
 }
 
@@ -137,5 +139,6 @@ func signedHeaderPB(h *chain.SignedHeader) *wirepb.SignedHeader {
 	return &wirepb.SignedHeader{Sig: h.Sig, Header: &wirepb.Header{
 		Height: x.Height, Round: x.Round, Parent: x.Parent[:], Qc: qcPB(x.QC), PayloadHash: x.PayloadHash[:],
 		Proposer: uint64(x.Proposer), Time: x.Time, ExecHeight: x.ExecHeight, StateRoot: x.StateRoot[:],
+		FailedLeaders: indicesPB(x.FailedLeaders),
 	}}
 }

@@ -332,16 +332,19 @@ func (x *TxBatch) GetTxs() [][]byte {
 }
 
 type Block struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Height        uint64                 `protobuf:"varint,1,opt,name=height,proto3" json:"height,omitempty"`
-	Round         uint64                 `protobuf:"varint,2,opt,name=round,proto3" json:"round,omitempty"`
-	Parent        []byte                 `protobuf:"bytes,3,opt,name=parent,proto3" json:"parent,omitempty"`
-	Qc            *QC                    `protobuf:"bytes,4,opt,name=qc,proto3" json:"qc,omitempty"` // absent only in genesis (height 0)
-	Payload       [][]byte               `protobuf:"bytes,5,rep,name=payload,proto3" json:"payload,omitempty"`
-	Proposer      uint64                 `protobuf:"varint,6,opt,name=proposer,proto3" json:"proposer,omitempty"` // validator index
-	Time          int64                  `protobuf:"varint,7,opt,name=time,proto3" json:"time,omitempty"`         // unix nanoseconds
-	ExecHeight    uint64                 `protobuf:"varint,8,opt,name=exec_height,json=execHeight,proto3" json:"exec_height,omitempty"`
-	StateRoot     []byte                 `protobuf:"bytes,9,opt,name=state_root,json=stateRoot,proto3" json:"state_root,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Height     uint64                 `protobuf:"varint,1,opt,name=height,proto3" json:"height,omitempty"`
+	Round      uint64                 `protobuf:"varint,2,opt,name=round,proto3" json:"round,omitempty"`
+	Parent     []byte                 `protobuf:"bytes,3,opt,name=parent,proto3" json:"parent,omitempty"`
+	Qc         *QC                    `protobuf:"bytes,4,opt,name=qc,proto3" json:"qc,omitempty"` // absent only in genesis (height 0)
+	Payload    [][]byte               `protobuf:"bytes,5,rep,name=payload,proto3" json:"payload,omitempty"`
+	Proposer   uint64                 `protobuf:"varint,6,opt,name=proposer,proto3" json:"proposer,omitempty"` // validator index
+	Time       int64                  `protobuf:"varint,7,opt,name=time,proto3" json:"time,omitempty"`         // unix nanoseconds
+	ExecHeight uint64                 `protobuf:"varint,8,opt,name=exec_height,json=execHeight,proto3" json:"exec_height,omitempty"`
+	StateRoot  []byte                 `protobuf:"bytes,9,opt,name=state_root,json=stateRoot,proto3" json:"state_root,omitempty"`
+	// Leaders of the rounds since the parent's that produced no block this
+	// one extends, most recent first (validator indices).
+	FailedLeaders []uint64 `protobuf:"varint,10,rep,packed,name=failed_leaders,json=failedLeaders,proto3" json:"failed_leaders,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -435,6 +438,13 @@ func (x *Block) GetExecHeight() uint64 {
 func (x *Block) GetStateRoot() []byte {
 	if x != nil {
 		return x.StateRoot
+	}
+	return nil
+}
+
+func (x *Block) GetFailedLeaders() []uint64 {
+	if x != nil {
+		return x.FailedLeaders
 	}
 	return nil
 }
@@ -1216,16 +1226,19 @@ func (x *Evidence) GetHeaderB() *SignedHeader {
 // Header is a block without its payload, which it names by payload_hash;
 // it has the block's hash (chain.Header).
 type Header struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Height        uint64                 `protobuf:"varint,1,opt,name=height,proto3" json:"height,omitempty"`
-	Round         uint64                 `protobuf:"varint,2,opt,name=round,proto3" json:"round,omitempty"`
-	Parent        []byte                 `protobuf:"bytes,3,opt,name=parent,proto3" json:"parent,omitempty"`
-	Qc            *QC                    `protobuf:"bytes,4,opt,name=qc,proto3" json:"qc,omitempty"` // absent only in genesis (height 0)
-	PayloadHash   []byte                 `protobuf:"bytes,5,opt,name=payload_hash,json=payloadHash,proto3" json:"payload_hash,omitempty"`
-	Proposer      uint64                 `protobuf:"varint,6,opt,name=proposer,proto3" json:"proposer,omitempty"` // validator index
-	Time          int64                  `protobuf:"varint,7,opt,name=time,proto3" json:"time,omitempty"`         // unix nanoseconds
-	ExecHeight    uint64                 `protobuf:"varint,8,opt,name=exec_height,json=execHeight,proto3" json:"exec_height,omitempty"`
-	StateRoot     []byte                 `protobuf:"bytes,9,opt,name=state_root,json=stateRoot,proto3" json:"state_root,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Height      uint64                 `protobuf:"varint,1,opt,name=height,proto3" json:"height,omitempty"`
+	Round       uint64                 `protobuf:"varint,2,opt,name=round,proto3" json:"round,omitempty"`
+	Parent      []byte                 `protobuf:"bytes,3,opt,name=parent,proto3" json:"parent,omitempty"`
+	Qc          *QC                    `protobuf:"bytes,4,opt,name=qc,proto3" json:"qc,omitempty"` // absent only in genesis (height 0)
+	PayloadHash []byte                 `protobuf:"bytes,5,opt,name=payload_hash,json=payloadHash,proto3" json:"payload_hash,omitempty"`
+	Proposer    uint64                 `protobuf:"varint,6,opt,name=proposer,proto3" json:"proposer,omitempty"` // validator index
+	Time        int64                  `protobuf:"varint,7,opt,name=time,proto3" json:"time,omitempty"`         // unix nanoseconds
+	ExecHeight  uint64                 `protobuf:"varint,8,opt,name=exec_height,json=execHeight,proto3" json:"exec_height,omitempty"`
+	StateRoot   []byte                 `protobuf:"bytes,9,opt,name=state_root,json=stateRoot,proto3" json:"state_root,omitempty"`
+	// Leaders of the rounds since the parent's that produced no block this
+	// one extends, most recent first (validator indices).
+	FailedLeaders []uint64 `protobuf:"varint,10,rep,packed,name=failed_leaders,json=failedLeaders,proto3" json:"failed_leaders,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1319,6 +1332,13 @@ func (x *Header) GetExecHeight() uint64 {
 func (x *Header) GetStateRoot() []byte {
 	if x != nil {
 		return x.StateRoot
+	}
+	return nil
+}
+
+func (x *Header) GetFailedLeaders() []uint64 {
+	if x != nil {
+		return x.FailedLeaders
 	}
 	return nil
 }
@@ -1465,7 +1485,7 @@ const file_strategos_wire_v1_wire_proto_rawDesc = "" +
 	"\bevidence\x18\v \x01(\v2\x1b.strategos.wire.v1.EvidenceH\x00R\bevidenceB\t\n" +
 	"\apayload\"\x1b\n" +
 	"\aTxBatch\x12\x10\n" +
-	"\x03txs\x18\x01 \x03(\fR\x03txs\"\xfe\x01\n" +
+	"\x03txs\x18\x01 \x03(\fR\x03txs\"\xa5\x02\n" +
 	"\x05Block\x12\x16\n" +
 	"\x06height\x18\x01 \x01(\x04R\x06height\x12\x14\n" +
 	"\x05round\x18\x02 \x01(\x04R\x05round\x12\x16\n" +
@@ -1477,7 +1497,9 @@ const file_strategos_wire_v1_wire_proto_rawDesc = "" +
 	"\vexec_height\x18\b \x01(\x04R\n" +
 	"execHeight\x12\x1d\n" +
 	"\n" +
-	"state_root\x18\t \x01(\fR\tstateRoot\"5\n" +
+	"state_root\x18\t \x01(\fR\tstateRoot\x12%\n" +
+	"\x0efailed_leaders\x18\n" +
+	" \x03(\x04R\rfailedLeaders\"5\n" +
 	"\tSignature\x12\x16\n" +
 	"\x06signer\x18\x01 \x01(\x04R\x06signer\x12\x10\n" +
 	"\x03sig\x18\x02 \x01(\fR\x03sig\"m\n" +
@@ -1541,7 +1563,7 @@ const file_strategos_wire_v1_wire_proto_rawDesc = "" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14KIND_DOUBLE_PROPOSAL\x10\x01\x12\x14\n" +
-	"\x10KIND_DOUBLE_VOTE\x10\x02\"\x88\x02\n" +
+	"\x10KIND_DOUBLE_VOTE\x10\x02\"\xaf\x02\n" +
 	"\x06Header\x12\x16\n" +
 	"\x06height\x18\x01 \x01(\x04R\x06height\x12\x14\n" +
 	"\x05round\x18\x02 \x01(\x04R\x05round\x12\x16\n" +
@@ -1553,7 +1575,9 @@ const file_strategos_wire_v1_wire_proto_rawDesc = "" +
 	"\vexec_height\x18\b \x01(\x04R\n" +
 	"execHeight\x12\x1d\n" +
 	"\n" +
-	"state_root\x18\t \x01(\fR\tstateRoot\"S\n" +
+	"state_root\x18\t \x01(\fR\tstateRoot\x12%\n" +
+	"\x0efailed_leaders\x18\n" +
+	" \x03(\x04R\rfailedLeaders\"S\n" +
 	"\fSignedHeader\x121\n" +
 	"\x06header\x18\x01 \x01(\v2\x19.strategos.wire.v1.HeaderR\x06header\x12\x10\n" +
 	"\x03sig\x18\x02 \x01(\fR\x03sig\"\xd6\x01\n" +
