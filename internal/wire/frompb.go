@@ -125,15 +125,15 @@ func blockFrom(m *wirepb.Block) (*chain.Block, error) {
 	}
 	return &chain.Block{
 		FailedLeaders: failed,
-		Height:     m.Height,
-		Round:      m.Round,
-		Parent:     parent,
-		QC:         qc,
-		Payload:    txsFrom(m.Payload),
-		Proposer:   proposer,
-		Time:       m.Time,
-		ExecHeight: m.ExecHeight,
-		StateRoot:  root,
+		Height:        m.Height,
+		Round:         m.Round,
+		Parent:        parent,
+		QC:            qc,
+		Payload:       txsFrom(m.Payload),
+		Proposer:      proposer,
+		Time:          m.Time,
+		ExecHeight:    m.ExecHeight,
+		StateRoot:     root,
 	}, nil
 }
 
