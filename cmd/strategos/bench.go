@@ -30,6 +30,15 @@ directory removed at the end. With --target it loads running nodes instead;
 for bank it then needs --keys DIR with funded key files (account0.key, ...,
 such as a testnet's keys/), whose next nonces it reads from the nodes.
 
+--byzantine K (own network only) makes the K highest validators run
+--behavior instead of the protocol (as testnet does; default equivocate),
+and sends, polls and follows only the honest ones, validators 0..n-K-1: the
+report is what clients of the honest validators see under those faults. K
+must be below --nodes; above f = floor((n-1)/3) bench warns, since the
+network may then not commit at all. Rounds that a faulty validator leads
+time out, so the cool-down and drain wait up to 10s without a commit (3s
+otherwise). Behaviours: ` + strings.Join(bench.Behaviors(), ", ") + `.
+
 Every transaction is generated, and signed, before the load starts. It goes
 in batches (POST /v1/txs/batch) spread over the nodes; a bank sender always
 to the same node, so its nonces arrive in order. With --rate the load is
@@ -46,14 +55,15 @@ transaction that did not commit: "lost" counts those unknown to the node
 that accepted them.
 
 --json prints one JSON object: nodes, app, offered_tps, committed_tps,
-latency_ms {p50, p95, p99, max, mean}, duration_s (the window), blocks, and
+latency_ms {p50, p95, p99, max, mean}, duration_s (the window), blocks,
+byzantine (K) and behavior ("honest" when K is 0), and
 the counts, the load generator's CPU seconds (loadgen_cpu_s) and the
 validators' (nodes_cpu_s, own network only).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
 			if targets != "" {
-				for _, name := range []string{"nodes", "api-port", "p2p-port", "pprof-port"} {
+				for _, name := range []string{"nodes", "api-port", "p2p-port", "pprof-port", "byzantine", "behavior"} {
 					if f.Changed(name) {
 						return fmt.Errorf("bench: --%s is for its own network; it cannot go with --target", name)
 					}
@@ -69,9 +79,13 @@ validators' (nodes_cpu_s, own network only).`,
 				if !f.Changed("app") {
 					o.App = "" // the targets' own
 				}
+				o.Behavior = "" // the flag's default is for --byzantine K > 0
 			} else {
 				if o.KeysDir != "" {
 					return errors.New("bench: --keys is for --target; its own network uses its own keys")
+				}
+				if o.Byzantine == 0 && !f.Changed("behavior") {
+					o.Behavior = "" // the flag's default is for K > 0; Check refuses another without it
 				}
 				exe, err := os.Executable()
 				if err != nil {
@@ -120,6 +134,8 @@ validators' (nodes_cpu_s, own network only).`,
 	f.StringVar(&targets, "target", "", "comma-separated API URLs of running nodes to load instead")
 	f.StringVar(&o.KeysDir, "keys", "", "with --target and bank: directory of funded key files account0.key, ...")
 	f.DurationVar(&o.Poll, "poll", bench.DefaultPoll, "interval between two polls of the committed blocks")
+	f.IntVar(&o.Byzantine, "byzantine", 0, "own network: how many validators (the highest indices) misbehave; they get no load")
+	f.StringVar(&o.Behavior, "behavior", bench.DefaultBehavior, "own network: behaviour of the Byzantine validators")
 	f.IntVar(&o.PprofPort, "pprof-port", 0, "own network: node i serves Go's profiler on 127.0.0.1:N+i (0: off)")
 	f.BoolVar(&jsonOut, "json", false, "print the report as one JSON object")
 	return cmd

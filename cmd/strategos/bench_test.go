@@ -29,6 +29,13 @@ func TestBenchFlagErrors(t *testing.T) {
 		{[]string{"bench", "--target", "http://127.0.0.1:1", "--nodes", "4"}, "--nodes is for its own network"},
 		{[]string{"bench", "--keys", "/tmp"}, "--keys is for --target"},
 		{[]string{"bench", "--target", " , "}, "--target names no node"},
+		{[]string{"bench", "--target", "http://127.0.0.1:1", "--byzantine", "1"}, "--byzantine is for its own network"},
+		{[]string{"bench", "--target", "http://127.0.0.1:1", "--behavior", "silent"}, "--behavior is for its own network"},
+		{[]string{"bench", "--byzantine", "4"}, "--byzantine must be between 0 and 3"},
+		{[]string{"bench", "--nodes", "7", "--byzantine", "-1"}, "--byzantine must be between 0 and 6"},
+		{[]string{"bench", "--byzantine", "1", "--behavior", "nosuch"}, `--behavior "nosuch" is not a Byzantine behaviour`},
+		{[]string{"bench", "--byzantine", "1", "--behavior", "honest"}, `--behavior "honest" is not a Byzantine behaviour`},
+		{[]string{"bench", "--behavior", "silent"}, "--behavior silent needs --byzantine K > 0"},
 		{[]string{"bench", "--target", "http://127.0.0.1:1", "--duration", "1s"}, "cannot reach node"},
 		{[]string{"bench", "--duration", "soon"}, "invalid argument"},
 		{[]string{"bench", "extra"}, "unknown command"},
@@ -220,6 +227,52 @@ func TestBenchInterrupt(t *testing.T) {
 	}
 	if len(errLines) != 1 || !strings.Contains(errLines[0], "interrupted") {
 		t.Errorf("stderr error lines %q, want one saying interrupted", errLines)
+	}
+	if !portsFree(api, 4) || !portsFree(p2p, 4) {
+		t.Errorf("a validator still holds its port after bench exited")
+	}
+}
+
+// TestBenchByzantineProcess runs `strategos bench --byzantine 1 --behavior
+// silent` on its own four validators: the network still commits with its
+// three honest ones, the report says who misbehaved, and the load went to
+// validators 0..2 only.
+func TestBenchByzantineProcess(t *testing.T) {
+	bin := strategosBinary(t)
+	api, p2p := freePorts(t, 4), freePorts(t, 4)
+	cmd := exec.Command(bin, "bench", "--nodes", "4", "--app", "kv", "--duration", "3s", "--json",
+		"--byzantine", "1", "--behavior", "silent", "--api-port", strconv.Itoa(api), "--p2p-port", strconv.Itoa(p2p))
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("bench: %v\nstderr:\n%s", err, errOut.String())
+	}
+	var rep struct {
+		Nodes        int      `json:"nodes"`
+		Byzantine    *int     `json:"byzantine"`
+		Behavior     *string  `json:"behavior"`
+		CommittedTPS float64  `json:"committed_tps"`
+		Lost         int64    `json:"lost"`
+		Targets      []string `json:"targets"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("stdout is not a report: %v\n%s", err, out.String())
+	}
+	if rep.Byzantine == nil || rep.Behavior == nil || *rep.Byzantine != 1 || *rep.Behavior != "silent" || rep.Nodes != 4 {
+		t.Errorf("report does not say who misbehaved: %s", out.String())
+	}
+	if rep.CommittedTPS <= 0 || rep.Lost != 0 {
+		t.Errorf("three honest validators of four should commit and lose nothing: %s", out.String())
+	}
+	var want []string
+	for i := range 3 {
+		want = append(want, "http://127.0.0.1:"+strconv.Itoa(api+i))
+	}
+	if strings.Join(rep.Targets, ",") != strings.Join(want, ",") {
+		t.Errorf("loaded %v, want the honest validators %v", rep.Targets, want)
+	}
+	if strings.Contains(errOut.String(), "warning") {
+		t.Errorf("warned with K = f:\n%s", errOut.String())
 	}
 	if !portsFree(api, 4) || !portsFree(p2p, 4) {
 		t.Errorf("a validator still holds its port after bench exited")

@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/strategos/strategos/internal/byzantine"
 	"github.com/strategos/strategos/internal/client"
 )
 
@@ -32,6 +34,16 @@ const (
 	drainMax    = 30 * time.Second // after the load, for accepted transactions to commit
 	idleWait    = 3 * time.Second  // cool-down and drain end early when nothing commits this long
 	lostCheck   = 20_000           // accepted transactions looked up at most, else a sample
+
+	// faultIdleWait is idleWait with Byzantine validators: a round that
+	// one of them leads can time out (a second or more, doubling with
+	// each failed round), and the window's slowest transactions commit
+	// after such pauses.
+	faultIdleWait = 10 * time.Second
+
+	// DefaultBehavior is what the Byzantine validators of the own network
+	// run when Options.Behavior is empty, as for testnet.
+	DefaultBehavior = "equivocate"
 )
 
 // Options describe a run.
@@ -50,6 +62,13 @@ type Options struct {
 
 	Binary    string // the strategos binary that runs the own network's validators
 	PprofPort int    // own network: node i serves Go's profiler on 127.0.0.1:PprofPort+i; 0 for none
+
+	// Own network: the Byzantine highest validators (n-K .. n-1) run
+	// Behavior (a name of internal/byzantine; empty for DefaultBehavior)
+	// and get no load; the run loads, polls and follows validators
+	// 0 .. n-K-1 only.
+	Byzantine int
+	Behavior  string
 
 	Progress io.Writer // the progress display (stderr); nil for none
 	Terminal bool      // redraw the progress in place
@@ -78,6 +97,9 @@ func (o *Options) Check() error {
 	case o.Poll < 0:
 		return fmt.Errorf("bench: --poll must be positive, got %v", o.Poll)
 	}
+	if err := o.checkByzantine(); err != nil {
+		return err
+	}
 	if len(o.Targets) == 0 {
 		if o.Nodes < 1 || o.Nodes > MaxNodes {
 			return fmt.Errorf("bench: --nodes must be between 1 and %d, got %d", MaxNodes, o.Nodes)
@@ -102,11 +124,78 @@ func (o *Options) Check() error {
 	}
 	if o.idle == 0 {
 		o.idle = idleWait
+		if o.Byzantine > 0 {
+			o.idle = faultIdleWait
+		}
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
 	return nil
+}
+
+// checkByzantine validates Byzantine and Behavior, and fills Behavior:
+// DefaultBehavior with K > 0, byzantine.Honest with none.
+func (o *Options) checkByzantine() error {
+	if len(o.Targets) > 0 {
+		if o.Byzantine != 0 || o.Behavior != "" && o.Behavior != byzantine.Honest {
+			return errors.New("bench: --byzantine and --behavior are for its own network; they cannot go with --target")
+		}
+		o.Behavior = byzantine.Honest
+		return nil
+	}
+	if o.Byzantine == 0 {
+		if o.Behavior != "" && o.Behavior != byzantine.Honest {
+			return fmt.Errorf("bench: --behavior %s needs --byzantine K > 0 validators to run it", o.Behavior)
+		}
+		o.Behavior = byzantine.Honest
+		return nil
+	}
+	if o.Byzantine < 0 || o.Byzantine >= o.Nodes {
+		return fmt.Errorf("bench: --byzantine must be between 0 and %d (fewer than --nodes %d, so that an honest validator takes the load), got %d",
+			max(o.Nodes-1, 0), o.Nodes, o.Byzantine)
+	}
+	if o.Behavior == "" {
+		o.Behavior = DefaultBehavior
+	}
+	if !byzantine.Valid(o.Behavior) || o.Behavior == byzantine.Honest {
+		return fmt.Errorf("bench: --behavior %q is not a Byzantine behaviour (known: %s)", o.Behavior, strings.Join(Behaviors(), ", "))
+	}
+	return nil
+}
+
+// Behaviors returns the behaviours that the Byzantine validators of the
+// own network can run (those of internal/byzantine but honest), sorted.
+func Behaviors() []string {
+	return slices.DeleteFunc(byzantine.Names(), func(n string) bool { return n == byzantine.Honest })
+}
+
+// validators names validators lo..hi for the progress display.
+func validators(lo, hi int) string {
+	if lo == hi {
+		return fmt.Sprintf("validator %d", lo)
+	}
+	return fmt.Sprintf("validators %d..%d", lo, hi)
+}
+
+// faultTolerance is f, the most Byzantine validators that n tolerate:
+// floor((n-1)/3).
+func faultTolerance(n int) int { return (n - 1) / 3 }
+
+// isByzantine reports whether validator i of the own network misbehaves:
+// the K highest do.
+func (o *Options) isByzantine(i int) bool { return o.Byzantine > 0 && i >= o.Nodes-o.Byzantine }
+
+// honestAPIs returns the API URLs of the own network that the run loads,
+// polls and follows: those of its honest validators, 0 .. n-K-1.
+func (o *Options) honestAPIs(apis []string) []string {
+	var out []string
+	for i, api := range apis {
+		if !o.isByzantine(i) {
+			out = append(out, api)
+		}
+	}
+	return out
 }
 
 // run is one run's shared state.
@@ -201,6 +290,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	apis, keysDir := o.Targets, o.KeysDir
 	if len(o.Targets) == 0 {
 		fmt.Fprintf(o.Progress, "bench: starting %d validators (%s) on 127.0.0.1, API ports %d.., P2P ports %d..\n", o.Nodes, o.App, o.APIPort, o.P2PPort)
+		if o.Byzantine > 0 {
+			fmt.Fprintf(o.Progress, "bench: %s run %s; the load goes to %s only\n",
+				validators(o.Nodes-o.Byzantine, o.Nodes-1), o.Behavior, validators(0, o.Nodes-o.Byzantine-1))
+			if f := faultTolerance(o.Nodes); o.Byzantine > f {
+				fmt.Fprintf(o.Progress, "bench: warning: %d Byzantine validators of %d are more than the %d the protocol tolerates; the network may not commit, or may fork\n",
+					o.Byzantine, o.Nodes, f)
+			}
+		}
 		var err error
 		lnet, err = startNetwork(ctx, &o)
 		if err != nil {
@@ -210,7 +307,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 		defer lnet.stop()
-		apis, keysDir = lnet.apis, lnet.keysDir
+		apis, keysDir = o.honestAPIs(lnet.apis), lnet.keysDir
 	}
 	hc := &http.Client{
 		Transport: &http.Transport{
@@ -251,6 +348,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			rep.Nodes = o.Nodes
 		}
 		rep.App = o.App
+		rep.Byzantine, rep.Behavior = o.Byzantine, o.Behavior
 		for _, t := range targets {
 			rep.Targets = append(rep.Targets, t.c.URL())
 		}

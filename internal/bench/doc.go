@@ -6,7 +6,10 @@
 // The network is either its own, started for the run (real validators as
 // child processes of the strategos binary, `strategos node` on loopback
 // with real TCP and storage, in a temporary directory removed at the end),
-// or running nodes named by their API URLs.
+// or running nodes named by their API URLs. In its own network the K
+// highest validators may run a Byzantine behaviour (Options.Byzantine,
+// Options.Behavior); the run then sends to, polls and follows only the
+// honest ones, 0 .. n-K-1.
 //
 // What it measures, and how:
 //

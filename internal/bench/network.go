@@ -76,7 +76,7 @@ func startNetwork(ctx context.Context, o *Options) (_ *localNet, err error) {
 		if err != nil {
 			return n, fmt.Errorf("bench: %w", err)
 		}
-		c.cmd = exec.Command(o.Binary, "node", "--home", home)
+		c.cmd = exec.Command(o.Binary, nodeArgs(o, i, home)...)
 		c.cmd.Stdout, c.cmd.Stderr = logf, logf
 		c.cmd.Env = env
 		if o.PprofPort > 0 {
@@ -100,6 +100,16 @@ func startNetwork(ctx context.Context, o *Options) (_ *localNet, err error) {
 		return n, err
 	}
 	return n, nil
+}
+
+// nodeArgs are the arguments of validator i's `strategos node`: a
+// Byzantine one runs its behaviour.
+func nodeArgs(o *Options, i int, home string) []string {
+	args := []string{"node", "--home", home}
+	if o.isByzantine(i) {
+		args = append(args, "--behavior", o.Behavior)
+	}
+	return args
 }
 
 // pprofEnv is the variable through which the strategos binary serves Go's

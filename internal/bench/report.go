@@ -19,6 +19,8 @@ type Report struct {
 	Latency      Latency `json:"latency_ms"`
 	DurationS    float64 `json:"duration_s"` // the window
 	Blocks       int     `json:"blocks"`     // blocks seen committed during the window
+	Byzantine    int     `json:"byzantine"`  // own network: validators that misbehaved (the highest), not loaded
+	Behavior     string  `json:"behavior"`   // ... their behaviour; "honest" with none
 
 	AcceptedTPS    float64   `json:"accepted_tps"`
 	Mode           string    `json:"mode"` // "open" (--rate) or "closed"
@@ -58,6 +60,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		where = "its own network on 127.0.0.1"
 	}
 	fmt.Fprintf(&b, "strategos bench: %d validators, app %s, %s\n", r.Nodes, r.App, where)
+	if r.Byzantine > 0 {
+		fmt.Fprintf(&b, "byzantine   the %d highest validators ran %s; the load went to the %d others\n", r.Byzantine, r.Behavior, r.Nodes-r.Byzantine)
+	}
 	load := "closed loop (as fast as the network accepts)"
 	if r.Mode == "open" {
 		load = fmt.Sprintf("open loop at %g tx/s", r.Rate)

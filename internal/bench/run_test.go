@@ -209,7 +209,8 @@ func writeKeys(t *testing.T, n int) (string, []ed25519.PrivateKey) {
 func checkReport(t *testing.T, rep *Report, app string) {
 	t.Helper()
 	if rep.App != app || rep.Nodes != 4 || rep.CommittedTPS <= 0 || rep.Blocks <= 0 || rep.Accepted <= 0 ||
-		rep.LatencySamples <= 0 || rep.Latency.P50 > rep.Latency.P99 || rep.Lost != 0 || rep.Rejected != 0 || rep.OwnNetwork {
+		rep.LatencySamples <= 0 || rep.Latency.P50 > rep.Latency.P99 || rep.Lost != 0 || rep.Rejected != 0 || rep.OwnNetwork ||
+		rep.Byzantine != 0 || rep.Behavior != "honest" {
 		b, _ := json.Marshal(rep)
 		t.Errorf("report: %s", b)
 	}
