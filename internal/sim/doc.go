@@ -13,4 +13,9 @@
 // proposed by a validator), no honest double vote (even across restarts),
 // and liveness (after GST, every honest validator commits the requested
 // number of blocks within a bound of virtual time).
+//
+// In duration mode (Config.Duration) a run lasts a fixed virtual time and
+// records when each height of the honest chain was committed (Trace);
+// FaultTable turns such runs into the table of throughput under faults in
+// docs/consensus.md (go run ./internal/sim/faulttable).
 package sim

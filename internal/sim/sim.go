@@ -38,6 +38,13 @@ type Config struct {
 	// Unsafe disables safety rules in honest validators, so tests can
 	// show that the checkers catch what follows.
 	Unsafe consensus.UnsafeRules
+
+	// Duration, if positive, runs for this many virtual milliseconds
+	// instead of until Heights (then ignored) and records a Trace of
+	// commits (duration.go).
+	Duration int64
+	// Flap, if set, takes one honest validator down and up alternately.
+	Flap *Flap
 }
 
 // Outage is a crash of one validator From virtual milliseconds into the
@@ -57,6 +64,7 @@ type Result struct {
 	Messages  int    // messages sent
 	Evidence  int    // evidence values reported by honest validators
 	Syncs     int    // catch-up requests (by height) sent
+	Trace     *Trace // with Config.Duration: the timeline of commits
 }
 
 // Failed reports whether the run violated safety or liveness.
@@ -72,7 +80,7 @@ func (c *Config) check() error {
 		return fmt.Errorf("sim: byzantine count %d out of range 0..%d", c.Byzantine, c.Nodes)
 	case c.Byzantine == c.Nodes:
 		return errors.New("sim: at least one validator must be honest")
-	case c.Heights < 1:
+	case c.Heights < 1 && c.Duration <= 0:
 		return errors.New("sim: heights must be at least 1")
 	case c.Heights > 100_000:
 		return errors.New("sim: at most 100000 heights")
@@ -82,7 +90,7 @@ func (c *Config) check() error {
 	if c.GST <= 0 {
 		c.GST = 1500
 	}
-	return nil
+	return c.checkDuration()
 }
 
 type node struct {
@@ -163,6 +171,7 @@ func Run(cfg Config) (Result, error) {
 		r.schedule(&event{at: o.From, kind: evCrash, node: o.Node})
 		r.schedule(&event{at: o.To, kind: evRestart, node: o.Node})
 	}
+	r.durationSetup()
 	for i := range r.nodes {
 		r.drain(i)
 	}
@@ -336,9 +345,13 @@ func (r *run) commit(i int, c consensus.Commit) {
 		return
 	}
 	r.canonical = append(r.canonical, c.Hash)
+	r.traceCommit(c)
 }
 
 func (r *run) done() bool {
+	if r.cfg.Duration > 0 {
+		return false // runs to the deadline
+	}
 	for _, n := range r.nodes {
 		if !n.byz && uint64(len(n.store.committed)) < r.cfg.Heights {
 			return false
@@ -356,6 +369,10 @@ func (r *run) finish() {
 		}
 	}
 	// Liveness is promised only with at most f traitors.
+	if r.cfg.Duration > 0 {
+		r.res.Stalled = r.res.Violation == "" && r.durationStalled()
+		return
+	}
 	if r.res.Violation == "" && !r.done() && r.cfg.Byzantine <= quorum.MaxFaulty(r.cfg.Nodes) {
 		r.res.Stalled = true
 	}
