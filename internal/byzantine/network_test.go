@@ -44,6 +44,9 @@ func (k keys) config(i uint32, tune func(*consensus.Config)) consensus.Config {
 	cfg := consensus.Config{
 		ChainID: chainID, Validators: k.vals, Self: i,
 		Signer: chain.Ed25519Signer{Key: k.priv[i]}, Source: &fakeSource{self: i},
+		// These tests script which validator leads which round; the
+		// simulator runs the behaviours under the real leader rule.
+		Election: consensus.RoundRobin{N: k.vals.Len()},
 	}
 	if tune != nil {
 		tune(&cfg)

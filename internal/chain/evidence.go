@@ -11,10 +11,11 @@ func (e Evidence) Key() string { return fmt.Sprintf("%s/%d/%d", e.Kind, e.Valida
 
 // EvidenceRules are what a proof is judged against besides its signatures.
 type EvidenceRules struct {
-	// Leader returns the validator that led a round: only the leader's
-	// proposals count, so a validator that signs a proposal for a round it
-	// does not lead (which no honest validator accepts) proves nothing.
-	// A parameter because the leader rule is the election's business.
+	// Leader, if set, returns the validator that led a round, and only
+	// that validator's proposals count. Nil accepts a double proposal by
+	// any validator: with a leader rule that reads the committed chain,
+	// the judge may not see the leader the accused saw, and two proposals
+	// for one round are misbehaviour whoever signs them.
 	Leader func(round uint64) uint32
 	// Now is the round the proof is judged at (the block's round when a
 	// block records it, the validator's own round when it arrives by
@@ -54,7 +55,7 @@ func VerifyEvidence(e Evidence, chainID string, vals *ValidatorSet, v Verifier, 
 		if err := checkHeaders(e, a, b, vals.Len()); err != nil {
 			return err
 		}
-		if r.Leader == nil || r.Leader(e.Round) != e.Validator {
+		if r.Leader != nil && r.Leader(e.Round) != e.Validator {
 			return fmt.Errorf("%w: validator %d, round %d", ErrNotLeader, e.Validator, e.Round)
 		}
 		ha, hb := a.Header.Hash(chainID), b.Header.Hash(chainID)

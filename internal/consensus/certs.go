@@ -35,9 +35,6 @@ func (c *Core) onVote(v *chain.Vote, from uint32) {
 	case !c.cfg.Validators.Has(v.Voter):
 		c.drop("vote from unknown validator")
 		return
-	case c.cfg.Election.Leader(v.Round+1) != c.cfg.Self:
-		c.drop("vote sent to a non-leader")
-		return
 	case v.Round+1 < c.round:
 		c.drop("stale vote")
 		return
@@ -231,6 +228,9 @@ func (c *Core) enterRound(r uint64, progress bool) {
 	if r <= c.round {
 		return
 	}
+	if progress && r == c.round+1 {
+		c.noteRound(c.roundTicks) // the current round ended in its QC
+	}
 	c.round = r
 	c.roundTicks = 0
 	if progress {
@@ -279,6 +279,11 @@ func (c *Core) commit(h chain.Hash, qc *chain.QC) {
 		cur, cert = b.Parent, b.QC
 	}
 	slices.Reverse(chainUp)
+	if c.rep != nil {
+		for _, cm := range chainUp {
+			c.rep.Commit(cm.Block)
+		}
+	}
 	c.out.Committed = append(c.out.Committed, chainUp...)
 	c.tip, c.tipHash = chainUp[len(chainUp)-1].Block, h
 	c.prune()

@@ -5,13 +5,16 @@ import (
 	"fmt"
 
 	"github.com/strategos/strategos/internal/chain"
+	"github.com/strategos/strategos/internal/consensus/leader"
 )
 
 // DefaultMaxFetch is the most blocks one block or sync request asks for,
 // and one response holds.
 const DefaultMaxFetch = 64
 
-// Election chooses the leader of each round.
+// Election chooses the leader of each round. The core's own rule, leader
+// reputation over the committed chain (package leader), is the default; a
+// fixed Election exists for tests and for comparison.
 type Election interface {
 	Leader(round uint64) uint32
 }
@@ -69,16 +72,20 @@ type Config struct {
 	Self       uint32 // this validator's index
 	Signer     chain.Signer
 	Verifier   chain.Verifier // default chain.Ed25519Verifier
-	Election   Election       // default RoundRobin
+	Election   Election       // default: leader reputation (see Reputation)
+	// Reputation tunes the default leader rule; zero fields take its
+	// defaults (see package leader).
+	Reputation leader.Params
 	Source     BlockSource
 	Storage    Storage // default: a fresh validator at genesis
 
-	// BaseTimeout is the round timeout in ticks when rounds succeed; it
-	// doubles with every consecutive failed round up to MaxTimeout. It
-	// must be at least twice EmptyBlockDelay, so that other validators
-	// wait for an idle leader's block.
-	BaseTimeout int // default 10
-	MaxTimeout  int // default 64 * BaseTimeout
+	// BaseTimeout is the round timeout in ticks at start. The pacemaker
+	// then adapts it: it follows twice the slowest recent successful
+	// round, never below MinTimeout, and grows by a fifth with every
+	// consecutive failed round, up to MaxTimeout.
+	BaseTimeout int // default 10, or 5 * EmptyBlockDelay if that is larger
+	MinTimeout  int // default: the larger of BaseTimeout/2 and 2*EmptyBlockDelay + 2
+	MaxTimeout  int // default 16 * BaseTimeout
 
 	MaxPayloadTxs   int // largest accepted payload, in transactions (default 10,000)
 	MaxPayloadBytes int // and in bytes (default 16 MiB)
@@ -129,14 +136,17 @@ func (c *Config) validate() error {
 	if c.Verifier == nil {
 		c.Verifier = chain.Ed25519Verifier{}
 	}
-	if c.Election == nil {
-		c.Election = RoundRobin{N: c.Validators.Len()}
-	}
 	if c.BaseTimeout <= 0 {
-		c.BaseTimeout = 10
+		c.BaseTimeout = max(10, 5*c.EmptyBlockDelay)
+	}
+	if c.MinTimeout <= 0 {
+		c.MinTimeout = max(c.BaseTimeout/2, 2*c.EmptyBlockDelay+2)
 	}
 	if c.MaxTimeout < c.BaseTimeout {
-		c.MaxTimeout = 64 * c.BaseTimeout
+		c.MaxTimeout = 16 * c.BaseTimeout
+	}
+	if c.MinTimeout > c.MaxTimeout {
+		return fmt.Errorf("consensus: min timeout %d above max timeout %d", c.MinTimeout, c.MaxTimeout)
 	}
 	if c.MaxPayloadTxs <= 0 {
 		c.MaxPayloadTxs = 10_000
@@ -144,8 +154,8 @@ func (c *Config) validate() error {
 	if c.MaxPayloadBytes <= 0 {
 		c.MaxPayloadBytes = 16 << 20
 	}
-	if c.EmptyBlockDelay < 0 || 2*c.EmptyBlockDelay > c.BaseTimeout {
-		return fmt.Errorf("consensus: empty block delay %d must be at most half the base timeout %d", c.EmptyBlockDelay, c.BaseTimeout)
+	if c.EmptyBlockDelay < 0 || 2*c.EmptyBlockDelay > c.MinTimeout {
+		return fmt.Errorf("consensus: empty block delay %d must be at most half the least timeout %d", c.EmptyBlockDelay, c.MinTimeout)
 	}
 	if c.MaxFetch <= 0 {
 		c.MaxFetch = DefaultMaxFetch

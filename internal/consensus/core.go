@@ -1,7 +1,10 @@
 package consensus
 
 import (
+	"slices"
+
 	"github.com/strategos/strategos/internal/chain"
+	"github.com/strategos/strategos/internal/consensus/leader"
 )
 
 // Windows that bound the memory an adversary can make the core spend.
@@ -38,6 +41,8 @@ var _ Replica = (*Core)(nil)
 type Core struct {
 	cfg     Config
 	genesis chain.Hash
+	elect   Election           // a fixed Election from Config, or nil
+	rep     *leader.Reputation // the default rule, when elect is nil
 
 	safety      SafetyState
 	safetyDirty bool
@@ -65,10 +70,12 @@ type Core struct {
 	fetching     map[chain.Hash]*fetchState
 	syncing      *syncState
 	roundTicks   int  // ticks spent in the current round
+	slowRound16  int  // recent slowest successful round, in sixteenths of a tick
 	proposeDue   bool // a proposal attempt is due at the end of this input
 	served       map[uint32]int
 
 	verified map[chain.Hash]struct{}
+	leaders  map[chain.Hash]*leaderSeq
 
 	out   Ready
 	stats Stats
@@ -109,6 +116,7 @@ func New(cfg Config) (*Core, error) {
 		fetching:      make(map[chain.Hash]*fetchState),
 		served:        make(map[uint32]int),
 		verified:      make(map[chain.Hash]struct{}),
+		leaders:       make(map[chain.Hash]*leaderSeq),
 		stats:         Stats{Dropped: make(map[string]int)},
 	}
 	c.tip, c.tipHash = genesis, c.genesis
@@ -118,6 +126,12 @@ func New(cfg Config) (*Core, error) {
 			c.tip, c.tipHash = t, t.Hash(cfg.ChainID)
 		}
 	}
+	c.elect = cfg.Election
+	if c.elect == nil {
+		c.rep = leader.New(cfg.ChainID, cfg.Validators, cfg.Reputation)
+		c.loadLeaderHistory()
+	}
+	c.slowRound16 = 8 * cfg.BaseTimeout // half the base timeout: the timeout starts at BaseTimeout
 	c.tree[c.tipHash] = c.tip
 	if c.safety.HighQC == nil {
 		c.safety.HighQC = chain.GenesisQC(c.genesis)
@@ -131,6 +145,27 @@ func New(cfg Config) (*Core, error) {
 	c.ticksLeft = c.timeout()
 	c.tryPropose()
 	return c, nil
+}
+
+// loadLeaderHistory feeds the leader rule the latest committed blocks
+// from storage, as many as its proposer window reads: each block records
+// its failed leaders, so nothing older is needed to draw the same leaders
+// as validators that never restarted.
+func (c *Core) loadLeaderHistory() {
+	s := c.cfg.Storage
+	if s == nil || c.tip.Height == 0 {
+		return
+	}
+	w := uint64(c.rep.Params().ProposerWindow + c.rep.Params().VoterWindow)
+	from := uint64(1)
+	if c.tip.Height > w {
+		from = c.tip.Height - w + 1
+	}
+	for h := from; h <= c.tip.Height; h++ {
+		if b, _, _, ok := s.CommittedBlock(h); ok {
+			c.rep.Commit(b)
+		}
+	}
 }
 
 // reloadBranch rebuilds, from storage, the uncommitted branch that ends in
@@ -244,7 +279,72 @@ func (c *Core) Committed() (*chain.Block, chain.Hash) { return c.tip, c.tipHash 
 func (c *Core) HasBlock(h chain.Hash) bool { _, ok := c.tree[h]; return ok }
 
 // Leader returns the leader of a round.
-func (c *Core) Leader(round uint64) uint32 { return c.cfg.Election.Leader(round) }
+// The leader rule reads the chain a block extends, so this is the leader
+// for a block on this validator's highest certified block: the one it
+// would follow.
+func (c *Core) Leader(round uint64) uint32 { return c.leaderFor(round, c.safety.HighQC.BlockHash) }
+
+// Standing returns how the leader rule sees validator v on this
+// validator's highest certified chain: active, inactive (not heard from
+// lately) or failed (failed as leader lately). With a fixed Election
+// every validator is active.
+func (c *Core) Standing(v uint32) leader.Standing {
+	if c.rep == nil {
+		return leader.Active
+	}
+	qc := c.safety.HighQC
+	return c.rep.Standing(v, c.round, qc.Round, c.ancestry(qc.BlockHash))
+}
+
+// leaderSeq is the memo of the leaders drawn for blocks on one parent:
+// leaders[i] leads round parentRound+1+i.
+type leaderSeq struct {
+	parentRound uint64
+	leaders     []uint32
+}
+
+// leaderMemo bounds how many parents' leader sequences are kept.
+const leaderMemo = 64
+
+// leaderFor returns the leader of round for a block that extends parent.
+func (c *Core) leaderFor(round uint64, parent chain.Hash) uint32 {
+	if c.rep == nil {
+		return c.elect.Leader(round)
+	}
+	p, known := c.tree[parent]
+	if !known || round <= p.Round || round-p.Round > leader.MaxGap {
+		// An unknown parent: no rounds are known to have failed on it.
+		return c.rep.Leader(round, round-1, c.ancestry(parent))
+	}
+	s := c.leaders[parent]
+	if s == nil {
+		if len(c.leaders) >= leaderMemo {
+			clear(c.leaders)
+		}
+		s = &leaderSeq{parentRound: p.Round}
+		c.leaders[parent] = s
+	}
+	if i := round - p.Round - 1; i >= uint64(len(s.leaders)) {
+		s.leaders = c.rep.Leaders(s.leaders, p.Round, round, c.ancestry(parent))
+	}
+	return s.leaders[round-p.Round-1]
+}
+
+// ancestry returns the uncommitted blocks that end in h, oldest first:
+// what a block on h builds on above the committed tip.
+func (c *Core) ancestry(h chain.Hash) []*chain.Block {
+	var out []*chain.Block
+	for h != c.tipHash {
+		b, ok := c.tree[h]
+		if !ok {
+			return nil
+		}
+		out = append(out, b)
+		h = b.Parent
+	}
+	slices.Reverse(out)
+	return out
+}
 
 // Stats returns a copy of the core's counters.
 func (c *Core) Stats() Stats {
@@ -264,8 +364,25 @@ func (c *Core) send(to uint32, m Message) {
 
 func (c *Core) sign(msg []byte) []byte { return c.cfg.Signer.Sign(msg) }
 
+// timeout is the pacemaker: the current round's timeout in ticks. It
+// follows twice the slowest recent successful round (see noteRound), never
+// below MinTimeout, grows by a fifth per consecutive failed round, and is
+// halved (down to MinTimeout) for a leader the leader rule already sees as
+// inactive or failed, so that such a round costs little when it fails. A
+// local timer cannot affect safety, only how soon a round is given up.
 func (c *Core) timeout() int {
-	return timeoutTicks(c.cfg.BaseTimeout, c.cfg.MaxTimeout, c.failedRounds)
+	base := min(max((2*c.slowRound16+15)/16, c.cfg.MinTimeout), c.cfg.MaxTimeout)
+	if c.Standing(c.Leader(c.round)) != leader.Active {
+		base = max(c.cfg.MinTimeout, base/2)
+	}
+	return timeoutTicks(base, c.cfg.MaxTimeout, c.failedRounds)
+}
+
+// noteRound records how many ticks a round that ended in a QC took. The
+// memory decays by a sixteenth per round, so one slow round raises the
+// timeout at once and its effect fades over a few dozen rounds.
+func (c *Core) noteRound(ticks int) {
+	c.slowRound16 = max(16*ticks, c.slowRound16-c.slowRound16/16)
 }
 
 // insert adds a block whose parent is in the tree, and resolves whatever

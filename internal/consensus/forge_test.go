@@ -13,6 +13,13 @@ import (
 
 func (n *testNet) block(round, height uint64, parent chain.Hash, qc *chain.QC, proposer uint32, txs ...string) *chain.Block {
 	b := &chain.Block{Height: height, Round: round, Parent: parent, QC: qc, Proposer: proposer}
+	if qc != nil {
+		// The rounds it skips failed; the harness's leaders rotate.
+		rr := RoundRobin{N: n.vals.Len()}
+		for g := round - 1; g > qc.Round && len(b.FailedLeaders) < chain.MaxFailedLeaders(n.vals.Len()); g-- {
+			b.FailedLeaders = append(b.FailedLeaders, rr.Leader(g))
+		}
+	}
 	for _, tx := range txs {
 		b.Payload = append(b.Payload, []byte(tx))
 	}

@@ -58,6 +58,10 @@ func newTestNet(tb testing.TB, n int, tune func(*Config)) *testNet {
 			ChainID: testChainID, Validators: vals, Self: uint32(i),
 			Signer: chain.Ed25519Signer{Key: net.keys[i]}, Source: &fakeSource{self: uint32(i)},
 			Storage: st,
+			// The protocol's unit tests script who leads each round; the
+			// leader rule has its own tests (reputation_test.go, and the
+			// simulator runs with it).
+			Election: RoundRobin{N: n},
 		}
 		if tune != nil {
 			tune(&cfg)

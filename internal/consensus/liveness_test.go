@@ -42,10 +42,12 @@ func TestSilentLeaderTimesOut(t *testing.T) {
 }
 
 // (f) While rounds keep failing (all votes lost), each round's timeout
-// doubles up to the cap; one successful round resets it to the base.
+// grows by a fifth (at least a tick) up to the cap; one successful round
+// resets it to the base. (MinTimeout = BaseTimeout pins the adaptive base,
+// which TestAdaptiveTimeout covers.)
 func TestTimeoutBackoff(t *testing.T) {
 	const base, maxT = 4, 32
-	n := newTestNet(t, 4, func(c *Config) { c.BaseTimeout, c.MaxTimeout = base, maxT })
+	n := newTestNet(t, 4, func(c *Config) { c.BaseTimeout, c.MinTimeout, c.MaxTimeout = base, base, maxT })
 	entered := map[uint64]int{1: 0} // round -> step in which node 0 entered it
 	fired := map[uint64]int{}       // round -> step in which node 0 first timed out in it
 	n.observe = func(i uint32, r Ready) {
@@ -79,8 +81,13 @@ func TestTimeoutBackoff(t *testing.T) {
 	dropVotes := func(m Message) bool { return m.Vote != nil }
 
 	n.drop = dropVotes
-	step(4 + 8 + 16 + 32 + 32 + 32 + 1)
-	waits(1, []int{4, 8, 16, 32, 32, 32})
+	grow := []int{4, 5, 7, 9, 11, 14, 17, 21, 26, 32, 32}
+	total := 1
+	for _, w := range grow {
+		total += w
+	}
+	step(total)
+	waits(1, grow)
 	if len(n.committed(0)) != 0 {
 		t.Fatal("committed without votes")
 	}
@@ -99,8 +106,8 @@ func TestTimeoutBackoff(t *testing.T) {
 
 	n.drop = dropVotes
 	r := n.cores[0].Round()
-	step(4 + 8 + 16 + 1)
-	waits(r, []int{4, 8, 16})
+	step(4 + 5 + 7 + 1)
+	waits(r, []int{4, 5, 7})
 }
 
 // (g) A validator isolated for many heights catches up by height when

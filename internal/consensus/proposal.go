@@ -1,6 +1,8 @@
 package consensus
 
 import (
+	"slices"
+
 	"github.com/strategos/strategos/internal/chain"
 )
 
@@ -70,6 +72,16 @@ func (c *Core) acceptProposal(p *chain.Proposal, h chain.Hash, from uint32) {
 		c.drop("block does not extend its parent")
 		return
 	}
+	// Who leads, and who failed to, is judged against the chain the block
+	// extends, which is now known.
+	if c.leaderFor(b.Round, b.Parent) != b.Proposer {
+		c.drop("proposal from a non-leader")
+		return
+	}
+	if !slices.Equal(b.FailedLeaders, c.failedLeaders(b.Parent, b.QC.Round, b.Round)) {
+		c.drop("proposal records other failed leaders")
+		return
+	}
 	c.insert(b, h)
 	if b.Round == c.round {
 		c.maybeVote(b, h, p.TC)
@@ -106,18 +118,18 @@ func (c *Core) maybeVote(b *chain.Block, h chain.Hash, tc *chain.TC) {
 		Voter:     c.cfg.Self,
 		Sig:       c.sign(chain.VoteSignBytes(c.cfg.ChainID, b.Round, h)),
 	}
-	next := c.cfg.Election.Leader(b.Round + 1)
-	if next == c.cfg.Self {
-		c.addVote(v, c.cfg.Self)
-		return
-	}
-	c.send(next, Message{Vote: v})
+	// The vote goes to every validator, not only the next leader: each
+	// forms the QC itself, commits at once, and moves to the next round
+	// with it, so a failed next leader costs its own round only, and the
+	// round after it builds on this block (its timeouts carry the QC).
+	c.send(Broadcast, Message{Vote: v})
+	c.addVote(v, c.cfg.Self)
 }
 
 // tryPropose proposes a block if this validator leads the current round,
 // has not proposed in it yet, and holds the certificate that justifies it.
 func (c *Core) tryPropose() {
-	if c.cfg.Election.Leader(c.round) != c.cfg.Self || c.proposed >= c.round || c.safety.LastVotedRound >= c.round {
+	if c.leaderFor(c.round, c.safety.HighQC.BlockHash) != c.cfg.Self || c.proposed >= c.round || c.safety.LastVotedRound >= c.round {
 		return
 	}
 	qc := c.safety.HighQC
@@ -147,6 +159,8 @@ func (c *Core) tryPropose() {
 		Time:       c.cfg.Source.Time(),
 		ExecHeight: execHeight,
 		StateRoot:  root,
+
+		FailedLeaders: c.failedLeaders(qc.BlockHash, qc.Round, c.round),
 	}
 	h := b.Hash(c.cfg.ChainID)
 	p := &chain.Proposal{Block: b, TC: tc, Sig: c.sign(chain.ProposalSignBytes(c.cfg.ChainID, c.round, h))}
@@ -154,6 +168,18 @@ func (c *Core) tryPropose() {
 	c.send(Broadcast, Message{Proposal: p})
 	c.checkDoubleProposal(p, h)
 	c.acceptProposal(p, h, c.cfg.Self)
+}
+
+// failedLeaders returns what a block of round that extends parent, of
+// round parentRound, records: the leaders of the rounds in between on that
+// chain, most recent first, at most chain.MaxFailedLeaders.
+func (c *Core) failedLeaders(parent chain.Hash, parentRound, round uint64) []uint32 {
+	var out []uint32
+	limit := chain.MaxFailedLeaders(c.cfg.Validators.Len())
+	for g := round - 1; g > parentRound && len(out) < limit; g-- {
+		out = append(out, c.leaderFor(g, parent))
+	}
+	return out
 }
 
 // branch returns the blocks a new block on h extends whose commit the

@@ -23,19 +23,20 @@ func safeToVote(blockRound, qcRound uint64, tc *chain.TC, lastVotedRound uint64)
 // proposed in the immediately preceding round commits the parent.
 func commits(parentRound, childRound uint64) bool { return parentRound+1 == childRound }
 
-// timeoutTicks is the pacemaker's backoff: the base timeout doubles with
-// every consecutive failed round, up to max (as Config.BaseTimeout
-// documents). It saturates at max rather than overflow.
+// timeoutTicks is the pacemaker's backoff: the base timeout grows by a
+// fifth (at least a tick) with every consecutive failed round, up to max.
+// A gentle backoff (Aptos's is 1.2 too) keeps one failed leader from
+// making the next rounds slow; max still bounds how long a round can be
+// waited for when the network is slower than the base. It saturates at
+// max rather than overflow.
 func timeoutTicks(base, max, failed int) int {
 	t := base
 	for i := 0; i < failed && t < max; i++ {
-		if t > max/2 {
+		step := t/5 + 1
+		if t > max-step {
 			return max
 		}
-		t *= 2
+		t += step
 	}
-	if t > max {
-		t = max
-	}
-	return t
+	return min(t, max)
 }

@@ -53,24 +53,20 @@ func TestCommits(t *testing.T) {
 }
 
 func TestTimeoutTicks(t *testing.T) {
-	tests := []struct {
-		base, max, failed, want int
-	}{
+	tests := []struct{ base, max, failed, want int }{
 		{10, 640, 0, 10},
-		{10, 640, 1, 20},
-		{10, 640, 2, 40},
-		{10, 640, 6, 640},
-		{10, 640, 7, 640},
+		{10, 640, 1, 13},
+		{10, 640, 2, 16},
+		{10, 640, 6, 38},
 		{10, 640, 1 << 30, 640},
-		{10, 25, 1, 20},
-		{10, 25, 2, 25},
+		{10, 25, 2, 16},
+		{10, 25, 3, 20},
+		{10, 25, 4, 25},
 		{10, 10, 3, 10},
-		{1, 64, 1, 2},
-		{1, 64, 3, 8},
-		{1, 64, 6, 64},
+		{1, 64, 1, 2}, // at least a tick more
+		{1, 64, 3, 4},
 		{10, math.MaxInt, 0, 10},
-		{10, math.MaxInt, 3, 80},
-		{10, math.MaxInt, 70, math.MaxInt}, // doubling must not overflow
+		{10, math.MaxInt, 400, math.MaxInt}, // growth must not overflow
 	}
 	for _, tt := range tests {
 		if got := timeoutTicks(tt.base, tt.max, tt.failed); got != tt.want {
@@ -78,17 +74,14 @@ func TestTimeoutTicks(t *testing.T) {
 		}
 	}
 	// Over every count of failures: never below base or above max,
-	// doubling exactly until the cap.
+	// growing by a fifth (at least one tick) until the cap.
 	for _, lim := range []struct{ base, max int }{{1, 1000}, {7, 7 * 64}, {10, 100}, {3, math.MaxInt}} {
 		prev := 0
 		for f := range 100 {
 			got := timeoutTicks(lim.base, lim.max, f)
 			want := lim.base
 			if f > 0 {
-				want = min(2*prev, lim.max)
-				if prev > lim.max/2 {
-					want = lim.max
-				}
+				want = min(prev+prev/5+1, lim.max)
 			}
 			if got != want || got < lim.base || got > lim.max {
 				t.Fatalf("timeoutTicks(%d, %d, %d) = %d, want %d", lim.base, lim.max, f, got, want)

@@ -130,21 +130,22 @@ func (c *Core) checkBlockShape(b *chain.Block) error {
 		return errUnknownVoter
 	case len(b.Payload) > c.cfg.MaxPayloadTxs || b.PayloadBytes() > c.cfg.MaxPayloadBytes:
 		return errors.New("payload too large")
+	case len(b.FailedLeaders) > chain.MaxFailedLeaders(c.cfg.Validators.Len()):
+		return errors.New("too many failed leaders")
 	}
 	return nil
 }
 
-// verifyProposal checks a proposal fully, except for its parent link: the
-// proposer leads the round, the signature verifies, the certificates are
-// valid, and a block that skips rounds is justified by a TC.
+// verifyProposal checks a proposal fully, except for what needs its parent
+// (acceptProposal checks that, with who leads): the signature verifies,
+// the certificates are valid, and a block that skips rounds is justified
+// by a TC.
 func (c *Core) verifyProposal(p *chain.Proposal, h chain.Hash) error {
 	b := p.Block
 	if err := c.checkBlockShape(b); err != nil {
 		return err
 	}
-	if c.cfg.Election.Leader(b.Round) != b.Proposer {
-		return fmt.Errorf("validator %d does not lead round %d", b.Proposer, b.Round)
-	}
+
 	pub := c.cfg.Validators.Get(b.Proposer).PubKey
 	if !c.cfg.Verifier.Verify(pub, chain.ProposalSignBytes(c.cfg.ChainID, b.Round, h), p.Sig) {
 		return fmt.Errorf("proposal: %w", errBadSig)

@@ -199,9 +199,6 @@ func (n *Node) emitReady(rd *consensus.Ready) {
 	for _, c := range rd.Committed {
 		l.learn(c.Hash, c.Block.Height)
 	}
-	if s := rd.Safety; s != nil {
-		n.ownVoteToSelf(s, rd.Blocks, add)
-	}
 	// Certificates: those that new blocks carry, those of committed
 	// blocks, and a high QC or TC that rose (formed here, or learnt from
 	// a timeout or a certificate).
@@ -246,30 +243,6 @@ func (n *Node) emitReady(rd *consensus.Ready) {
 	clear(out)
 	l.pending = out[:0]
 	l.prune()
-}
-
-// ownVoteToSelf publishes the vote this validator casts when it leads the
-// next round: the core counts it directly, so no message shows it. It is
-// recognised by LastVotedRound rising with no timeout for that round and
-// a block of that round just inserted. If that is ambiguous, the vote is
-// published when a certificate that it signed is (see qcEvent).
-func (n *Node) ownVoteToSelf(s *consensus.SafetyState, blocks []*chain.Block, add func(uint64, int, events.Event)) {
-	l := &n.ev
-	r := s.LastVotedRound
-	if r <= l.voted {
-		return
-	}
-	l.voted = r
-	if (s.LastTimeout != nil && s.LastTimeout.Round == r) || n.leaderOf(r+1) != n.self || len(l.props[r]) != 1 {
-		return
-	}
-	if !slices.ContainsFunc(blocks, func(b *chain.Block) bool { return b.Round == r }) {
-		return
-	}
-	h := l.props[r][0]
-	if l.first(seenEvent{typ: events.Vote, validator: n.self, round: r, block: h}) {
-		add(r, phaseVote, n.voteEvent(&chain.Vote{Round: r, BlockHash: h, Voter: n.self}))
-	}
 }
 
 // qcEvent adds a QC's event unless it was published. A QC that this
@@ -338,13 +311,6 @@ func (n *Node) voteEvent(v *chain.Vote) events.Event {
 func (n *Node) timeoutEvent(t *chain.Timeout) events.Event {
 	return events.Event{Type: events.Timeout, Node: events.N(n.self), Round: events.N(t.Round), Validator: events.N(t.Voter),
 		HighQCRound: events.N(t.HighQC.Round)}
-}
-
-func (n *Node) leaderOf(round uint64) uint32 {
-	if r, ok := n.replica.(rounder); ok {
-		return r.Leader(round)
-	}
-	return consensus.RoundRobin{N: n.vals.Len()}.Leader(round)
 }
 
 // first records k and reports whether it is new.

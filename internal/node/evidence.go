@@ -71,7 +71,12 @@ type evidencePool struct {
 
 // evidenceRules are the rules a proof is judged by at round now.
 func (n *Node) evidenceRules(now uint64) chain.EvidenceRules {
-	return chain.EvidenceRules{Leader: n.election.Leader, Now: now, Window: evidenceWindow}
+	// No leader rule: who led a round is a function of the committed chain
+	// that a validator may see differently while it catches up, and an
+	// honest validator never signs two proposals for one round, whoever
+	// it believes leads it. Self-accusation is bounded like any proof: one
+	// pending per validator, one on the ledger per window.
+	return chain.EvidenceRules{Now: now, Window: evidenceWindow}
 }
 
 // lastRecorded returns the round of the latest proof against v on the

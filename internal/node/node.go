@@ -97,12 +97,11 @@ type Node struct {
 	commits     atomic.Uint64                 // commit batches, under admitMu: admission rereads the index
 	maxWaiting  int                           // clients are answered busy beyond this many waiting for a block
 	signLog     io.Writer
-	decodeLog   logLimiter         // frames from peers that do not decode
-	muted       mutes              // peers whose frames are dropped undecoded for a while
-	serve       *server            // peers' block and sync requests: serve.go
-	evidenceLog logLimiter         // evidence refused
-	election    consensus.Election // the leader rule, shared by the core and evidence checks
-	ev          eventLog           // the live event stream, see events.go
+	decodeLog   logLimiter // frames from peers that do not decode
+	muted       mutes      // peers whose frames are dropped undecoded for a while
+	serve       *server    // peers' block and sync requests: serve.go
+	evidenceLog logLimiter // evidence refused
+	ev          eventLog   // the live event stream, see events.go
 	closeOnce   sync.Once
 	closeError  error
 }
@@ -206,7 +205,6 @@ func (n *Node) build(o Options) error {
 	if err := checkBlockBudget(n.vals.Len(), tr.MaxFrame()); err != nil {
 		return err
 	}
-	n.election = consensus.RoundRobin{N: n.vals.Len()}
 	n.metrics.watchTransport(tr)
 	cfg := consensus.Config{
 		ChainID:         n.chainID,
@@ -218,7 +216,6 @@ func (n *Node) build(o Options) error {
 		BaseTimeout:     h.Node.BaseTimeout,
 		MaxTimeout:      h.Node.MaxTimeout,
 		EmptyBlockDelay: h.Node.EmptyBlockTicks,
-		Election:        n.election,
 		// Voters refuse what the node would never build, so a Byzantine
 		// leader's proposal cannot outgrow the frame either.
 		MaxPayloadTxs:   maxBlockTxs,
