@@ -79,10 +79,11 @@ func NewValidator(dir string) (*Validator, error) {
 				q: make(chan outFrame, 512)}
 		}
 	}
+	_, emptyBlock, base, maxTimeout := h.Node.Timing()
 	v.core, err = consensus.New(consensus.Config{
 		ChainID: v.ChainID, Validators: vals, Self: v.Self,
 		Signer: chain.Ed25519Signer{Key: h.Key}, Source: emptySource{}, Storage: v.store,
-		BaseTimeout: h.Node.BaseTimeout, MaxTimeout: h.Node.MaxTimeout, EmptyBlockDelay: h.Node.EmptyBlockTicks,
+		BaseTimeout: base, MaxTimeout: maxTimeout, EmptyBlockDelay: emptyBlock,
 	})
 	if err != nil {
 		return nil, err
@@ -153,7 +154,8 @@ func (v *Validator) Tap() <-chan consensus.Message {
 }
 
 func (v *Validator) loop(ctx context.Context) {
-	tick := time.NewTicker(time.Duration(v.home.Node.TickMillis) * time.Millisecond)
+	d, _, _, _ := v.home.Node.Timing()
+	tick := time.NewTicker(d)
 	defer tick.Stop()
 	for {
 		select {

@@ -81,11 +81,19 @@ type Node struct {
 	Peers     []Peer `json:"peers"`      // every validator, self included
 	LogLevel  string `json:"log_level"`  // debug, info, warn, error
 
-	// Consensus timing.
-	TickMillis      int `json:"tick_ms"`            // one logical tick
-	BaseTimeout     int `json:"base_timeout_ticks"` // round timeout when rounds succeed
-	MaxTimeout      int `json:"max_timeout_ticks"`
-	EmptyBlockTicks int `json:"empty_block_ticks"` // how long a leader waits for transactions before proposing an empty block
+	// BlockIntervalMillis is the one timing knob: how often an idle
+	// network commits a block (default 200). A leader with nothing to
+	// propose waits this long before an empty block; round timeouts adapt
+	// to observed round times by themselves (see consensus.Config).
+	BlockIntervalMillis int `json:"block_interval_ms"`
+
+	// Advanced overrides, derived when zero: the clock's resolution (10
+	// ms), and, in ticks, the empty-block wait (the block interval) and
+	// the initial and largest round timeouts (consensus's defaults).
+	TickMillis      int `json:"tick_ms,omitempty"`
+	EmptyBlockTicks int `json:"empty_block_ticks,omitempty"`
+	BaseTimeout     int `json:"base_timeout_ticks,omitempty"`
+	MaxTimeout      int `json:"max_timeout_ticks,omitempty"`
 
 	// MempoolMaxTxs bounds the transactions a validator holds pending
 	// (default 50,000: a few seconds of saturated throughput). Beyond it
@@ -106,21 +114,27 @@ type Peer struct {
 
 // Defaults fills unset tuning fields.
 func (n *Node) Defaults() {
-	if n.TickMillis <= 0 {
-		n.TickMillis = 10
-	}
-	if n.BaseTimeout <= 0 {
-		n.BaseTimeout = 100 // 1 s
-	}
-	if n.MaxTimeout <= 0 {
-		n.MaxTimeout = 16 * n.BaseTimeout
-	}
-	if n.EmptyBlockTicks <= 0 {
-		n.EmptyBlockTicks = 20 // 200 ms: idle chains still commit several blocks a second
+	if n.BlockIntervalMillis <= 0 {
+		n.BlockIntervalMillis = 200 // idle chains still commit several blocks a second
 	}
 	if n.LogLevel == "" {
 		n.LogLevel = "info"
 	}
+}
+
+// Timing returns the consensus clock: the tick, and in ticks the
+// empty-block wait and the initial and largest round timeouts (0 leaves
+// them to consensus's defaults, which follow from the empty-block wait).
+func (n *Node) Timing() (tick time.Duration, emptyBlock, base, maxTimeout int) {
+	ms := n.TickMillis
+	if ms <= 0 {
+		ms = 10
+	}
+	emptyBlock = n.EmptyBlockTicks
+	if emptyBlock <= 0 {
+		emptyBlock = max(1, n.BlockIntervalMillis/ms)
+	}
+	return time.Duration(ms) * time.Millisecond, emptyBlock, n.BaseTimeout, n.MaxTimeout
 }
 
 // Home is a node's home directory with its files loaded.

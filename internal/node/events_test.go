@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strategos/strategos/internal/consensus"
 	"github.com/strategos/strategos/internal/events"
 	"github.com/strategos/strategos/internal/testbin"
 )
@@ -200,6 +199,7 @@ func checkOrder(t *testing.T, self uint32, n int, evs []wireEvent) {
 	proposal, qc, commit := map[string]int{}, map[string]int{}, map[string]int{}
 	vote := map[voteKey]int{}
 	roundAt := map[uint64]int{}
+	leaderOf := map[uint64]uint32{}
 	var lastRound, lastHeight uint64
 	for i, e := range evs {
 		if e.Node == nil || *e.Node != self {
@@ -235,9 +235,10 @@ func checkOrder(t *testing.T, self uint32, n int, evs []wireEvent) {
 			if *e.Round <= lastRound {
 				t.Errorf("node %d: round %d after round %d", self, *e.Round, lastRound)
 			}
-			if want := (consensus.RoundRobin{N: n}).Leader(*e.Round); *e.Leader != want {
-				t.Errorf("node %d: round %d led by %d, want %d", self, *e.Round, *e.Leader, want)
+			if *e.Leader >= uint32(n) {
+				t.Errorf("node %d: round %d led by %d, not a validator", self, *e.Round, *e.Leader)
 			}
+			leaderOf[*e.Round] = *e.Leader
 			lastRound = *e.Round
 			roundAt[*e.Round] = i
 		case "dropped":
@@ -274,12 +275,11 @@ func checkOrder(t *testing.T, self uint32, n int, evs []wireEvent) {
 			if slices.Contains(e.Signers, self) {
 				need = append(need, self)
 			}
-			if (consensus.RoundRobin{N: n}).Leader(*e.Round+1) == self {
-				need, formed = e.Signers, formed+1 // this node formed it from the votes it received
-			}
-			// A peer's vote may overtake the proposal on the way here
-			// (they travel on different connections); this node's own vote
-			// follows the proposal.
+			// Every validator forms QCs from the votes it receives, but
+			// may learn one from a proposal first, so only its own vote
+			// is sure to precede it. A peer's vote may overtake the
+			// proposal on the way here (they travel on different
+			// connections); this node's own vote follows the proposal.
 			for _, s := range need {
 				v, ok := vote[voteKey{s, e.BlockHash}]
 				if !ok || v > i || (s == self && v < p) {
@@ -287,6 +287,13 @@ func checkOrder(t *testing.T, self uint32, n int, evs []wireEvent) {
 				}
 			}
 		case "proposal":
+			// The leader a round event announced is the one whose
+			// proposal this node shows for it.
+			if l, ok := leaderOf[*e.Round]; ok && *e.Validator != l && *e.Round > 1 {
+				formed = -1000
+				t.Errorf("node %d: round %d announced leader %d, proposal by %d", self, *e.Round, l, *e.Validator)
+			}
+			formed++
 			if isOwn(e) {
 				if r, ok := roundAt[*e.Round]; !ok || r > i {
 					t.Errorf("node %d: own proposal for round %d at %d, round event at %d (%v)", self, *e.Round, i, r, ok)
@@ -294,8 +301,8 @@ func checkOrder(t *testing.T, self uint32, n int, evs []wireEvent) {
 			}
 		}
 	}
-	if checked < 8 || formed < 1 {
-		t.Fatalf("node %d: checked %d commits and %d QCs formed here: too few", self, checked, formed)
+	if checked < 8 || formed < 8 {
+		t.Fatalf("node %d: checked %d commits and %d proposals against their round's leader: too few", self, checked, formed)
 	}
 }
 

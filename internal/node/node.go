@@ -117,6 +117,7 @@ func New(o Options) (*Node, error) {
 	if h == nil {
 		return nil, errors.New("node: no home")
 	}
+	tick, _, _, _ := h.Node.Timing()
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -141,7 +142,7 @@ func New(o Options) (*Node, error) {
 	n := &Node{
 		home: h, chainID: chainID, vals: vals, self: h.Node.Index, behavior: behavior,
 		log:        log.With("node", h.Node.Index),
-		tick:       time.Duration(h.Node.TickMillis) * time.Millisecond,
+		tick:       tick,
 		store:      st,
 		pool:       mempool.New(mempool.Config{MaxTxs: h.Node.MempoolMaxTxs}),
 		maxWaiting: cmp.Or(h.Node.MempoolMaxWaiting, defaultMaxWaiting),
@@ -206,6 +207,7 @@ func (n *Node) build(o Options) error {
 		return err
 	}
 	n.metrics.watchTransport(tr)
+	_, emptyBlock, base, maxTimeout := h.Node.Timing()
 	cfg := consensus.Config{
 		ChainID:         n.chainID,
 		Validators:      n.vals,
@@ -213,9 +215,9 @@ func (n *Node) build(o Options) error {
 		Signer:          chain.Ed25519Signer{Key: h.Key},
 		Source:          source{n},
 		Storage:         n.store,
-		BaseTimeout:     h.Node.BaseTimeout,
-		MaxTimeout:      h.Node.MaxTimeout,
-		EmptyBlockDelay: h.Node.EmptyBlockTicks,
+		BaseTimeout:     base,
+		MaxTimeout:      maxTimeout,
+		EmptyBlockDelay: emptyBlock,
 		// Voters refuse what the node would never build, so a Byzantine
 		// leader's proposal cannot outgrow the frame either.
 		MaxPayloadTxs:   maxBlockTxs,
