@@ -57,7 +57,8 @@ type CommitPoint struct {
 	At         int64  // virtual ms of its first honest commit
 	Round      uint64 // round it was proposed in
 	Proposer   uint32
-	ProposedAt int64 // virtual ms, from the block's time
+	ProposedAt int64    // virtual ms, from the block's time
+	Failed     []uint32 // leaders of the rounds it skipped (Block.FailedLeaders)
 }
 
 // Trace is the timeline of a duration-mode run.
@@ -117,6 +118,7 @@ func (r *run) traceCommit(c consensus.Commit) {
 		Round:      c.Block.Round,
 		Proposer:   c.Block.Proposer,
 		ProposedAt: c.Block.Time / 1e6,
+		Failed:     c.Block.FailedLeaders,
 	})
 	if p := int(c.Block.Proposer); p < len(t.Proposed) {
 		t.Proposed[p]++
