@@ -79,6 +79,7 @@ type Core struct {
 
 	out   Ready
 	stats Stats
+	inv   invariantState
 }
 
 type seenKey struct {

@@ -147,7 +147,20 @@ func (n *testNet) deliverOne() {
 	}
 	n.handled[m.Kind()]++
 	n.cores[m.To].Step(m)
+	n.invariants(m.To)
 	n.collect(m.To)
+}
+
+// invariants fails the test at once if core i broke an invariant, unless
+// the test switched a safety rule off on purpose.
+func (n *testNet) invariants(i uint32) {
+	n.tb.Helper()
+	if u := n.cfgs[i].Unsafe; u.SkipVoteRoundCheck || u.SkipCommitRoundCheck {
+		return
+	}
+	if err := n.cores[i].CheckInvariants(); err != nil {
+		n.tb.Fatalf("validator %d: %v", i, err)
+	}
 }
 
 // step is one tick of time: every running core ticks, then everything
@@ -157,6 +170,7 @@ func (n *testNet) step() {
 	for i := range n.cores {
 		if !n.down[i] {
 			n.cores[i].Tick()
+			n.invariants(uint32(i))
 			n.collect(uint32(i))
 		}
 	}

@@ -252,11 +252,28 @@ func (r *run) loop() {
 			r.schedule(&event{at: r.now + tickMillis, kind: evTick, node: e.node})
 		}
 		r.drain(e.node)
+		if r.checkInvariants(e.node); r.res.Violation != "" {
+			break
+		}
 		if r.done() {
 			break
 		}
 	}
 	r.finish()
+}
+
+// checkInvariants fails the run, loudly, if an honest core's state breaks
+// what must always hold (see consensus.Core.CheckInvariants).
+func (r *run) checkInvariants(i int) {
+	n := r.nodes[i]
+	if n.byz || n.replica == nil {
+		return
+	}
+	if c, ok := n.replica.(*consensus.Core); ok {
+		if err := c.CheckInvariants(); err != nil {
+			r.res.Violation = fmt.Sprintf("validator %d at %d ms: %v", i, r.now, err)
+		}
+	}
 }
 
 // drain applies a replica's Ready in the order the core requires: persist,
