@@ -85,6 +85,11 @@ type Config struct {
 	// consecutive failed round, up to MaxTimeout.
 	BaseTimeout int // default 10, or 5 * EmptyBlockDelay if that is larger
 	MinTimeout  int // default: the larger of BaseTimeout/2 and 2*EmptyBlockDelay + 2
+	// MinBusyTimeout is the floor instead when the block the next leader
+	// extends (or an uncommitted ancestor) carries transactions: that
+	// leader does not wait EmptyBlockDelay (default MinTimeout/8, at least
+	// 2 ticks).
+	MinBusyTimeout int
 	MaxTimeout  int // default 16 * BaseTimeout
 
 	MaxPayloadTxs   int // largest accepted payload, in transactions (default 10,000)
@@ -141,6 +146,12 @@ func (c *Config) validate() error {
 	}
 	if c.MinTimeout <= 0 {
 		c.MinTimeout = max(c.BaseTimeout/2, 2*c.EmptyBlockDelay+2)
+	}
+	if c.MinBusyTimeout <= 0 {
+		c.MinBusyTimeout = max(2, c.MinTimeout/8)
+	}
+	if c.MinBusyTimeout > c.MinTimeout {
+		c.MinBusyTimeout = c.MinTimeout
 	}
 	if c.MaxTimeout < c.BaseTimeout {
 		c.MaxTimeout = 16 * c.BaseTimeout

@@ -372,9 +372,16 @@ func (c *Core) sign(msg []byte) []byte { return c.cfg.Signer.Sign(msg) }
 // inactive or failed, so that such a round costs little when it fails. A
 // local timer cannot affect safety, only how soon a round is given up.
 func (c *Core) timeout() int {
-	base := min(max((2*c.slowRound16+15)/16, c.cfg.MinTimeout), c.cfg.MaxTimeout)
+	floor := c.cfg.MinTimeout
+	if c.payloadAbove(c.safety.HighQC.BlockHash) {
+		// The next leader extends transactions, so it proposes at once
+		// rather than waiting EmptyBlockDelay: the floor that protects an
+		// idle leader's wait is not needed.
+		floor = c.cfg.MinBusyTimeout
+	}
+	base := min(max((2*c.slowRound16+15)/16, floor), c.cfg.MaxTimeout)
 	if c.Standing(c.Leader(c.round)) != leader.Active {
-		base = max(c.cfg.MinTimeout, base/2)
+		base = max(floor, base/2)
 	}
 	return timeoutTicks(base, c.cfg.MaxTimeout, c.failedRounds)
 }

@@ -236,7 +236,7 @@ func TestFaultTableTiny(t *testing.T) {
 	if crash.Recovery == nil || crash.Recovery.Runs != 1 || crash.Restart != nil {
 		t.Fatalf("crash row %+v", crash)
 	}
-	if restart.Restart == nil || restart.Leads == nil || restart.Leads.Reached != 1 || restart.Leads.Mean > 1000 {
+	if restart.Restart == nil || restart.Leads == nil || restart.Leads.Reached != 1 || restart.Leads.Mean > 3000 {
 		t.Fatalf("restart row: %+v, leads %+v", restart, restart.Leads)
 	}
 	md := tc.Markdown(rows)

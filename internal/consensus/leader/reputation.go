@@ -13,8 +13,8 @@
 //     does not lead until its failures leave the window);
 //   - active, if it proposed a committed block or voted in a recorded QC
 //     within the (shorter) voter window: weight ActiveWeight;
-//   - inactive otherwise: weight InactiveWeight, small but not zero, so a
-//     validator that restarted gets a turn and, by voting, becomes active.
+//   - inactive otherwise: weight InactiveWeight (0: a validator that
+//     restarted becomes active by voting, without a turn as leader).
 //
 // The leader of round r is drawn, with these weights times voting power,
 // by a hash of the chain id and r. The window is read from the chain that
@@ -47,7 +47,9 @@ import (
 // docs/consensus.md explains the choices.
 type Params struct {
 	// ProposerWindow is how many committed blocks' proposers and failed
-	// leaders count (default 10n, at least 20).
+	// leaders count (default 10n, at least 100: blocks come by the hundred
+	// a second at light load, and a failing leader should stay out for
+	// longer than a fraction of a second).
 	ProposerWindow int
 	// VoterWindow is how many committed blocks' QC signers count as signs
 	// of life (default 2n, at least 8): a quorum certificate names only
@@ -59,7 +61,11 @@ type Params struct {
 	// ten times, so one failure is enough; a validator that failed only
 	// loses its turns, not the network its speed).
 	FailurePercent int
-	// Weights of the three standings (defaults 1000, 10, 0).
+	// Weights of the three standings (defaults 1000, 0, 0). Aptos gives
+	// inactive validators 10 and failed ones 1; at the hundreds of rounds
+	// a second that Strategos runs at light load, that still elects a
+	// dead validator every few seconds. A restarted validator becomes
+	// active by voting, so it needs no turn to recover.
 	ActiveWeight, InactiveWeight, FailedWeight uint64
 	// Retain is how many committed blocks of history are kept (default
 	// ProposerWindow + 256): enough to answer for rounds well behind the
@@ -69,7 +75,7 @@ type Params struct {
 
 func (p Params) withDefaults(n int) Params {
 	if p.ProposerWindow <= 0 {
-		p.ProposerWindow = max(10*n, 20)
+		p.ProposerWindow = max(10*n, 100)
 	}
 	if p.VoterWindow <= 0 {
 		p.VoterWindow = max(2*n, 8)
@@ -79,9 +85,6 @@ func (p Params) withDefaults(n int) Params {
 	}
 	if p.ActiveWeight == 0 {
 		p.ActiveWeight = 1000
-	}
-	if p.InactiveWeight == 0 {
-		p.InactiveWeight = 10
 	}
 	if p.Retain < p.ProposerWindow {
 		p.Retain = p.ProposerWindow + 256
