@@ -90,7 +90,7 @@ type Config struct {
 	// leader does not wait EmptyBlockDelay (default MinTimeout/8, at least
 	// 2 ticks).
 	MinBusyTimeout int
-	MaxTimeout  int // default 16 * BaseTimeout
+	MaxTimeout     int // default 16 * BaseTimeout
 
 	MaxPayloadTxs   int // largest accepted payload, in transactions (default 10,000)
 	MaxPayloadBytes int // and in bytes (default 16 MiB)
