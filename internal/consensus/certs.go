@@ -99,6 +99,28 @@ func (c *Core) addVote(v *chain.Vote, from uint32) {
 	slices.SortFunc(sigs, func(a, b chain.Signature) int { return int(a.Signer) - int(b.Signer) })
 	qc := &chain.QC{Round: v.Round, BlockHash: v.BlockHash, Votes: sigs}
 	c.remember(qc.Digest())
+	if next := c.leaderFor(v.Round+1, v.BlockHash); next != c.cfg.Self {
+		c.send(next, Message{QC: qc})
+	}
+	c.processQC(qc, from)
+}
+
+// onQC learns a certificate another validator formed (see Message.QC). A
+// QC no higher than this validator's own is dropped before its signatures
+// are checked, so repeating one costs nothing; a higher one is verified
+// once, like any certificate.
+func (c *Core) onQC(qc *chain.QC, from uint32) {
+	switch {
+	case qc.Round <= c.safety.HighQC.Round:
+		return // known or superseded
+	case qc.Round > c.round+futureRounds:
+		c.drop("qc too far in the future")
+		return
+	}
+	if err := c.verifyQC(qc); err != nil {
+		c.drop("invalid qc")
+		return
+	}
 	c.processQC(qc, from)
 }
 

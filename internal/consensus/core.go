@@ -199,7 +199,7 @@ func (c *Core) Step(m Message) {
 	}
 	n := 0
 	for _, set := range []bool{m.Proposal != nil, m.Vote != nil, m.Timeout != nil, m.BlockRequest != nil,
-		m.BlockResponse != nil, m.SyncRequest != nil, m.SyncResponse != nil} {
+		m.BlockResponse != nil, m.SyncRequest != nil, m.SyncResponse != nil, m.QC != nil} {
 		if set {
 			n++
 		}
@@ -223,6 +223,8 @@ func (c *Core) Step(m Message) {
 		c.onSyncRequest(m.SyncRequest, m.From)
 	case m.SyncResponse != nil:
 		c.onSyncResponse(m.SyncResponse, m.From)
+	case m.QC != nil:
+		c.onQC(m.QC, m.From)
 	}
 	c.proposeIfDue()
 }

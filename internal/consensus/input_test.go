@@ -102,6 +102,21 @@ func TestInvalidInputIsDropped(t *testing.T) {
 			},
 		},
 		{
+			// A QC formed elsewhere moves the next leader on even when
+			// the votes never reached it.
+			name: "control: a QC sent by the validator that formed it", to: 2,
+			msg:    func(f *fixture) Message { return Message{From: 0, QC: f.net.qc(1, f.h1, 0, 1, 3)} },
+			accept: inRound(2),
+		},
+		{
+			name: "QC message with an invalid vote signature", to: 2, reason: "invalid qc",
+			msg: func(f *fixture) Message {
+				qc := f.net.qc(1, f.h1, 0, 1, 3)
+				qc.Votes[2].Sig = corrupt(qc.Votes[2].Sig)
+				return Message{From: 0, QC: qc}
+			},
+		},
+		{
 			name: "QC with an unknown signer", to: 0, reason: "invalid proposal",
 			msg: func(f *fixture) Message { return Message{From: 2, Proposal: f.round2(f.net.qc(1, f.h1, 0, 1, 7))} },
 		},

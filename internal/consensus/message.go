@@ -19,6 +19,11 @@ type Message struct {
 	BlockResponse *BlockResponse
 	SyncRequest   *SyncRequest
 	SyncResponse  *SyncResponse
+	// QC is a certificate a validator formed from the votes it received,
+	// sent to the leader of the next round: a Byzantine voter can keep its
+	// vote from that leader alone (an equivocating leader's twin does), and
+	// without the QC the leader could not propose.
+	QC *chain.QC
 }
 
 // Kind names the message's payload, for logs and statistics.
@@ -38,6 +43,8 @@ func (m Message) Kind() string {
 		return "sync-request"
 	case m.SyncResponse != nil:
 		return "sync-response"
+	case m.QC != nil:
+		return "qc"
 	}
 	return "empty"
 }

@@ -59,6 +59,14 @@ func TestKillRestartCatchUp(t *testing.T) {
 	})
 	t.Logf("node %d caught up to height %d in %v", victim, target, time.Since(restarted).Round(time.Millisecond))
 
+	// The network recovers from the kill in well under a second (leader
+	// reputation skips the dead validator), so the load has run only
+	// briefly: keep it going, with all four validators up, until it has
+	// offered enough to judge.
+	waitFor(t, 60*time.Second, "200 transactions accepted", func() (bool, string) {
+		accepted, _, _, _ := load.results()
+		return len(accepted) >= 200, fmt.Sprintf("%d accepted", len(accepted))
+	})
 	// Stop the load and give pending transactions a few heights to commit.
 	load.stop()
 	_, hi, err := c.minMax(all)

@@ -140,6 +140,7 @@ var envelopeKinds = map[protowire.Number]envelopeKind{
 	5: {msg("block response", blocksField), func(l *Limits) int { return l.FrameBytes }},
 	6: {msg("sync request"), func(l *Limits) int { return l.SmallBytes }},
 	7: {msg("sync response", blocksField, fm(2, "qc", qcSchema, once)), func(l *Limits) int { return l.FrameBytes }},
+	8: {qcSchema, func(l *Limits) int { return l.CertBytes }},
 	10: {msg("tx batch", field{num: 1, name: "transactions", maxLen: func(l *Limits) int { return l.TxBytes },
 		max: func(l *Limits) int { return l.BatchTxs }}), func(l *Limits) int { return l.FrameBytes }},
 	11: {evidenceSchema, func(l *Limits) int { return l.CertBytes }},

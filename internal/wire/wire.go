@@ -43,6 +43,7 @@ func (e *Envelope) kind() (string, error) {
 		{m.BlockResponse != nil, "block response"},
 		{m.SyncRequest != nil, "sync request"},
 		{m.SyncResponse != nil, "sync response"},
+		{m.QC != nil, "qc"},
 	} {
 		if p.set {
 			n, kind = n+1, p.name
@@ -123,6 +124,11 @@ func envelopePB(e *Envelope) (*wirepb.Envelope, error) {
 			return nil, fmt.Errorf("sync response: %w", err)
 		}
 		return &wirepb.Envelope{Payload: &wirepb.Envelope_SyncResponse{SyncResponse: syncResponsePB(m.SyncResponse)}}, nil
+	case m.QC != nil:
+		if err := checkQC(m.QC); err != nil {
+			return nil, fmt.Errorf("qc: %w", err)
+		}
+		return &wirepb.Envelope{Payload: &wirepb.Envelope_Qc{Qc: qcPB(m.QC)}}, nil
 	}
 }
 
@@ -175,6 +181,8 @@ func (d Decoder) Decode(b []byte) (Envelope, error) {
 		err = decodeAs("sync request", &m.SyncRequest, p.SyncRequest, syncRequestFrom, checkSyncRequest)
 	case *wirepb.Envelope_SyncResponse:
 		err = decodeAs("sync response", &m.SyncResponse, p.SyncResponse, syncResponseFrom, checkSyncResponse)
+	case *wirepb.Envelope_Qc:
+		err = decodeAs("qc", &m.QC, p.Qc, qcFrom, checkQC)
 	case *wirepb.Envelope_TxBatch:
 		e.TxBatch = txsFrom(p.TxBatch.GetTxs())
 		if err = checkTxBatch(e.TxBatch); err != nil {

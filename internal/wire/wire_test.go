@@ -62,6 +62,7 @@ func TestRoundTrip(t *testing.T) {
 			VoteA: &chain.Vote{Round: 5, BlockHash: h(1), Voter: 2, Sig: sig(1)}, VoteB: &chain.Vote{Round: 5, BlockHash: h(2), Voter: 2, Sig: sig(2)}}}},
 		{"sync request", Envelope{Msg: consensus.Message{SyncRequest: &consensus.SyncRequest{From: 7, Count: 64}}}},
 		{"sync response", Envelope{Msg: consensus.Message{SyncResponse: &consensus.SyncResponse{Blocks: []*chain.Block{sampleBlock(2), sampleBlock(3)}, QC: sampleBlock(3).QC}}}},
+		{"qc", Envelope{Msg: consensus.Message{QC: sampleBlock(3).QC}}},
 		{"block response with genesis", Envelope{Msg: consensus.Message{BlockResponse: &consensus.BlockResponse{Blocks: []*chain.Block{{StateRoot: h(1)}}}}}},
 		{"tx batch", Envelope{TxBatch: [][]byte{[]byte("a"), nil, []byte("ccc")}}},
 	}

@@ -101,6 +101,7 @@ type Envelope struct {
 	//	*Envelope_BlockResponse
 	//	*Envelope_SyncRequest
 	//	*Envelope_SyncResponse
+	//	*Envelope_Qc
 	//	*Envelope_TxBatch
 	//	*Envelope_Evidence
 	Payload       isEnvelope_Payload `protobuf_oneof:"payload"`
@@ -208,6 +209,15 @@ func (x *Envelope) GetSyncResponse() *SyncResponse {
 	return nil
 }
 
+func (x *Envelope) GetQc() *QC {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_Qc); ok {
+			return x.Qc
+		}
+	}
+	return nil
+}
+
 func (x *Envelope) GetTxBatch() *TxBatch {
 	if x != nil {
 		if x, ok := x.Payload.(*Envelope_TxBatch); ok {
@@ -256,7 +266,12 @@ type Envelope_SyncRequest struct {
 }
 
 type Envelope_SyncResponse struct {
-	SyncResponse *SyncResponse `protobuf:"bytes,7,opt,name=sync_response,json=syncResponse,proto3,oneof"` // 8-9 are free for further consensus messages.
+	SyncResponse *SyncResponse `protobuf:"bytes,7,opt,name=sync_response,json=syncResponse,proto3,oneof"`
+}
+
+type Envelope_Qc struct {
+	// A QC a validator formed, sent to the next leader.
+	Qc *QC `protobuf:"bytes,8,opt,name=qc,proto3,oneof"` // 9 is free for a further consensus message.
 }
 
 type Envelope_TxBatch struct {
@@ -281,6 +296,8 @@ func (*Envelope_BlockResponse) isEnvelope_Payload() {}
 func (*Envelope_SyncRequest) isEnvelope_Payload() {}
 
 func (*Envelope_SyncResponse) isEnvelope_Payload() {}
+
+func (*Envelope_Qc) isEnvelope_Payload() {}
 
 func (*Envelope_TxBatch) isEnvelope_Payload() {}
 
@@ -1471,7 +1488,7 @@ var File_strategos_wire_v1_wire_proto protoreflect.FileDescriptor
 
 const file_strategos_wire_v1_wire_proto_rawDesc = "" +
 	"\n" +
-	"\x1cstrategos/wire/v1/wire.proto\x12\x11strategos.wire.v1\"\xcb\x04\n" +
+	"\x1cstrategos/wire/v1/wire.proto\x12\x11strategos.wire.v1\"\xf4\x04\n" +
 	"\bEnvelope\x129\n" +
 	"\bproposal\x18\x01 \x01(\v2\x1b.strategos.wire.v1.ProposalH\x00R\bproposal\x12-\n" +
 	"\x04vote\x18\x02 \x01(\v2\x17.strategos.wire.v1.VoteH\x00R\x04vote\x126\n" +
@@ -1479,7 +1496,8 @@ const file_strategos_wire_v1_wire_proto_rawDesc = "" +
 	"\rblock_request\x18\x04 \x01(\v2\x1f.strategos.wire.v1.BlockRequestH\x00R\fblockRequest\x12I\n" +
 	"\x0eblock_response\x18\x05 \x01(\v2 .strategos.wire.v1.BlockResponseH\x00R\rblockResponse\x12C\n" +
 	"\fsync_request\x18\x06 \x01(\v2\x1e.strategos.wire.v1.SyncRequestH\x00R\vsyncRequest\x12F\n" +
-	"\rsync_response\x18\a \x01(\v2\x1f.strategos.wire.v1.SyncResponseH\x00R\fsyncResponse\x127\n" +
+	"\rsync_response\x18\a \x01(\v2\x1f.strategos.wire.v1.SyncResponseH\x00R\fsyncResponse\x12'\n" +
+	"\x02qc\x18\b \x01(\v2\x15.strategos.wire.v1.QCH\x00R\x02qc\x127\n" +
 	"\btx_batch\x18\n" +
 	" \x01(\v2\x1a.strategos.wire.v1.TxBatchH\x00R\atxBatch\x129\n" +
 	"\bevidence\x18\v \x01(\v2\x1b.strategos.wire.v1.EvidenceH\x00R\bevidenceB\t\n" +
@@ -1630,36 +1648,37 @@ var file_strategos_wire_v1_wire_proto_depIdxs = []int32{
 	12, // 4: strategos.wire.v1.Envelope.block_response:type_name -> strategos.wire.v1.BlockResponse
 	13, // 5: strategos.wire.v1.Envelope.sync_request:type_name -> strategos.wire.v1.SyncRequest
 	14, // 6: strategos.wire.v1.Envelope.sync_response:type_name -> strategos.wire.v1.SyncResponse
-	2,  // 7: strategos.wire.v1.Envelope.tx_batch:type_name -> strategos.wire.v1.TxBatch
-	15, // 8: strategos.wire.v1.Envelope.evidence:type_name -> strategos.wire.v1.Evidence
-	5,  // 9: strategos.wire.v1.Block.qc:type_name -> strategos.wire.v1.QC
-	4,  // 10: strategos.wire.v1.QC.votes:type_name -> strategos.wire.v1.Signature
-	5,  // 11: strategos.wire.v1.Timeout.high_qc:type_name -> strategos.wire.v1.QC
-	9,  // 12: strategos.wire.v1.Timeout.last_tc:type_name -> strategos.wire.v1.TC
-	5,  // 13: strategos.wire.v1.TC.high_qc:type_name -> strategos.wire.v1.QC
-	8,  // 14: strategos.wire.v1.TC.timeouts:type_name -> strategos.wire.v1.TimeoutSig
-	3,  // 15: strategos.wire.v1.Proposal.block:type_name -> strategos.wire.v1.Block
-	9,  // 16: strategos.wire.v1.Proposal.tc:type_name -> strategos.wire.v1.TC
-	3,  // 17: strategos.wire.v1.BlockResponse.blocks:type_name -> strategos.wire.v1.Block
-	3,  // 18: strategos.wire.v1.SyncResponse.blocks:type_name -> strategos.wire.v1.Block
-	5,  // 19: strategos.wire.v1.SyncResponse.qc:type_name -> strategos.wire.v1.QC
-	0,  // 20: strategos.wire.v1.Evidence.kind:type_name -> strategos.wire.v1.Evidence.Kind
-	10, // 21: strategos.wire.v1.Evidence.proposal_a:type_name -> strategos.wire.v1.Proposal
-	10, // 22: strategos.wire.v1.Evidence.proposal_b:type_name -> strategos.wire.v1.Proposal
-	6,  // 23: strategos.wire.v1.Evidence.vote_a:type_name -> strategos.wire.v1.Vote
-	6,  // 24: strategos.wire.v1.Evidence.vote_b:type_name -> strategos.wire.v1.Vote
-	17, // 25: strategos.wire.v1.Evidence.header_a:type_name -> strategos.wire.v1.SignedHeader
-	17, // 26: strategos.wire.v1.Evidence.header_b:type_name -> strategos.wire.v1.SignedHeader
-	5,  // 27: strategos.wire.v1.Header.qc:type_name -> strategos.wire.v1.QC
-	16, // 28: strategos.wire.v1.SignedHeader.header:type_name -> strategos.wire.v1.Header
-	5,  // 29: strategos.wire.v1.SafetyState.high_qc:type_name -> strategos.wire.v1.QC
-	7,  // 30: strategos.wire.v1.SafetyState.last_timeout:type_name -> strategos.wire.v1.Timeout
-	9,  // 31: strategos.wire.v1.SafetyState.high_tc:type_name -> strategos.wire.v1.TC
-	32, // [32:32] is the sub-list for method output_type
-	32, // [32:32] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	5,  // 7: strategos.wire.v1.Envelope.qc:type_name -> strategos.wire.v1.QC
+	2,  // 8: strategos.wire.v1.Envelope.tx_batch:type_name -> strategos.wire.v1.TxBatch
+	15, // 9: strategos.wire.v1.Envelope.evidence:type_name -> strategos.wire.v1.Evidence
+	5,  // 10: strategos.wire.v1.Block.qc:type_name -> strategos.wire.v1.QC
+	4,  // 11: strategos.wire.v1.QC.votes:type_name -> strategos.wire.v1.Signature
+	5,  // 12: strategos.wire.v1.Timeout.high_qc:type_name -> strategos.wire.v1.QC
+	9,  // 13: strategos.wire.v1.Timeout.last_tc:type_name -> strategos.wire.v1.TC
+	5,  // 14: strategos.wire.v1.TC.high_qc:type_name -> strategos.wire.v1.QC
+	8,  // 15: strategos.wire.v1.TC.timeouts:type_name -> strategos.wire.v1.TimeoutSig
+	3,  // 16: strategos.wire.v1.Proposal.block:type_name -> strategos.wire.v1.Block
+	9,  // 17: strategos.wire.v1.Proposal.tc:type_name -> strategos.wire.v1.TC
+	3,  // 18: strategos.wire.v1.BlockResponse.blocks:type_name -> strategos.wire.v1.Block
+	3,  // 19: strategos.wire.v1.SyncResponse.blocks:type_name -> strategos.wire.v1.Block
+	5,  // 20: strategos.wire.v1.SyncResponse.qc:type_name -> strategos.wire.v1.QC
+	0,  // 21: strategos.wire.v1.Evidence.kind:type_name -> strategos.wire.v1.Evidence.Kind
+	10, // 22: strategos.wire.v1.Evidence.proposal_a:type_name -> strategos.wire.v1.Proposal
+	10, // 23: strategos.wire.v1.Evidence.proposal_b:type_name -> strategos.wire.v1.Proposal
+	6,  // 24: strategos.wire.v1.Evidence.vote_a:type_name -> strategos.wire.v1.Vote
+	6,  // 25: strategos.wire.v1.Evidence.vote_b:type_name -> strategos.wire.v1.Vote
+	17, // 26: strategos.wire.v1.Evidence.header_a:type_name -> strategos.wire.v1.SignedHeader
+	17, // 27: strategos.wire.v1.Evidence.header_b:type_name -> strategos.wire.v1.SignedHeader
+	5,  // 28: strategos.wire.v1.Header.qc:type_name -> strategos.wire.v1.QC
+	16, // 29: strategos.wire.v1.SignedHeader.header:type_name -> strategos.wire.v1.Header
+	5,  // 30: strategos.wire.v1.SafetyState.high_qc:type_name -> strategos.wire.v1.QC
+	7,  // 31: strategos.wire.v1.SafetyState.last_timeout:type_name -> strategos.wire.v1.Timeout
+	9,  // 32: strategos.wire.v1.SafetyState.high_tc:type_name -> strategos.wire.v1.TC
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_strategos_wire_v1_wire_proto_init() }
@@ -1675,6 +1694,7 @@ func file_strategos_wire_v1_wire_proto_init() {
 		(*Envelope_BlockResponse)(nil),
 		(*Envelope_SyncRequest)(nil),
 		(*Envelope_SyncResponse)(nil),
+		(*Envelope_Qc)(nil),
 		(*Envelope_TxBatch)(nil),
 		(*Envelope_Evidence)(nil),
 	}
