@@ -149,23 +149,27 @@ func New(cfg Config) (*Core, error) {
 }
 
 // loadLeaderHistory feeds the leader rule the latest committed blocks
-// from storage, as many as its proposer window reads: each block records
-// its failed leaders, so nothing older is needed to draw the same leaders
-// as validators that never restarted.
+// from storage, as far back as its windows read (HistoryNeeded): each
+// block records its failed leaders, so nothing older is needed to draw the
+// same leaders as validators that never restarted.
 func (c *Core) loadLeaderHistory() {
 	s := c.cfg.Storage
 	if s == nil || c.tip.Height == 0 {
 		return
 	}
-	w := uint64(c.rep.Params().ProposerWindow + c.rep.Params().VoterWindow)
-	from := uint64(1)
-	if c.tip.Height > w {
-		from = c.tip.Height - w + 1
-	}
-	for h := from; h <= c.tip.Height; h++ {
-		if b, _, _, ok := s.CommittedBlock(h); ok {
-			c.rep.Commit(b)
+	var back []*chain.Block
+	for h := c.tip.Height; h >= 1; h-- {
+		b, _, _, ok := s.CommittedBlock(h)
+		if !ok {
+			break
 		}
+		back = append(back, b)
+		if !c.rep.HistoryNeeded(len(back), b.Time, c.tip.Time) {
+			break
+		}
+	}
+	for i := len(back) - 1; i >= 0; i-- {
+		c.rep.Commit(back[i])
 	}
 }
 

@@ -8,9 +8,9 @@
 // parent (chain.Block.FailedLeaders), and its QC names who voted for the
 // parent. Over a window of recent committed blocks a validator is:
 //
-//   - failed, if at least FailurePercent of its turns as leader failed,
-//     or it failed in a round since the parent: weight FailedWeight (0: it
-//     does not lead until its failures leave the window);
+//   - failed, if it failed as leader within the window, or in a round
+//     since the parent: weight FailedWeight (0: it does not lead until its
+//     failures leave the window);
 //   - active, if it proposed a committed block or voted in a recorded QC
 //     within the (shorter) voter window: weight ActiveWeight;
 //   - inactive otherwise: weight InactiveWeight (0: a validator that
@@ -47,20 +47,20 @@ import (
 // docs/consensus.md explains the choices.
 type Params struct {
 	// ProposerWindow is how many committed blocks' proposers and failed
-	// leaders count (default 10n, at least 100: blocks come by the hundred
-	// a second at light load, and a failing leader should stay out for
-	// longer than a fraction of a second).
+	// leaders count (default 10n, at least 40), and ProposerSpan how much
+	// chain time, by block times (default 10 s): a failure counts while it
+	// is within either, so a failed leader stays out for at least 10 s
+	// even at light load, when blocks come by the hundred a second, and
+	// for 10n blocks under load, when one block takes a fraction of a
+	// second. MaxWindow caps the blocks read (default 4096).
 	ProposerWindow int
+	ProposerSpan   int64 // nanoseconds
+	MaxWindow      int
 	// VoterWindow is how many committed blocks' QC signers count as signs
 	// of life (default 2n, at least 8): a quorum certificate names only
 	// 2f+1 of the voters, so a slow honest validator needs a few blocks to
 	// show up in one.
 	VoterWindow int
-	// FailurePercent is the share of failed turns from which a validator
-	// counts as failed (default 5: in the window a validator leads about
-	// ten times, so one failure is enough; a validator that failed only
-	// loses its turns, not the network its speed).
-	FailurePercent int
 	// Weights of the three standings (defaults 1000, 0, 0). Aptos gives
 	// inactive validators 10 and failed ones 1; at the hundreds of rounds
 	// a second that Strategos runs at light load, that still elects a
@@ -68,26 +68,29 @@ type Params struct {
 	// active by voting, so it needs no turn to recover.
 	ActiveWeight, InactiveWeight, FailedWeight uint64
 	// Retain is how many committed blocks of history are kept (default
-	// ProposerWindow + 256): enough to answer for rounds well behind the
-	// current one, as evidence and late messages need.
+	// MaxWindow + 256): enough to answer for rounds well behind the
+	// current one, as late messages need.
 	Retain int
 }
 
 func (p Params) withDefaults(n int) Params {
 	if p.ProposerWindow <= 0 {
-		p.ProposerWindow = max(10*n, 100)
+		p.ProposerWindow = max(10*n, 40)
+	}
+	if p.ProposerSpan <= 0 {
+		p.ProposerSpan = 10e9
+	}
+	if p.MaxWindow < p.ProposerWindow {
+		p.MaxWindow = max(4096, p.ProposerWindow)
 	}
 	if p.VoterWindow <= 0 {
 		p.VoterWindow = max(2*n, 8)
 	}
-	if p.FailurePercent <= 0 {
-		p.FailurePercent = 5
-	}
 	if p.ActiveWeight == 0 {
 		p.ActiveWeight = 1000
 	}
-	if p.Retain < p.ProposerWindow {
-		p.Retain = p.ProposerWindow + 256
+	if p.Retain < p.MaxWindow {
+		p.Retain = p.MaxWindow + 256
 	}
 	return p
 }
@@ -107,6 +110,7 @@ func (s Standing) String() string {
 }
 
 type entry struct {
+	time     int64
 	round    uint64
 	proposer uint32
 	voters   []uint32
@@ -164,7 +168,7 @@ func (r *Reputation) Commit(b *chain.Block) {
 }
 
 func entryOf(b *chain.Block) entry {
-	e := entry{round: b.Round, proposer: b.Proposer, failed: b.FailedLeaders}
+	e := entry{time: b.Time, round: b.Round, proposer: b.Proposer, failed: b.FailedLeaders}
 	if b.QC != nil {
 		for _, s := range b.QC.Votes {
 			e.voters = append(e.voters, s.Signer)
@@ -232,46 +236,66 @@ func (r *Reputation) Standing(v uint32, round, parentRound uint64, branch []*cha
 }
 
 // recent calls f on the blocks the rule reads, newest first: branch, then
-// the committed history, for at most limit blocks.
-func (r *Reputation) recent(branch []*chain.Block, limit int, f func(e entry)) {
+// the committed history; limit blocks, and further back while a block is
+// within span of chain time of the newest (span 0: no further), up to
+// MaxWindow blocks.
+func (r *Reputation) recent(branch []*chain.Block, limit int, span int64, f func(e entry)) {
 	last := uint64(0)
 	if k := len(r.hist); k > 0 {
 		last = r.hist[k-1].round
 	}
-	for i := len(branch) - 1; i >= 0 && limit > 0; i-- {
-		if b := branch[i]; b.Round > last {
-			f(entryOf(b))
-			limit--
+	count, newest := 0, int64(0)
+	visit := func(e entry) bool {
+		if count == 0 {
+			newest = e.time
+		}
+		if count >= r.p.MaxWindow || count >= limit && (span == 0 || e.time < newest-span) {
+			return false
+		}
+		count++
+		f(e)
+		return true
+	}
+	for i := len(branch) - 1; i >= 0; i-- {
+		if b := branch[i]; b.Round > last && !visit(entryOf(b)) {
+			return
 		}
 	}
-	for i := len(r.hist) - 1; i >= 0 && limit > 0; i-- {
-		f(r.hist[i])
-		limit--
+	for i := len(r.hist) - 1; i >= 0; i-- {
+		if !visit(r.hist[i]) {
+			return
+		}
 	}
+}
+
+// HistoryNeeded reports whether a restarted validator, feeding the rule
+// committed blocks from its tip downwards, must go on past one at time t
+// (the count-th read, tipTime the tip's): what the windows read.
+func (r *Reputation) HistoryNeeded(count int, t, tipTime int64) bool {
+	if count >= r.p.MaxWindow {
+		return false
+	}
+	return count < r.p.ProposerWindow+r.p.VoterWindow || t >= tipTime-r.p.ProposerSpan
 }
 
 // tally is what the windows of a chain say about each validator.
 type tally struct {
 	empty    bool  // no history at all
-	proposed []int // committed turns in the proposer window
 	failed   []int // failed turns in the proposer window
 	heard    []bool
 }
 
 func (r *Reputation) tally(branch []*chain.Block) tally {
 	n := r.vals.Len()
-	t := tally{empty: len(r.hist) == 0 && len(branch) == 0, proposed: make([]int, n), failed: make([]int, n), heard: make([]bool, n)}
-	r.recent(branch, r.p.ProposerWindow, func(e entry) {
-		if int(e.proposer) < n {
-			t.proposed[e.proposer]++
-		}
+	t := tally{empty: len(r.hist) == 0 && len(branch) == 0, failed: make([]int, n), heard: make([]bool, n)}
+	r.recent(branch, r.p.ProposerWindow, r.p.ProposerSpan, func(e entry) {
 		for _, f := range e.failed {
 			if int(f) < n {
 				t.failed[f]++
 			}
 		}
 	})
-	r.recent(branch, r.p.VoterWindow, func(e entry) {
+	r.recent(branch, r.p.VoterWindow, 0, func(e entry) {
 		if int(e.proposer) < n {
 			t.heard[e.proposer] = true
 		}
@@ -287,11 +311,10 @@ func (r *Reputation) tally(branch []*chain.Block) tally {
 // standings judges every validator; pending are the leaders of the rounds
 // that failed since the parent.
 func (t tally) standings(r *Reputation, pending []uint32) []Standing {
-	out := make([]Standing, len(t.proposed))
+	out := make([]Standing, len(t.failed))
 	for i := range out {
-		p, f := t.proposed[i], t.failed[i]
 		switch {
-		case slices.Contains(pending, uint32(i)) || f > 0 && 100*f >= r.p.FailurePercent*(p+f):
+		case slices.Contains(pending, uint32(i)) || t.failed[i] > 0:
 			out[i] = Failed
 		case t.heard[i] || t.empty: // without history everyone is active
 			out[i] = Active

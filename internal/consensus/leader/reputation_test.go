@@ -46,7 +46,7 @@ func (h *history) run(rounds int, fails func(leader uint32) bool, voters func() 
 		for _, v := range voters() {
 			qc.Votes = append(qc.Votes, chain.Signature{Signer: v})
 		}
-		b := &chain.Block{Height: uint64(len(h.blocks) + 1), Round: h.round, Proposer: l, QC: qc,
+		b := &chain.Block{Height: uint64(len(h.blocks) + 1), Round: h.round, Proposer: l, QC: qc, Time: int64(h.round) * 1e8,
 			FailedLeaders: failed[:min(len(failed), chain.MaxFailedLeaders(h.r.vals.Len()))]}
 		failed = nil
 		h.blocks = append(h.blocks, b)
@@ -196,9 +196,16 @@ func TestRestartNeedsOnlyTheWindow(t *testing.T) {
 	full := New(testChain, set, Params{})
 	h := &history{r: full}
 	h.run(500, func(l uint32) bool { return l == 1 && len(full.hist)%7 < 3 }, except(n, 0))
-	p := full.Params()
 	again := New(testChain, set, Params{})
-	for _, b := range h.blocks[len(h.blocks)-p.ProposerWindow-p.VoterWindow:] {
+	tip := h.blocks[len(h.blocks)-1]
+	k := 1
+	for full.HistoryNeeded(k, h.blocks[len(h.blocks)-k].Time, tip.Time) {
+		k++
+	}
+	if k >= len(h.blocks)/2 {
+		t.Fatalf("a restart reads %d of %d blocks", k, len(h.blocks))
+	}
+	for _, b := range h.blocks[len(h.blocks)-k:] {
 		again.Commit(b)
 	}
 	for r := h.round + 1; r < h.round+500; r++ {
