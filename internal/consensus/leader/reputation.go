@@ -280,9 +280,9 @@ func (r *Reputation) HistoryNeeded(count int, t, tipTime int64) bool {
 
 // tally is what the windows of a chain say about each validator.
 type tally struct {
-	empty    bool  // no history at all
-	failed   []int // failed turns in the proposer window
-	heard    []bool
+	empty  bool  // no history at all
+	failed []int // failed turns in the proposer window
+	heard  []bool
 }
 
 func (r *Reputation) tally(branch []*chain.Block) tally {
