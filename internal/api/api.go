@@ -172,6 +172,9 @@ type blockJSON struct {
 	QC         qcJSON   `json:"qc"`
 	StateRoot  string   `json:"state_root"`
 	ExecHeight uint64   `json:"exec_height"`
+	// FailedLeaders are the leaders of the rounds this block skipped, as
+	// the leader rule recorded them (most recent first).
+	FailedLeaders []uint32 `json:"failed_leaders"`
 }
 
 type qcJSON struct {
@@ -184,8 +187,9 @@ func blockView(b *chain.Block, h chain.Hash, qc *chain.QC) blockJSON {
 	v := blockJSON{
 		Height: b.Height, Hash: h.String(), ParentHash: b.Parent.String(), Round: b.Round, Proposer: b.Proposer,
 		Time: time.Unix(0, b.Time).UTC().Format(time.RFC3339Nano), Txs: []string{},
-		StateRoot: b.StateRoot.String(), ExecHeight: b.ExecHeight,
+		StateRoot: b.StateRoot.String(), ExecHeight: b.ExecHeight, FailedLeaders: []uint32{},
 	}
+	v.FailedLeaders = append(v.FailedLeaders, b.FailedLeaders...)
 	for _, tx := range b.Payload {
 		v.Txs = append(v.Txs, chain.TxHash(tx).String())
 	}

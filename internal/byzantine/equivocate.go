@@ -73,9 +73,12 @@ func (s markedSource) Executed() (uint64, chain.Hash) { return s.inner.Executed(
 // A fellow traitor's message goes to the twin that holds the block it
 // refers to, or to both when neither or both do.
 func (e *equivocate) Step(m consensus.Message) {
-	if m.Vote != nil {
-		// Both twins count every vote sent to the traitor, so that both
-		// hold the certificate to lead with, and both propose.
+	if m.Vote != nil || m.QC != nil || m.Proposal != nil && !e.colluder[m.From] {
+		// Both twins count every vote and certificate sent to the
+		// traitor, and follow every honest proposal, so that both hold
+		// the chain and the certificate to lead with, draw the same
+		// leaders, and both propose when the traitor leads. (Voting for
+		// the same honest block, they sign the same vote.)
 		for _, t := range e.twins {
 			t.Step(m)
 		}

@@ -99,8 +99,13 @@ func (c *Core) addVote(v *chain.Vote, from uint32) {
 	slices.SortFunc(sigs, func(a, b chain.Signature) int { return int(a.Signer) - int(b.Signer) })
 	qc := &chain.QC{Round: v.Round, BlockHash: v.BlockHash, Votes: sigs}
 	c.remember(qc.Digest())
-	if next := c.leaderFor(v.Round+1, v.BlockHash); next != c.cfg.Self {
-		c.send(next, Message{QC: qc})
+	// Without the block the next leader cannot be drawn (the rule reads
+	// the chain it ends); that leader then gets the votes, or the QC in
+	// later timeouts.
+	if _, held := c.tree[v.BlockHash]; held {
+		if next := c.leaderFor(v.Round+1, v.BlockHash); next != c.cfg.Self {
+			c.send(next, Message{QC: qc})
+		}
 	}
 	c.processQC(qc, from)
 }
@@ -113,6 +118,8 @@ func (c *Core) onQC(qc *chain.QC, from uint32) {
 	switch {
 	case qc.Round <= c.safety.HighQC.Round:
 		return // known or superseded
+	case slices.ContainsFunc(c.pendingQCs[qc.BlockHash], func(p *chain.QC) bool { return p.Round == qc.Round }):
+		return // already waiting for its block
 	case qc.Round > c.round+futureRounds:
 		c.drop("qc too far in the future")
 		return
@@ -349,13 +356,16 @@ func (c *Core) prune() {
 			delete(c.orphans, h)
 		}
 	}
-	if c.round > evidenceRounds {
-		floor := c.round - evidenceRounds
+	if c.round > EvidenceRounds {
+		floor := c.round - EvidenceRounds
 		for k := range c.seenProposals {
 			if k.round < floor {
 				delete(c.seenProposals, k)
 			}
 		}
+	}
+	if c.round > voteMemoryRounds {
+		floor := c.round - voteMemoryRounds
 		for k := range c.seenVotes {
 			if k.round < floor {
 				delete(c.seenVotes, k)

@@ -80,9 +80,9 @@ type Config struct {
 	Storage    Storage // default: a fresh validator at genesis
 
 	// BaseTimeout is the round timeout in ticks at start. The pacemaker
-	// then adapts it: it follows twice the slowest recent successful
-	// round, never below MinTimeout, and grows by a fifth with every
-	// consecutive failed round, up to MaxTimeout.
+	// then adapts it (see timeout): four times the median of recent
+	// successful rounds, never below MinTimeout, growing by a fifth with
+	// every consecutive failed round, up to MaxTimeout.
 	BaseTimeout int // default 10, or 5 * EmptyBlockDelay if that is larger
 	MinTimeout  int // default: the larger of BaseTimeout/2 and 2*EmptyBlockDelay + 2
 	// MinBusyTimeout is the floor instead when the block the next leader

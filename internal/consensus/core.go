@@ -16,7 +16,10 @@ const (
 	// the votes held to one per voter for each round this validator
 	// leads within it (a vote with its key is ~330 bytes).
 	futureVoteRounds = 100
-	evidenceRounds   = 100  // how long past proposals and votes are remembered
+	// voteMemoryRounds is how long past votes are remembered for evidence:
+	// votes go to everyone at once, so a double vote shows within a
+	// round or two.
+	voteMemoryRounds = 100
 	maxPending       = 256  // proposals waiting for their parent
 	maxOrphans       = 4096 // fetched blocks not yet connected to the tree
 	maxFetchTries    = 8
@@ -24,6 +27,13 @@ const (
 	maxPendingQCs    = 64
 	fetchRetryTicks  = 2 // in units of BaseTimeout
 )
+
+// EvidenceRounds is how long, in rounds, past proposals are remembered for
+// evidence and how old a proposal may be to still be checked: a proposal a
+// Byzantine leader sends one side late must still prove its double
+// proposal, and rounds can pass at hundreds a second. A signed header is a
+// few hundred bytes, one per round. The node's evidence window is the same.
+const EvidenceRounds = 1000
 
 // Replica is the shape of a validator as its drivers see it: the simulator
 // and the node both drive a Replica, and Byzantine behaviours are Replicas
@@ -69,9 +79,9 @@ type Core struct {
 	orphans      map[chain.Hash]*chain.Block
 	fetching     map[chain.Hash]*fetchState
 	syncing      *syncState
-	roundTicks   int  // ticks spent in the current round
-	slowRound16  int  // recent slowest successful round, in sixteenths of a tick
-	proposeDue   bool // a proposal attempt is due at the end of this input
+	roundTicks   int        // ticks spent in the current round
+	rounds       roundTimes // durations of recent rounds that ended in a QC
+	proposeDue   bool       // a proposal attempt is due at the end of this input
 	served       map[uint32]int
 
 	verified map[chain.Hash]struct{}
@@ -132,7 +142,7 @@ func New(cfg Config) (*Core, error) {
 		c.rep = leader.New(cfg.ChainID, cfg.Validators, cfg.Reputation)
 		c.loadLeaderHistory()
 	}
-	c.slowRound16 = 8 * cfg.BaseTimeout // half the base timeout: the timeout starts at BaseTimeout
+	c.rounds.fill(max(1, cfg.BaseTimeout/roundsFactor)) // the timeout starts at BaseTimeout
 	c.tree[c.tipHash] = c.tip
 	if c.safety.HighQC == nil {
 		c.safety.HighQC = chain.GenesisQC(c.genesis)
@@ -300,7 +310,7 @@ func (c *Core) Standing(v uint32) leader.Standing {
 		return leader.Active
 	}
 	qc := c.safety.HighQC
-	return c.rep.Standing(v, c.round, qc.Round, c.ancestry(qc.BlockHash))
+	return c.rep.Standing(v, c.ancestry(qc.BlockHash), c.failedLeaders(qc.BlockHash, qc.Round, c.round))
 }
 
 // leaderSeq is the memo of the leaders drawn for blocks on one parent:
@@ -370,34 +380,6 @@ func (c *Core) send(to uint32, m Message) {
 }
 
 func (c *Core) sign(msg []byte) []byte { return c.cfg.Signer.Sign(msg) }
-
-// timeout is the pacemaker: the current round's timeout in ticks. It
-// follows twice the slowest recent successful round (see noteRound), never
-// below MinTimeout, grows by a fifth per consecutive failed round, and is
-// halved (down to MinTimeout) for a leader the leader rule already sees as
-// inactive or failed, so that such a round costs little when it fails. A
-// local timer cannot affect safety, only how soon a round is given up.
-func (c *Core) timeout() int {
-	floor := c.cfg.MinTimeout
-	if c.payloadAbove(c.safety.HighQC.BlockHash) {
-		// The next leader extends transactions, so it proposes at once
-		// rather than waiting EmptyBlockDelay: the floor that protects an
-		// idle leader's wait is not needed.
-		floor = c.cfg.MinBusyTimeout
-	}
-	base := min(max((2*c.slowRound16+15)/16, floor), c.cfg.MaxTimeout)
-	if c.Standing(c.Leader(c.round)) != leader.Active {
-		base = max(floor, base/2)
-	}
-	return timeoutTicks(base, c.cfg.MaxTimeout, c.failedRounds)
-}
-
-// noteRound records how many ticks a round that ended in a QC took. The
-// memory decays by a sixteenth per round, so one slow round raises the
-// timeout at once and its effect fades over a few dozen rounds.
-func (c *Core) noteRound(ticks int) {
-	c.slowRound16 = max(16*ticks, c.slowRound16-c.slowRound16/16)
-}
 
 // insert adds a block whose parent is in the tree, and resolves whatever
 // waited for it.

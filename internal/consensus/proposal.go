@@ -30,7 +30,7 @@ func (c *Core) onProposal(p *chain.Proposal, from uint32) {
 			return
 		}
 	}
-	if b.Round+evidenceRounds < c.round {
+	if b.Round+EvidenceRounds < c.round {
 		c.drop("stale proposal")
 		return
 	}
@@ -64,6 +64,13 @@ func (c *Core) acceptProposal(p *chain.Proposal, h chain.Hash, from uint32) {
 			c.drop("too many pending proposals")
 			return
 		}
+		// Who leads is judged once the parent is known, so any validator
+		// can queue a proposal here: each gets a share of the queue, and
+		// f Byzantine ones cannot crowd out the leader's.
+		if c.countPendingBy(b.Proposer) >= max(1, maxPending/c.cfg.Validators.Len()) {
+			c.drop("too many pending proposals from one proposer")
+			return
+		}
 		c.pendingProps[b.Parent] = append(c.pendingProps[b.Parent], p)
 		c.processQC(b.QC, from) // fetches the parent
 		return
@@ -86,6 +93,18 @@ func (c *Core) acceptProposal(p *chain.Proposal, h chain.Hash, from uint32) {
 	if b.Round == c.round {
 		c.maybeVote(b, h, p.TC)
 	}
+}
+
+func (c *Core) countPendingBy(v uint32) int {
+	n := 0
+	for _, ps := range c.pendingProps {
+		for _, p := range ps {
+			if p.Block.Proposer == v {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func (c *Core) countPending() int {

@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"crypto/ed25519"
+	"fmt"
 	"testing"
 
 	"github.com/strategos/strategos/internal/chain"
@@ -84,5 +85,36 @@ func TestVoteTalliesAreBounded(t *testing.T) {
 	}
 	if max := futureVoteRounds/4 + 1; rounds > max {
 		t.Fatalf("tallies for %d rounds, want at most %d", rounds, max)
+	}
+}
+
+// Who leads is judged once a proposal's parent is known, so proposals that
+// wait for their parent can come from any validator: each proposer gets a
+// share of the queue, and one Byzantine validator cannot fill it and crowd
+// out the leader's proposal.
+func TestPendingProposalsAreSharedByProposer(t *testing.T) {
+	n := newTestNet(t, 4, nil)
+	c := n.cores[0]
+	share := maxPending / 4
+	for i := range share + 20 {
+		parent := chain.Hash{byte(i), byte(i >> 8), 1}
+		r := uint64(i) + 1
+		qc := n.qc(r, parent, 1, 2, 3)
+		b := n.block(r+1, 2, parent, qc, 2, fmt.Sprint("x", i))
+		c.Step(Message{From: 2, To: 0, Proposal: n.propose(b, nil)})
+	}
+	if got := c.countPendingBy(2); got != share {
+		t.Fatalf("validator 2 has %d proposals pending, want its share %d", got, share)
+	}
+	if c.Stats().Dropped["too many pending proposals from one proposer"] != 20 {
+		t.Fatalf("dropped: %v", c.Stats().Dropped)
+	}
+	// Another proposer still gets in.
+	parent := chain.Hash{9, 9, 9}
+	r := uint64(share + 30)
+	b := n.block(r+1, 2, parent, n.qc(r, parent, 1, 2, 3), 1, "leader")
+	c.Step(Message{From: 1, To: 0, Proposal: n.propose(b, nil)})
+	if c.countPendingBy(1) != 1 {
+		t.Fatalf("the leader's proposal did not wait for its parent: %v", c.Stats().Dropped)
 	}
 }

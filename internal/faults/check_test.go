@@ -85,7 +85,7 @@ func (k *checker) run() {
 	}
 	k.exactlyOnce(chain, txs)
 	k.supply(txs, inFlight == 0)
-	k.evidence()
+	k.evidence(ledRounds(chain, k.proven))
 }
 
 // agreement fetches blocks 1..upTo from every honest node and compares
@@ -320,12 +320,34 @@ func (k *checker) accounts(i int) ([]accountView, error) {
 	return out, nil
 }
 
+// ledRounds counts the rounds validator v led on the chain: the blocks it
+// proposed and the rounds it failed in as leader.
+func ledRounds(chain []blockView, v int) int {
+	n := 0
+	for _, b := range chain {
+		if int(b.Proposer) == v {
+			n++
+		}
+		for _, f := range b.FailedLeaders {
+			if int(f) == v {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // evidence checks that no honest node accuses an honest validator, and
-// notes what the honest nodes proved against the Byzantine ones.
-func (k *checker) evidence() {
+// notes what the honest nodes proved against the Byzantine ones. An
+// equivocator must be proven if it led any round (led, from the chain); a
+// leader rule that never let it lead left it nothing to equivocate with.
+func (k *checker) evidence(led int) {
 	honest := map[int]bool{}
 	for _, i := range k.honest {
 		honest[i] = true
+	}
+	if k.proven >= 0 && led == 0 {
+		k.r.note("the equivocator %d led no round on the chain: nothing to prove", k.proven)
 	}
 	var proven []string
 	for _, i := range k.honest {
@@ -363,7 +385,7 @@ func (k *checker) evidence() {
 				against++
 			}
 		}
-		if k.proven >= 0 && against == 0 {
+		if k.proven >= 0 && against == 0 && led > 0 {
 			k.r.violate("node %d holds no evidence against validator %d, which equivocated throughout the scenario", i, k.proven)
 		}
 		if len(kinds) > 0 {

@@ -373,7 +373,9 @@ type blockView struct {
 	Round      uint64   `json:"round"`
 	Proposer   uint32   `json:"proposer"`
 	Txs        []string `json:"txs"`
-	QC         struct {
+	// FailedLeaders: the leaders of the rounds the block skipped.
+	FailedLeaders []uint32 `json:"failed_leaders"`
+	QC            struct {
 		Round     uint64   `json:"round"`
 		BlockHash string   `json:"block_hash"`
 		Signers   []uint32 `json:"signers"`

@@ -11,6 +11,7 @@ import (
 
 	"github.com/strategos/strategos/internal/app"
 	"github.com/strategos/strategos/internal/chain"
+	"github.com/strategos/strategos/internal/consensus"
 	"github.com/strategos/strategos/internal/transport"
 	"github.com/strategos/strategos/internal/wire"
 )
@@ -45,7 +46,7 @@ const (
 	// when it arrives by gossip), and how far apart two recorded proofs
 	// against one validator must be: one proof per validator per window
 	// is enough to know it misbehaves.
-	evidenceWindow = 100
+	evidenceWindow = consensus.EvidenceRounds
 	// maxBlockEvidence is the most evidence entries a block records; their
 	// bytes and count come out of the block's payload budget.
 	maxBlockEvidence = 4

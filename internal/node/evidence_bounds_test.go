@@ -116,7 +116,8 @@ func TestEvidenceStaysInsideTheBlockBudget(t *testing.T) {
 // a second proof against one validator within the window.
 func TestExecutionBoundsEvidence(t *testing.T) {
 	n, keys := evidenceNode(t)
-	const round = 150
+	const w = evidenceWindow
+	const round = w + 50
 	puts := map[string][]byte{}
 	count := uint64(0)
 	block := func(entries []chain.Evidence, want []string) {
@@ -132,17 +133,17 @@ func TestExecutionBoundsEvidence(t *testing.T) {
 		}
 	}
 	block([]chain.Evidence{
-		doubleProposal(n, keys[1], 1, 101, 8), // recorded
-		doubleProposal(n, keys[1], 1, 105, 8), // the same validator within the window
-		doubleProposal(n, keys[0], 0, 105, 8), // whoever led round 105: two signed proposals
-		doubleProposal(n, keys[3], 3, 3, 8),   // stale: 147 rounds before the block
+		doubleProposal(n, keys[1], 1, w+1, 8), // recorded
+		doubleProposal(n, keys[1], 1, w+5, 8), // the same validator within the window
+		doubleProposal(n, keys[0], 0, w+5, 8), // whoever led the round: two signed proposals
+		doubleProposal(n, keys[3], 3, 3, 8),   // stale: more than a window before the block
 	}, []string{"", "already recorded", "", "window"})
 	block([]chain.Evidence{
-		doubleProposal(n, keys[2], 2, 102, 8),     // recorded
+		doubleProposal(n, keys[2], 2, w+2, 8),     // recorded
 		doubleProposal(n, keys[3], 3, round+5, 8), // from a later round than its block
-		doubleProposal(n, keys[1], 1, 109, 8),     // validator 1 again, within the window
+		doubleProposal(n, keys[1], 1, w+9, 8),     // validator 1 again, within the window
 		doubleProposal(n, keys[3], 3, 3, 8),       // stale
-		doubleProposal(n, keys[3], 3, 103, 8),     // valid, but the block's fifth
+		doubleProposal(n, keys[3], 3, w+3, 8),     // valid, but the block's fifth
 	}, []string{"", "later", "already recorded", "window", "more than 4"})
 	puts[evidenceCountKey] = binary.BigEndian.AppendUint64(nil, count)
 	if err := n.store.AppPut(puts, nil); err != nil {
@@ -170,7 +171,7 @@ func TestForgedEvidenceQuarantinesItsSender(t *testing.T) {
 	if !n.muted.muted(2, time.Now()) {
 		t.Fatal("the sender of a forged proof is not quarantined")
 	}
-	n.round = 500
+	n.round = 5 * evidenceWindow
 	stale := doubleProposal(n, keys[3], 3, 3, 8)
 	n.receive(inFrame{From: 1, Env: wire.Envelope{Evidence: &stale}})
 	if n.muted.muted(1, time.Now()) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/strategos/strategos/internal/chain"
 )
 
 // Limits bound what one envelope from a peer may hold. They are checked by
@@ -88,10 +90,12 @@ var (
 	voteSchema    = msg("vote")
 	timeoutSchema = msg("timeout", fm(2, "high qc", qcSchema, once), fm(3, "last tc", tcSchema, once))
 	// failedLeaders is packed (one run of varints) or, as proto3 also
-	// allows, one varint per entry: either way at most one entry per
-	// validator.
-	failedLeaders = field{num: 10, name: "failed leaders", maxLen: func(l *Limits) int { return 10 * l.Validators }, max: signers}
-	blockSchema   = msg("block", fm(4, "qc", qcSchema, once),
+	// allows, one varint per entry: either way at most
+	// chain.MaxFailedLeaders entries.
+	failedLeaders = field{num: 10, name: "failed leaders",
+		maxLen: func(l *Limits) int { return 10 * chain.MaxFailedLeaders(l.Validators) },
+		max:    func(l *Limits) int { return chain.MaxFailedLeaders(l.Validators) }}
+	blockSchema = msg("block", fm(4, "qc", qcSchema, once),
 		field{num: 5, name: "transactions", maxLen: func(l *Limits) int { return l.TxBytes }, max: func(l *Limits) int { return l.BlockTxs }},
 		failedLeaders)
 	headerSchema       = msg("header", fm(4, "qc", qcSchema, once), failedLeaders)

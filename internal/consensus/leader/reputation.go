@@ -13,8 +13,9 @@
 //     failures leave the window);
 //   - active, if it proposed a committed block or voted in a recorded QC
 //     within the (shorter) voter window: weight ActiveWeight;
-//   - inactive otherwise: weight InactiveWeight (0: a validator that
-//     restarted becomes active by voting, without a turn as leader).
+//   - inactive otherwise: weight InactiveWeight (1: rarely, so that a
+//     slow honest voter still gets a turn; a restarted validator becomes
+//     active by voting).
 //
 // The leader of round r is drawn, with these weights times voting power,
 // by a hash of the chain id and r. The window is read from the chain that
@@ -61,11 +62,12 @@ type Params struct {
 	// 2f+1 of the voters, so a slow honest validator needs a few blocks to
 	// show up in one.
 	VoterWindow int
-	// Weights of the three standings (defaults 1000, 0, 0). Aptos gives
+	// Weights of the three standings (defaults 1000, 1, 0). Aptos gives
 	// inactive validators 10 and failed ones 1; at the hundreds of rounds
-	// a second that Strategos runs at light load, that still elects a
-	// dead validator every few seconds. A restarted validator becomes
-	// active by voting, so it needs no turn to recover.
+	// a second that Strategos runs at light load, 10 still elects a dead
+	// validator every few seconds. 1 still gives a turn now and then to
+	// an honest validator that is slow to vote, and so missing from the
+	// QCs (which name the first 2f+1 voters): by proposing it is heard.
 	ActiveWeight, InactiveWeight, FailedWeight uint64
 	// Retain is how many committed blocks of history are kept (default
 	// MaxWindow + 256): enough to answer for rounds well behind the
@@ -88,6 +90,9 @@ func (p Params) withDefaults(n int) Params {
 	}
 	if p.ActiveWeight == 0 {
 		p.ActiveWeight = 1000
+	}
+	if p.InactiveWeight == 0 {
+		p.InactiveWeight = 1
 	}
 	if p.Retain < p.MaxWindow {
 		p.Retain = p.MaxWindow + 256
@@ -183,7 +188,7 @@ func entryOf(b *chain.Block) entry {
 // parent is the latest committed block). Branch blocks at or below the
 // latest committed round are not read.
 func (r *Reputation) Leader(round, parentRound uint64, branch []*chain.Block) uint32 {
-	if round <= parentRound {
+	if round <= parentRound || round-parentRound > MaxGap {
 		return choose(r.tally(branch).weights(r, nil), seed(r.chainID, round))
 	}
 	s := r.Leaders(nil, parentRound, round, branch)
@@ -191,9 +196,9 @@ func (r *Reputation) Leader(round, parentRound uint64, branch []*chain.Block) ui
 }
 
 // MaxGap bounds how many rounds after its parent the rule follows a
-// chain's failed rounds; rounds beyond it are drawn as if the rounds
-// MaxGap before them were the first after the parent. It bounds the work
-// of one draw after a long outage.
+// chain's failed rounds: a round more than MaxGap after its parent is
+// drawn from the chain's weights alone, with no failures pending. It
+// bounds the work of one draw after a long outage.
 const MaxGap = 1 << 16
 
 // Leaders returns the leaders of rounds parentRound+1 .. to, for blocks
@@ -211,9 +216,7 @@ func (r *Reputation) Leaders(prev []uint32, parentRound, to uint64, branch []*ch
 		return nil
 	}
 	from := parentRound + 1
-	if to-parentRound > MaxGap {
-		from, prev = to-MaxGap+1, nil
-	}
+	to = min(to, parentRound+MaxGap)
 	out := prev
 	t := r.tally(branch)
 	k := chain.MaxFailedLeaders(r.vals.Len())
@@ -224,14 +227,10 @@ func (r *Reputation) Leaders(prev []uint32, parentRound, to uint64, branch []*ch
 	return out
 }
 
-// Standing returns how the rule sees validator v for a block of round
-// that extends a parent of parentRound with branch (as for Leader).
-func (r *Reputation) Standing(v uint32, round, parentRound uint64, branch []*chain.Block) Standing {
-	var pending []uint32
-	if round > parentRound+1 {
-		pending = r.Leaders(nil, parentRound, round-1, branch)
-		pending = pending[max(0, len(pending)-chain.MaxFailedLeaders(r.vals.Len())):]
-	}
+// Standing returns how the rule sees validator v for a block that extends
+// branch, with pending the leaders of the rounds that failed since the
+// parent (what the block would record as FailedLeaders).
+func (r *Reputation) Standing(v uint32, branch []*chain.Block, pending []uint32) Standing {
 	return r.tally(branch).standings(r, pending)[v]
 }
 
@@ -295,7 +294,9 @@ func (r *Reputation) tally(branch []*chain.Block) tally {
 			}
 		}
 	})
+	seen := 0
 	r.recent(branch, r.p.VoterWindow, 0, func(e entry) {
+		seen++
 		if int(e.proposer) < n {
 			t.heard[e.proposer] = true
 		}
@@ -305,6 +306,9 @@ func (r *Reputation) tally(branch []*chain.Block) tally {
 			}
 		}
 	})
+	// A chain shorter than the voter window has not had the time to hear
+	// from everyone (the genesis QC names no voter): all count as heard.
+	t.empty = seen < r.p.VoterWindow
 	return t
 }
 
@@ -316,7 +320,7 @@ func (t tally) standings(r *Reputation, pending []uint32) []Standing {
 		switch {
 		case slices.Contains(pending, uint32(i)) || t.failed[i] > 0:
 			out[i] = Failed
-		case t.heard[i] || t.empty: // without history everyone is active
+		case t.heard[i] || t.empty:
 			out[i] = Active
 		default:
 			out[i] = Inactive

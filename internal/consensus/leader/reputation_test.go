@@ -103,8 +103,8 @@ func TestNoHistorySpreadsLeadership(t *testing.T) {
 		if c < 800 || c > 1200 {
 			t.Errorf("validator %d leads %d of 4000 rounds", i, c)
 		}
-		if r.Standing(uint32(i), 1, 0, nil) != Active {
-			t.Errorf("validator %d is %v without history", i, r.Standing(uint32(i), 1, 0, nil))
+		if r.Standing(uint32(i), nil, nil) != Active {
+			t.Errorf("validator %d is %v without history", i, r.Standing(uint32(i), nil, nil))
 		}
 	}
 }
@@ -118,11 +118,13 @@ func TestFailedLeaderIsSkippedThenRecovers(t *testing.T) {
 	h := &history{r: r}
 	down := true
 	h.run(200, func(l uint32) bool { return down && l == 3 }, except(n, 3))
-	if got := r.Standing(3, h.round+1, h.round, nil); got == Active {
+	if got := r.Standing(3, nil, nil); got == Active {
 		t.Fatalf("a crashed validator is %v, want failed or inactive", got)
 	}
-	if c := leads(r, h.round+1, 1000, n)[3]; c != 0 {
-		t.Fatalf("a failed validator leads %d of the next 1000 rounds", c)
+	// Failed weighs 0 and inactive 1 (of 1000 for the active ones): about
+	// one round in 3,000.
+	if c := leads(r, h.round+1, 1000, n)[3]; c > 3 {
+		t.Fatalf("a crashed validator leads %d of the next 1000 rounds", c)
 	}
 	// Once its failure is recorded, no round of the crashed validator
 	// fails again until the window has passed.
@@ -136,7 +138,7 @@ func TestFailedLeaderIsSkippedThenRecovers(t *testing.T) {
 
 	down = false // it restarts, votes, and no longer fails
 	h.run(r.Params().ProposerWindow+r.Params().VoterWindow+5, never, all(n))
-	if got := r.Standing(3, h.round+1, h.round, nil); got != Active {
+	if got := r.Standing(3, nil, nil); got != Active {
 		t.Fatalf("a recovered validator is %v, want active", got)
 	}
 	if c := leads(r, h.round+1, 1000, n)[3]; c < 150 {
@@ -153,10 +155,10 @@ func TestSilentVoterIsInactive(t *testing.T) {
 	h.run(100, never, except(n, 2))
 	// It proposed within the voter window only by chance; run until it
 	// has not.
-	for i := 0; i < 100 && r.Standing(2, h.round+1, h.round, nil) == Active; i++ {
+	for i := 0; i < 100 && r.Standing(2, nil, nil) == Active; i++ {
 		h.run(1, func(l uint32) bool { return l == 2 }, except(n, 2))
 	}
-	if got := r.Standing(2, h.round+1, h.round, nil); got == Active {
+	if got := r.Standing(2, nil, nil); got == Active {
 		t.Fatalf("a validator missing from every QC is %v", got)
 	}
 	if c := leads(r, h.round+1, 10000, n)[2]; c > 200 {
