@@ -1,6 +1,7 @@
 package byzantine
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/strategos/strategos/internal/chain"
@@ -16,6 +17,9 @@ import (
 
 type equivocate struct {
 	twins    [2]*consensus.Core
+	chainID  string
+	signer   chain.Signer
+	props    map[uint64]*twinProposals // rounds this traitor proposed in
 	self     uint32
 	n        int
 	colluder map[uint32]bool
@@ -25,7 +29,8 @@ type equivocate struct {
 }
 
 func newEquivocate(o Options) (consensus.Replica, error) {
-	e := &equivocate{lag: max(1, o.Config.BaseTimeout/2), self: o.Config.Self, n: o.Config.Validators.Len(), colluder: map[uint32]bool{}, side: map[uint32]int{}}
+	e := &equivocate{lag: max(1, o.Config.BaseTimeout/2), self: o.Config.Self, n: o.Config.Validators.Len(), colluder: map[uint32]bool{}, side: map[uint32]int{},
+		chainID: o.Config.ChainID, signer: o.Config.Signer, props: map[uint64]*twinProposals{}}
 	for _, c := range o.Colluders {
 		e.colluder[c] = true
 	}
@@ -73,12 +78,12 @@ func (s markedSource) Executed() (uint64, chain.Hash) { return s.inner.Executed(
 // A fellow traitor's message goes to the twin that holds the block it
 // refers to, or to both when neither or both do.
 func (e *equivocate) Step(m consensus.Message) {
-	if m.Vote != nil || m.QC != nil || m.Proposal != nil && !e.colluder[m.From] {
+	if m.Vote != nil || m.QC != nil || m.BlockResponse != nil || m.SyncResponse != nil {
 		// Both twins count every vote and certificate sent to the
-		// traitor, and follow every honest proposal, so that both hold
-		// the chain and the certificate to lead with, draw the same
-		// leaders, and both propose when the traitor leads. (Voting for
-		// the same honest block, they sign the same vote.)
+		// traitor, and take every block a peer serves (whichever twin
+		// asked for it), so that both hold the chain and the certificate
+		// to lead with. Proposals still reach only the twin of the
+		// proposer's side: that split is what the twins vote on.
 		for _, t := range e.twins {
 			t.Step(m)
 		}
@@ -148,6 +153,7 @@ func (e *equivocate) Ready() consensus.Ready {
 				case e.colluder[p] || e.side[p] == s:
 					out.Messages = append(out.Messages, mm)
 				case m.Proposal != nil:
+					e.noteProposal(s, m.Proposal)
 					// The other side gets this twin's proposal
 					// too, a little later than its own twin's:
 					// every honest validator then holds both
@@ -164,7 +170,63 @@ func (e *equivocate) Ready() consensus.Ready {
 		i++
 	}
 	e.late = slices.Clone(e.late[i:])
+	out.Messages = append(out.Messages, e.completeEquivocations()...)
 	return out
+}
+
+// twinProposals are the traitor's proposals of one round, by twin.
+type twinProposals struct {
+	p  [2]*chain.Proposal
+	at int // tick of the first
+}
+
+func (e *equivocate) noteProposal(twin int, p *chain.Proposal) {
+	tp := e.props[p.Block.Round]
+	if tp == nil {
+		tp = &twinProposals{at: e.now}
+		e.props[p.Block.Round] = tp
+	}
+	if tp.p[twin] == nil {
+		tp.p[twin] = p
+	}
+}
+
+// completeEquivocations makes sure the traitor equivocates whenever it
+// leads: a twin that lags (it fetches the blocks its side did not see)
+// may not propose in time, so once the late copies go out, a round with
+// one twin's proposal only gets a second, conflicting one, built from the
+// first with another payload and signed with the traitor's key, for the
+// other side.
+func (e *equivocate) completeEquivocations() []consensus.Message {
+	var out []consensus.Message
+	for round, tp := range e.props {
+		if tp.p[0] != nil && tp.p[1] != nil {
+			delete(e.props, round)
+			continue
+		}
+		if e.now < tp.at+e.lag {
+			continue
+		}
+		have := 0
+		if tp.p[0] == nil {
+			have = 1
+		}
+		forged := e.conflicting(tp.p[have], 1-have)
+		for _, p := range peers(e.n, e.self) {
+			if !e.colluder[p] && e.side[p] == 1-have {
+				out = append(out, consensus.Message{From: e.self, To: p, Proposal: forged})
+			}
+		}
+		delete(e.props, round)
+	}
+	return out
+}
+
+func (e *equivocate) conflicting(p *chain.Proposal, twin int) *chain.Proposal {
+	b := *p.Block
+	b.Payload = append(slices.Clone(b.Payload), []byte(fmt.Sprintf("equivocation-%d", twin)))
+	h := b.Hash(e.chainID)
+	return &chain.Proposal{Block: &b, TC: p.TC, Sig: e.signer.Sign(chain.ProposalSignBytes(e.chainID, b.Round, h))}
 }
 
 func (s markedSource) HasTxs() bool { return s.inner.HasTxs() }

@@ -245,6 +245,9 @@ func (p *Pool) CommittedHashes(height uint64, hashes []chain.Hash) {
 		delete(p.included, h)
 		p.remove(h)
 	}
+	// Compacting here, not only when reaping, frees committed
+	// transactions on a validator that does not lead for a while.
+	p.compact()
 	for b, ht := range p.heights {
 		if ht > height {
 			continue
@@ -290,7 +293,9 @@ func (p *Pool) remove(h chain.Hash) bool {
 func (p *Pool) Remove(h chain.Hash) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.remove(h)
+	ok := p.remove(h)
+	p.compact()
+	return ok
 }
 
 // SenderPending returns how many transactions of sender are pending and

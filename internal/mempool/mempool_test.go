@@ -82,3 +82,25 @@ func TestGossipAfterBlock(t *testing.T) {
 		t.Fatalf("released transaction not proposable: %q", got)
 	}
 }
+
+// A validator that does not lead for a while never reaps; committed
+// transactions must still be let go of, not kept in the arrival order
+// (the attack suite saw 60 MiB live on such a validator).
+func TestCommittedAreFreedWithoutReaping(t *testing.T) {
+	p := New(Config{})
+	var txs [][]byte
+	for i := range 1000 {
+		tx := []byte(fmt.Sprintf("tx-%d", i))
+		if _, err := p.Add(tx); err != nil {
+			t.Fatal(err)
+		}
+		txs = append(txs, tx)
+	}
+	p.Committed(1, txs)
+	if p.Len() != 0 {
+		t.Fatalf("%d pending after all were committed", p.Len())
+	}
+	if len(p.order) > 64 {
+		t.Fatalf("the arrival order still holds %d committed transactions", len(p.order))
+	}
+}
