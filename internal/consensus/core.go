@@ -310,14 +310,19 @@ func (c *Core) Standing(v uint32) leader.Standing {
 		return leader.Active
 	}
 	qc := c.safety.HighQC
-	return c.rep.Standing(v, c.ancestry(qc.BlockHash), c.failedLeaders(qc.BlockHash, qc.Round, c.round))
+	pending := c.failedLeaders(qc.BlockHash, qc.Round, c.round)
+	if s := c.leaderSeqOf(qc.BlockHash); s != nil {
+		return c.rep.Standing(s.window, v, pending)
+	}
+	return c.rep.Standing(c.rep.Window(c.ancestry(qc.BlockHash)), v, pending)
 }
 
 // leaderSeq is the memo of the leaders drawn for blocks on one parent:
-// leaders[i] leads round parentRound+1+i.
+// what the rule reads of that chain, and leaders[i], the leader of the
+// i-th round after the parent's.
 type leaderSeq struct {
-	parentRound uint64
-	leaders     []uint32
+	window  *leader.Window
+	leaders []uint32
 }
 
 // leaderMemo bounds how many parents' leader sequences are kept.
@@ -333,18 +338,28 @@ func (c *Core) leaderFor(round uint64, parent chain.Hash) uint32 {
 		// An unknown parent: no rounds are known to have failed on it.
 		return c.rep.Leader(round, round-1, c.ancestry(parent))
 	}
+	s := c.leaderSeqOf(parent)
+	if i := round - p.Round - 1; i >= uint64(len(s.leaders)) {
+		s.leaders = c.rep.Leaders(s.window, s.leaders, p.Round, round)
+	}
+	return s.leaders[round-p.Round-1]
+}
+
+// leaderSeqOf returns the memo for blocks on parent, created on first use,
+// or nil if parent is not in the tree.
+func (c *Core) leaderSeqOf(parent chain.Hash) *leaderSeq {
+	if _, known := c.tree[parent]; !known {
+		return nil
+	}
 	s := c.leaders[parent]
 	if s == nil {
 		if len(c.leaders) >= leaderMemo {
 			clear(c.leaders)
 		}
-		s = &leaderSeq{parentRound: p.Round}
+		s = &leaderSeq{window: c.rep.Window(c.ancestry(parent))}
 		c.leaders[parent] = s
 	}
-	if i := round - p.Round - 1; i >= uint64(len(s.leaders)) {
-		s.leaders = c.rep.Leaders(s.leaders, p.Round, round, c.ancestry(parent))
-	}
-	return s.leaders[round-p.Round-1]
+	return s
 }
 
 // ancestry returns the uncommitted blocks that end in h, oldest first:

@@ -189,9 +189,9 @@ func entryOf(b *chain.Block) entry {
 // latest committed round are not read.
 func (r *Reputation) Leader(round, parentRound uint64, branch []*chain.Block) uint32 {
 	if round <= parentRound || round-parentRound > MaxGap {
-		return choose(r.tally(branch).weights(r, nil), seed(r.chainID, round))
+		return choose(r.Window(branch).weights(r, nil), seed(r.chainID, round))
 	}
-	s := r.Leaders(nil, parentRound, round, branch)
+	s := r.Leaders(r.Window(branch), nil, parentRound, round)
 	return s[len(s)-1]
 }
 
@@ -202,36 +202,35 @@ func (r *Reputation) Leader(round, parentRound uint64, branch []*chain.Block) ui
 const MaxGap = 1 << 16
 
 // Leaders returns the leaders of rounds parentRound+1 .. to, for blocks
-// that extend a parent of parentRound with branch (as for Leader). prev,
-// if not empty, holds what an earlier call returned for the same parent
-// and branch; it is extended rather than recomputed.
+// that extend a parent of parentRound whose chain w describes (Window).
+// prev, if not empty, holds what an earlier call returned for the same
+// parent; it is extended rather than recomputed.
 //
 // The rounds since the parent have failed on this chain so far, so their
 // leaders, the most recent chain.MaxFailedLeaders of them, count as failed
 // when the next round's leader is drawn, before any block records them: a
 // crashed or silent leader costs one round, not one per draw until a block
 // lands.
-func (r *Reputation) Leaders(prev []uint32, parentRound, to uint64, branch []*chain.Block) []uint32 {
+func (r *Reputation) Leaders(w *Window, prev []uint32, parentRound, to uint64) []uint32 {
 	if to <= parentRound {
 		return nil
 	}
 	from := parentRound + 1
 	to = min(to, parentRound+MaxGap)
 	out := prev
-	t := r.tally(branch)
 	k := chain.MaxFailedLeaders(r.vals.Len())
 	for g := from + uint64(len(out)); g <= to; g++ {
 		pending := out[max(0, len(out)-k):]
-		out = append(out, choose(t.weights(r, pending), seed(r.chainID, g)))
+		out = append(out, choose(w.weights(r, pending), seed(r.chainID, g)))
 	}
 	return out
 }
 
-// Standing returns how the rule sees validator v for a block that extends
-// branch, with pending the leaders of the rounds that failed since the
-// parent (what the block would record as FailedLeaders).
-func (r *Reputation) Standing(v uint32, branch []*chain.Block, pending []uint32) Standing {
-	return r.tally(branch).standings(r, pending)[v]
+// Standing returns how the rule sees validator v for a block on the chain
+// w describes, with pending the leaders of the rounds that failed since
+// the parent (what the block would record as FailedLeaders).
+func (r *Reputation) Standing(w *Window, v uint32, pending []uint32) Standing {
+	return w.standings(r, pending)[v]
 }
 
 // recent calls f on the blocks the rule reads, newest first: branch, then
@@ -277,16 +276,21 @@ func (r *Reputation) HistoryNeeded(count int, t, tipTime int64) bool {
 	return count < r.p.ProposerWindow+r.p.VoterWindow || t >= tipTime-r.p.ProposerSpan
 }
 
-// tally is what the windows of a chain say about each validator.
-type tally struct {
+// Window is what the windows of one chain say about each validator: the
+// part of a draw that reads history, computed once per parent block and
+// kept by the caller (the consensus core memoises it with the leaders it
+// draws on that parent).
+type Window struct {
 	empty  bool  // no history at all
 	failed []int // failed turns in the proposer window
 	heard  []bool
 }
 
-func (r *Reputation) tally(branch []*chain.Block) tally {
+// Window reads the chain that ends in branch, the blocks above the latest
+// committed one, oldest first (as for Leader).
+func (r *Reputation) Window(branch []*chain.Block) *Window {
 	n := r.vals.Len()
-	t := tally{empty: len(r.hist) == 0 && len(branch) == 0, failed: make([]int, n), heard: make([]bool, n)}
+	t := &Window{empty: len(r.hist) == 0 && len(branch) == 0, failed: make([]int, n), heard: make([]bool, n)}
 	r.recent(branch, r.p.ProposerWindow, r.p.ProposerSpan, func(e entry) {
 		for _, f := range e.failed {
 			if int(f) < n {
@@ -314,7 +318,7 @@ func (r *Reputation) tally(branch []*chain.Block) tally {
 
 // standings judges every validator; pending are the leaders of the rounds
 // that failed since the parent.
-func (t tally) standings(r *Reputation, pending []uint32) []Standing {
+func (t *Window) standings(r *Reputation, pending []uint32) []Standing {
 	out := make([]Standing, len(t.failed))
 	for i := range out {
 		switch {
@@ -329,7 +333,7 @@ func (t tally) standings(r *Reputation, pending []uint32) []Standing {
 	return out
 }
 
-func (t tally) weights(r *Reputation, pending []uint32) []uint64 {
+func (t *Window) weights(r *Reputation, pending []uint32) []uint64 {
 	st := t.standings(r, pending)
 	w := make([]uint64, len(st))
 	var total uint64

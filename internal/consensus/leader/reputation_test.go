@@ -103,8 +103,8 @@ func TestNoHistorySpreadsLeadership(t *testing.T) {
 		if c < 800 || c > 1200 {
 			t.Errorf("validator %d leads %d of 4000 rounds", i, c)
 		}
-		if r.Standing(uint32(i), nil, nil) != Active {
-			t.Errorf("validator %d is %v without history", i, r.Standing(uint32(i), nil, nil))
+		if r.Standing(r.Window(nil), uint32(i), nil) != Active {
+			t.Errorf("validator %d is %v without history", i, r.Standing(r.Window(nil), uint32(i), nil))
 		}
 	}
 }
@@ -118,7 +118,7 @@ func TestFailedLeaderIsSkippedThenRecovers(t *testing.T) {
 	h := &history{r: r}
 	down := true
 	h.run(200, func(l uint32) bool { return down && l == 3 }, except(n, 3))
-	if got := r.Standing(3, nil, nil); got == Active {
+	if got := r.Standing(r.Window(nil), 3, nil); got == Active {
 		t.Fatalf("a crashed validator is %v, want failed or inactive", got)
 	}
 	// Failed weighs 0 and inactive 1 (of 1000 for the active ones): about
@@ -138,7 +138,7 @@ func TestFailedLeaderIsSkippedThenRecovers(t *testing.T) {
 
 	down = false // it restarts, votes, and no longer fails
 	h.run(r.Params().ProposerWindow+r.Params().VoterWindow+5, never, all(n))
-	if got := r.Standing(3, nil, nil); got != Active {
+	if got := r.Standing(r.Window(nil), 3, nil); got != Active {
 		t.Fatalf("a recovered validator is %v, want active", got)
 	}
 	if c := leads(r, h.round+1, 1000, n)[3]; c < 150 {
@@ -155,10 +155,10 @@ func TestSilentVoterIsInactive(t *testing.T) {
 	h.run(100, never, except(n, 2))
 	// It proposed within the voter window only by chance; run until it
 	// has not.
-	for i := 0; i < 100 && r.Standing(2, nil, nil) == Active; i++ {
+	for i := 0; i < 100 && r.Standing(r.Window(nil), 2, nil) == Active; i++ {
 		h.run(1, func(l uint32) bool { return l == 2 }, except(n, 2))
 	}
-	if got := r.Standing(2, nil, nil); got == Active {
+	if got := r.Standing(r.Window(nil), 2, nil); got == Active {
 		t.Fatalf("a validator missing from every QC is %v", got)
 	}
 	if c := leads(r, h.round+1, 10000, n)[2]; c > 200 {
