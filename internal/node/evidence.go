@@ -162,6 +162,9 @@ func (n *Node) pendingEvidence(skip map[chain.Hash]bool) ([][]byte, int) {
 			n.metrics.dropped.WithLabelValues("evidence: stale").Inc()
 			continue
 		}
+		if !recordableAt(e, n.round) {
+			continue // kept until a block of a later round can record it
+		}
 		vs = append(vs, v)
 	}
 	slices.Sort(vs)
@@ -299,5 +302,17 @@ func (n *Node) Proven() ([]uint32, error) {
 func (n *Node) hasPendingEvidence() bool {
 	n.evidence.mu.Lock()
 	defer n.evidence.mu.Unlock()
-	return len(n.evidence.pending) > 0
+	for _, e := range n.evidence.pending {
+		if recordableAt(e, n.round) {
+			return true
+		}
+	}
+	return false
 }
+
+// recordableAt reports whether a block of round could record e: execution
+// refuses a proof of its own round or a later one. A Byzantine validator
+// that double-votes for rounds ahead is proven at once, but proposing that
+// proof in every block until then would only keep an idle chain from
+// waiting for transactions, block after block, for nothing.
+func recordableAt(e chain.Evidence, round uint64) bool { return e.Round < round }

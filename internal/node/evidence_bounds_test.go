@@ -76,6 +76,7 @@ func evidenceEntry(t *testing.T, e chain.Evidence) []byte {
 // maxBlockEvidence of them.
 func TestEvidenceStaysInsideTheBlockBudget(t *testing.T) {
 	n, keys := evidenceNode(t)
+	n.round = 10 // proofs of rounds 1..3 are recordable
 	for v := uint32(1); v < 4; v++ {
 		n.addEvidence(doubleProposal(n, keys[v], v, uint64(v), 1<<20), false)
 	}
@@ -179,5 +180,34 @@ func TestForgedEvidenceQuarantinesItsSender(t *testing.T) {
 	}
 	if len(n.evidence.pending) != 0 {
 		t.Fatalf("pending = %v, want none", n.evidence.pending)
+	}
+}
+
+// A proof of a round still ahead (a Byzantine validator double-votes for
+// future rounds) stays pending, but is not proposed, nor counts as work
+// for an idle leader, until a block of a later round can record it: the
+// vote-spray attack otherwise kept the chain proposing a refused proof in
+// every block, hundreds a second.
+func TestFutureEvidenceWaitsForItsRound(t *testing.T) {
+	n, keys := evidenceNode(t)
+	n.round = 10
+	if err := n.addEvidence(doubleProposal(n, keys[2], 2, 50, 8), false); err != nil {
+		t.Fatal(err)
+	}
+	if len(n.evidence.pending) != 1 {
+		t.Fatalf("%d proofs pending, want 1", len(n.evidence.pending))
+	}
+	if n.hasPendingEvidence() {
+		t.Fatal("a proof of round 50 counts as work at round 10")
+	}
+	if out, _ := n.pendingEvidence(nil); len(out) != 0 {
+		t.Fatalf("a proof of round 50 proposed at round 10: %d entries", len(out))
+	}
+	n.round = 51
+	if !n.hasPendingEvidence() {
+		t.Fatal("a recordable proof does not count as work")
+	}
+	if out, _ := n.pendingEvidence(nil); len(out) != 1 {
+		t.Fatalf("a recordable proof not proposed: %d entries", len(out))
 	}
 }

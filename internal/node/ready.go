@@ -55,6 +55,11 @@ func (n *Node) receive(in inFrame) {
 
 // flush applies the core's Ready in the order the core requires.
 func (n *Node) flush() error {
+	if r, ok := n.replica.(rounder); ok {
+		// The round evidence is judged at and recorded after; the loop
+		// that calls flush is the only one that reads it.
+		n.round = r.Round()
+	}
 	rd := n.replica.Ready()
 	if rd.IsEmpty() {
 		return nil
