@@ -49,7 +49,8 @@ on 127.0.0.1:P+i; both are in its config.json, which you may edit.`,
 	f.StringVar(&hosts, "hosts", "", "comma-separated host of each validator (default 127.0.0.1 for all)")
 	f.IntVar(&o.APIPort, "api-port", 8080, "node i serves its API on 127.0.0.1:P+i")
 	f.IntVar(&o.P2PPort, "p2p-port", 26600, "node i listens for peers on port Q+i")
-	f.StringVar(&o.App, "app", "bank", "application: bank or kv")
+	f.StringVar(&o.App, "app", "bank", "application: bank, kv or abci")
+	f.StringVar(&o.ABCI, "abci", "", "abci app: validator i's application is at tcp://HOST:P+i (given tcp://HOST:P) or unix:///PATH.i")
 	cmd.MarkFlagRequired("out")
 	return cmd
 }
@@ -145,7 +146,8 @@ Behaviours: ` + strings.Join(byzantine.Names(), ", "),
 	f.StringVar(&o.Home, "home", "", "where keys, genesis, data and the manifest go (default: a new temp dir)")
 	f.IntVar(&o.APIPort, "api-port", 8080, "node i serves its HTTP API on 127.0.0.1:P+i")
 	f.IntVar(&o.P2PPort, "p2p-port", 26600, "node i listens for its peers on 127.0.0.1:Q+i")
-	f.StringVar(&o.App, "app", "bank", "application: bank or kv")
+	f.StringVar(&o.App, "app", "bank", "application: bank, kv or abci")
+	f.StringVar(&o.ABCI, "abci", "", "abci app: validator i's application is at tcp://HOST:P+i (given tcp://HOST:P)")
 	f.StringVar(&level, "log-level", "info", "log level of the nodes' logs (DIR/node<i>/node.log)")
 	return cmd
 }

@@ -40,8 +40,8 @@ type Backend interface {
 	Registry() *prometheus.Registry
 	Submit(tx []byte) (chain.Hash, error)
 	SubmitBatch(txs [][]byte) ([]chain.Hash, []error)
-	Tx(h chain.Hash) (node.TxStatus, bool)
-	Account(a chain.Address) (balance, nonce, pendingNonce uint64, ok bool)
+	Tx(h chain.Hash) (node.TxStatus, bool, error)
+	Account(a chain.Address) (balance, nonce, pendingNonce uint64, ok bool, err error)
 	Evidence() ([]node.EvidenceRecord, error)
 	Proven() ([]uint32, error)
 	App() app.Application
@@ -79,12 +79,14 @@ func newHandler(b Backend, log *slog.Logger, l limits) http.Handler {
 	mux.HandleFunc("POST /v1/txs", s.submit)
 	mux.HandleFunc("POST /v1/txs/batch", s.batch)
 	mux.HandleFunc("GET /v1/txs/{hash}", s.tx)
-	switch b.App().Name() {
+	switch b.Status().App {
 	case "kv":
 		mux.HandleFunc("GET /v1/kv/{key}", s.kv)
 	case "bank":
 		mux.HandleFunc("GET /v1/accounts/{address}", s.account)
 	}
+	mux.HandleFunc("GET /v1/abci/info", s.abciInfo)
+	mux.HandleFunc("GET /v1/abci/query", s.abciQuery)
 	mux.Handle("GET /v1/generals", newGeneralsHandler())
 	view := web.Handler() // the web view at exactly "/", its assets under /web/
 	mux.Handle("GET /{$}", view)
@@ -157,6 +159,7 @@ func (s *server) status(w http.ResponseWriter, _ *http.Request) {
 		"node":             st.Node, "chain_id": st.ChainID, "height": st.Height, "round": st.Round, "leader": st.Leader,
 		"last_block_hash": last, "validators": st.Validators, "behavior": st.Behavior, "app": st.App,
 		"txs_committed": st.TxsCommitted, "tps": st.TPS, "peers": st.Peers, "pending": st.Pending, "links": links,
+		"app_error": appError(st.AppError),
 	})
 }
 
@@ -331,7 +334,11 @@ func (s *server) tx(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "hash must be 64 hex digits")
 		return
 	}
-	st, ok := s.b.Tx(h)
+	st, ok, err := s.b.Tx(h)
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
 	if !ok {
 		writeErr(w, http.StatusNotFound, "unknown transaction")
 		return
@@ -343,6 +350,9 @@ func (s *server) tx(w http.ResponseWriter, r *http.Request) {
 	if st.Error != "" {
 		out["error"] = st.Error
 	}
+	if st.Status != "pending" {
+		out["code"] = st.Code
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -352,7 +362,11 @@ func (s *server) account(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	bal, nonce, pending, ok := s.b.Account(a)
+	bal, nonce, pending, ok, err := s.b.Account(a)
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
 	if !ok {
 		writeErr(w, http.StatusNotFound, "this network runs no bank application")
 		return
@@ -372,15 +386,18 @@ func parseAddress(s string) (chain.Address, error) {
 
 func (s *server) kv(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
-	v, err := s.b.App().Query(key)
-	if errors.Is(err, app.ErrNotFound) {
-		writeErr(w, http.StatusNotFound, fmt.Sprintf("no key %q", key))
-		return
-	}
+	res, err := s.b.App().Query(r.Context(), app.Query{Data: []byte(key)})
 	if err != nil {
 		writeErr(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	h, _ := s.b.App().Info()
-	writeJSON(w, http.StatusOK, map[string]any{"key": key, "value": string(v), "height": h})
+	if res.Code != 0 {
+		writeErr(w, http.StatusBadRequest, res.Log)
+		return
+	}
+	if res.Value == nil {
+		writeErr(w, http.StatusNotFound, fmt.Sprintf("no key %q", key))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"key": key, "value": string(res.Value), "height": res.Height})
 }

@@ -41,6 +41,9 @@ type Genesis struct {
 	App        string             `json:"app"`
 	Validators []GenesisValidator `json:"validators"`
 	Accounts   []GenesisAccount   `json:"accounts,omitempty"`
+	// AppState is given to the application at InitChain (an ABCI
+	// application's app_state_bytes); for the bank, Accounts is.
+	AppState json.RawMessage `json:"app_state,omitempty"`
 }
 
 // GenesisValidator is one member of the validator set.
@@ -80,6 +83,9 @@ type Node struct {
 	APIListen string `json:"api_listen"` // host:port for the HTTP API
 	Peers     []Peer `json:"peers"`      // every validator, self included
 	LogLevel  string `json:"log_level"`  // debug, info, warn, error
+	// ABCI is the address of the validator's application when the
+	// genesis names the abci app: tcp://HOST:PORT or unix:///PATH.
+	ABCI string `json:"abci,omitempty"`
 
 	// BlockIntervalMillis is the one timing knob: how often an idle
 	// network commits a block (default 200). A leader with nothing to

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/strategos/strategos/internal/chain"
@@ -29,12 +30,39 @@ type InitOptions struct {
 	Hosts   []string // host of node i; default 127.0.0.1 for all
 	APIPort int      // node i serves its API on 127.0.0.1:APIPort+i
 	P2PPort int      // node i listens on Hosts[i]:P2PPort+i
-	App     string   // bank or kv
-	ChainID string   // default: a random one
+	App     string   // bank, kv or abci
+	// ABCI is, for the abci app, the address of validator 0's application
+	// (tcp://HOST:P or unix:///PATH); validator i's is at port P+i (or
+	// PATH.i).
+	ABCI    string
+	ChainID string // default: a random one
 }
 
 // Apps lists the applications a network can run.
-var Apps = []string{"bank", "kv"}
+var Apps = []string{"bank", "kv", "abci"}
+
+// ABCIAddr returns validator i's application address given validator 0's:
+// tcp://HOST:P becomes tcp://HOST:P+i, unix:///PATH becomes PATH.i.
+func ABCIAddr(base string, i int) (string, error) {
+	switch {
+	case strings.HasPrefix(base, "unix://"):
+		if i == 0 {
+			return base, nil
+		}
+		return fmt.Sprintf("%s.%d", base, i), nil
+	case strings.HasPrefix(base, "tcp://"):
+		host, port, err := net.SplitHostPort(strings.TrimPrefix(base, "tcp://"))
+		if err != nil {
+			return "", fmt.Errorf("config: --abci %q: %w", base, err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil || p < 1 || p+i > 65535 {
+			return "", fmt.Errorf("config: --abci %q: bad port", base)
+		}
+		return "tcp://" + net.JoinHostPort(host, strconv.Itoa(p+i)), nil
+	}
+	return "", fmt.Errorf("config: --abci %q must be tcp://HOST:PORT or unix:///PATH", base)
+}
 
 func validApp(a string) bool {
 	for _, x := range Apps {
@@ -59,7 +87,15 @@ func Init(o InitOptions) error {
 		o.App = "bank"
 	}
 	if !validApp(o.App) {
-		return fmt.Errorf("config: unknown app %q (known: bank, kv)", o.App)
+		return fmt.Errorf("config: unknown app %q (known: bank, kv, abci)", o.App)
+	}
+	if (o.App == "abci") != (o.ABCI != "") {
+		return errors.New("config: --abci ADDRESS goes with --app abci, and only with it")
+	}
+	if o.ABCI != "" {
+		if _, err := ABCIAddr(o.ABCI, o.Nodes-1); err != nil {
+			return err
+		}
 	}
 	if o.APIPort == 0 {
 		o.APIPort = 8080
@@ -135,6 +171,9 @@ func Init(o InitOptions) error {
 			P2PListen: peers[i].Addr,
 			APIListen: net.JoinHostPort("127.0.0.1", strconv.Itoa(o.APIPort+i)),
 			Peers:     peers,
+		}
+		if o.ABCI != "" {
+			n.ABCI, _ = ABCIAddr(o.ABCI, i) // checked above
 		}
 		n.Defaults()
 		if err := writeJSON(filepath.Join(home, ConfigFile), n, 0o644); err != nil {

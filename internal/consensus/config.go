@@ -92,8 +92,8 @@ type Config struct {
 	MinBusyTimeout int
 	MaxTimeout     int // default 16 * BaseTimeout
 
-	MaxPayloadTxs   int // largest accepted payload, in transactions (default 10,000)
-	MaxPayloadBytes int // and in bytes (default 16 MiB)
+	MaxPayloadTxs   int // largest accepted payload, in transactions (default chain.MaxBlockTxs)
+	MaxPayloadBytes int // and in bytes (default chain.MaxBlockBytes)
 	MaxFetch        int // most blocks served per block request (default 64)
 	// MaxResponseBytes bounds the estimated encoded size of a block or
 	// sync response (default 2 MiB); a response always carries at least
@@ -160,10 +160,10 @@ func (c *Config) validate() error {
 		return fmt.Errorf("consensus: min timeout %d above max timeout %d", c.MinTimeout, c.MaxTimeout)
 	}
 	if c.MaxPayloadTxs <= 0 {
-		c.MaxPayloadTxs = 10_000
+		c.MaxPayloadTxs = chain.MaxBlockTxs
 	}
 	if c.MaxPayloadBytes <= 0 {
-		c.MaxPayloadBytes = 16 << 20
+		c.MaxPayloadBytes = chain.MaxBlockBytes
 	}
 	if c.EmptyBlockDelay < 0 || 2*c.EmptyBlockDelay > c.MinTimeout {
 		return fmt.Errorf("consensus: empty block delay %d must be at most half the least timeout %d", c.EmptyBlockDelay, c.MinTimeout)

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/strategos/strategos/internal/api"
+	"github.com/strategos/strategos/internal/app/apps"
 	"github.com/strategos/strategos/internal/config"
 	"github.com/strategos/strategos/internal/node"
 )
@@ -53,7 +54,7 @@ func Open(home *config.Home, o Options) (*Validator, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	n, err := node.New(node.Options{Home: home, Behavior: o.Behavior, Logger: log, SignLog: o.SignLog})
+	n, err := node.New(node.Options{Home: home, Behavior: o.Behavior, Logger: log, SignLog: o.SignLog, App: apps.For(home)})
 	if err != nil {
 		return nil, err
 	}

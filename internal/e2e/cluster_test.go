@@ -36,7 +36,8 @@ type cluster struct {
 type clusterOptions struct {
 	nodes   int
 	signLog bool   // run every node with --sign-log logDir/sign<i>.log
-	app     string // the --app of init: "kv" (the default when empty) or "bank"
+	app     string // the --app of init: "kv" (the default when empty), "bank" or "abci"
+	abci    string // the --abci of init, for the abci app
 }
 
 // proc is one validator's process, across its lives.
@@ -84,8 +85,12 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 	if app == "" {
 		app = "kv"
 	}
-	out, err := exec.Command(binary, "init", "--nodes", strconv.Itoa(o.nodes), "--out", c.dir, "--app", app,
-		"--api-port", strconv.Itoa(c.apiPort), "--p2p-port", strconv.Itoa(c.p2pPort)).CombinedOutput()
+	args := []string{"init", "--nodes", strconv.Itoa(o.nodes), "--out", c.dir, "--app", app,
+		"--api-port", strconv.Itoa(c.apiPort), "--p2p-port", strconv.Itoa(c.p2pPort)}
+	if o.abci != "" {
+		args = append(args, "--abci", o.abci)
+	}
+	out, err := exec.Command(binary, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("strategos init: %v\n%s", err, out)
 	}
@@ -285,9 +290,10 @@ func (c *cluster) live() []int {
 }
 
 type status struct {
-	Node   uint32 `json:"node"`
-	Height uint64 `json:"height"`
-	Round  uint64 `json:"round"`
+	Node     uint32  `json:"node"`
+	Height   uint64  `json:"height"`
+	Round    uint64  `json:"round"`
+	AppError *string `json:"app_error"`
 }
 
 type blockView struct {

@@ -2,7 +2,10 @@
 // committed, and hands them to the leader's block builder.
 //
 // Admission (the application's CheckTx) happens before a transaction gets
-// here. The pool deduplicates by hash, keeps arrival order, bounds its size
+// here; the pool keeps each as the *app.Tx admission parsed, so that the
+// block that carries it reaches execution with its hash and decoded form.
+// Transactions of one lane (app.Tx.Lane: for the bank, a sender) can be
+// listed in arrival order, for the application to recheck after a block. The pool deduplicates by hash, keeps arrival order, bounds its size
 // in count and bytes, and tracks which transactions already sit in an
 // uncommitted block of the block tree ("in flight"), so that a leader never
 // proposes a transaction twice on one branch. It is safe for concurrent
@@ -17,6 +20,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/strategos/strategos/internal/app"
 	"github.com/strategos/strategos/internal/chain"
 )
 
@@ -35,23 +39,9 @@ type Config struct {
 }
 
 type entry struct {
-	tx       []byte
-	hash     chain.Hash
+	tx       *app.Tx
 	inFlight chain.Hash // the block that carries it, or zero
 	seq      uint64
-
-	// For applications whose transactions apply in per-sender order
-	// (bank): who sends it, its nonce, and what it spends.
-	sender string
-	nonce  uint64
-	spend  uint64
-}
-
-// Pending describes a sender's pending transaction.
-type Pending struct {
-	Hash  chain.Hash
-	Nonce uint64
-	Spend uint64
 }
 
 // Pool is the mempool.
@@ -66,17 +56,9 @@ type Pool struct {
 	flights  map[chain.Hash][]chain.Hash // block -> its transactions
 	heights  map[chain.Hash]uint64       // block -> height
 	included map[chain.Hash]chain.Hash   // transaction -> uncommitted block carrying it
-	senders  map[string]*senderTxs
+	lanes    map[string]map[chain.Hash]*entry
 	ready    int          // pending entries not in flight: Ready in O(1)
 	count    atomic.Int64 // len(byHash), readable without the lock
-}
-
-// senderTxs is one sender's pending transactions with their total spend,
-// so that admission asks for a sender's pending state in O(1) however
-// many it has pending.
-type senderTxs struct {
-	txs   map[chain.Hash]*entry
-	spend uint64
 }
 
 // New returns an empty pool.
@@ -96,55 +78,74 @@ func New(cfg Config) *Pool {
 		flights:  make(map[chain.Hash][]chain.Hash),
 		heights:  make(map[chain.Hash]uint64),
 		included: make(map[chain.Hash]chain.Hash),
-		senders:  make(map[string]*senderTxs),
+		lanes:    make(map[string]map[chain.Hash]*entry),
 	}
 }
 
-// Add admits a transaction that passed the application's checks.
-func (p *Pool) Add(tx []byte) (chain.Hash, error) { return p.AddSeq(tx, "", 0, 0) }
-
-// AddSeq admits a transaction of sender with its nonce and spend, so that
-// the sender's pending transactions can be counted and re-checked in
-// order. The caller checked the nonce against SenderPending.
-func (p *Pool) AddSeq(tx []byte, sender string, nonce, spend uint64) (chain.Hash, error) {
-	h := chain.TxHash(tx)
-	return h, p.AddHashed(tx, h, sender, nonce, spend)
-}
-
-// AddHashed is AddSeq for a transaction whose hash h the caller computed.
-func (p *Pool) AddHashed(tx []byte, h chain.Hash, sender string, nonce, spend uint64) error {
-	if len(tx) > p.cfg.MaxTx {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(tx), p.cfg.MaxTx)
+// Fits reports why tx cannot be added now, if it cannot: too large, the
+// pool full, or already pending. Admission asks before the application
+// counts a transaction as pending.
+func (p *Pool) Fits(tx *app.Tx) error {
+	if len(tx.Bytes) > p.cfg.MaxTx {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(tx.Bytes), p.cfg.MaxTx)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, ok := p.byHash[h]; ok {
+	return p.fits(tx)
+}
+
+func (p *Pool) fits(tx *app.Tx) error {
+	if _, ok := p.byHash[tx.Hash]; ok {
 		return ErrDuplicate
 	}
-	if len(p.byHash) >= p.cfg.MaxTxs || p.bytes+len(tx) > p.cfg.MaxBytes {
+	if len(p.byHash) >= p.cfg.MaxTxs || p.bytes+len(tx.Bytes) > p.cfg.MaxBytes {
 		return fmt.Errorf("%w: %d transactions, %d bytes pending", ErrFull, len(p.byHash), p.bytes)
+	}
+	return nil
+}
+
+// Add admits a transaction that passed the application's checks. The
+// pool keeps tx itself: its bytes must not change.
+func (p *Pool) Add(tx *app.Tx) error {
+	if len(tx.Bytes) > p.cfg.MaxTx {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(tx.Bytes), p.cfg.MaxTx)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.fits(tx); err != nil {
+		return err
 	}
 	p.seq++
 	// A block may carry the transaction before its gossip arrives: it is
 	// then in flight from the start.
-	e := &entry{tx: append([]byte(nil), tx...), hash: h, seq: p.seq, inFlight: p.included[h], sender: sender, nonce: nonce, spend: spend}
-	p.byHash[h] = e
+	e := &entry{tx: tx, seq: p.seq, inFlight: p.included[tx.Hash]}
+	p.byHash[tx.Hash] = e
 	p.count.Add(1)
 	if e.inFlight.IsZero() {
 		p.ready++
 	}
-	if sender != "" {
-		st := p.senders[sender]
-		if st == nil {
-			st = &senderTxs{txs: make(map[chain.Hash]*entry)}
-			p.senders[sender] = st
+	if tx.Lane != "" {
+		l := p.lanes[tx.Lane]
+		if l == nil {
+			l = make(map[chain.Hash]*entry)
+			p.lanes[tx.Lane] = l
 		}
-		st.txs[h] = e
-		st.spend += spend
+		l[tx.Hash] = e
 	}
 	p.order = append(p.order, e)
-	p.bytes += len(tx)
+	p.bytes += len(tx.Bytes)
 	return nil
+}
+
+// Get returns a pending transaction by hash.
+func (p *Pool) Get(h chain.Hash) (*app.Tx, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e, ok := p.byHash[h]
+	if !ok {
+		return nil, false
+	}
+	return e.tx, true
 }
 
 // Has reports whether a transaction is pending.
@@ -175,42 +176,34 @@ func (p *Pool) Ready() bool {
 }
 
 // Reap returns up to maxTxs transactions (and maxBytes bytes) in arrival
-// order, skipping those already in flight.
-func (p *Pool) Reap(maxTxs, maxBytes int) [][]byte { return p.ReapExcept(maxTxs, maxBytes, nil) }
-
-// ReapExcept is Reap that also skips the transactions in skip: those of the
-// uncommitted blocks a new block extends.
-func (p *Pool) ReapExcept(maxTxs, maxBytes int, skip map[chain.Hash]bool) [][]byte {
+// order, skipping those already in flight and those in skip: the
+// transactions of the uncommitted blocks a new block extends.
+func (p *Pool) Reap(maxTxs, maxBytes int, skip map[chain.Hash]bool) []*app.Tx {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.compact()
-	var out [][]byte
+	var out []*app.Tx
 	size := 0
 	for _, e := range p.order {
 		if len(out) >= maxTxs {
 			break
 		}
-		if p.byHash[e.hash] != e || !e.inFlight.IsZero() || skip[e.hash] {
+		if p.byHash[e.tx.Hash] != e || !e.inFlight.IsZero() || skip[e.tx.Hash] {
 			continue
 		}
-		if size+len(e.tx) > maxBytes {
+		if size+len(e.tx.Bytes) > maxBytes {
 			break
 		}
 		out = append(out, e.tx)
-		size += len(e.tx)
+		size += len(e.tx.Bytes)
 	}
 	return out
 }
 
-// InFlight records that block h at height carries txs: they are not reaped
-// again while the block may still commit, including transactions whose
-// gossip has not arrived yet.
-func (p *Pool) InFlight(h chain.Hash, height uint64, txs [][]byte) {
-	p.InFlightHashes(h, height, chain.TxHashes(txs))
-}
-
-// InFlightHashes is InFlight for the transactions' hashes.
-func (p *Pool) InFlightHashes(h chain.Hash, height uint64, hashes []chain.Hash) {
+// InFlight records that block h at height carries the transactions of
+// hashes: they are not reaped again while the block may still commit,
+// including transactions whose gossip has not arrived yet.
+func (p *Pool) InFlight(h chain.Hash, height uint64, hashes []chain.Hash) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.heights[h]; ok {
@@ -233,12 +226,7 @@ func (p *Pool) InFlightHashes(h chain.Hash, height uint64, hashes []chain.Hash) 
 // Committed removes a committed block's transactions, and releases those
 // held by abandoned blocks at or below its height, so they can be proposed
 // again on the surviving branch.
-func (p *Pool) Committed(height uint64, txs [][]byte) {
-	p.CommittedHashes(height, chain.TxHashes(txs))
-}
-
-// CommittedHashes is Committed for the transactions' hashes.
-func (p *Pool) CommittedHashes(height uint64, hashes []chain.Hash) {
+func (p *Pool) Committed(height uint64, hashes []chain.Hash) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, h := range hashes {
@@ -274,15 +262,14 @@ func (p *Pool) remove(h chain.Hash) bool {
 	}
 	delete(p.byHash, h)
 	p.count.Add(-1)
-	p.bytes -= len(e.tx)
+	p.bytes -= len(e.tx.Bytes)
 	if e.inFlight.IsZero() {
 		p.ready--
 	}
-	if st := p.senders[e.sender]; st != nil {
-		delete(st.txs, h)
-		st.spend -= e.spend
-		if len(st.txs) == 0 {
-			delete(p.senders, e.sender)
+	if l := p.lanes[e.tx.Lane]; l != nil {
+		delete(l, h)
+		if len(l) == 0 {
+			delete(p.lanes, e.tx.Lane)
 		}
 	}
 	return true
@@ -298,30 +285,33 @@ func (p *Pool) Remove(h chain.Hash) bool {
 	return ok
 }
 
-// SenderPending returns how many transactions of sender are pending and
-// what they spend in all.
-func (p *Pool) SenderPending(sender string) (count int, spend uint64) {
+// Lane returns the pending transactions of a lane in arrival order.
+func (p *Pool) Lane(lane string) []*app.Tx {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if st := p.senders[sender]; st != nil {
-		return len(st.txs), st.spend
+	es := make([]*entry, 0, len(p.lanes[lane]))
+	for _, e := range p.lanes[lane] {
+		es = append(es, e)
 	}
-	return 0, 0
+	slices.SortFunc(es, func(a, b *entry) int { return cmp.Compare(a.seq, b.seq) })
+	out := make([]*app.Tx, len(es))
+	for i, e := range es {
+		out[i] = e.tx
+	}
+	return out
 }
 
-// SenderTxs returns sender's pending transactions in nonce order.
-func (p *Pool) SenderTxs(sender string) []Pending {
+// All returns every pending transaction in arrival order.
+func (p *Pool) All() []*app.Tx {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st := p.senders[sender]
-	if st == nil {
-		return nil
+	p.compact()
+	out := make([]*app.Tx, 0, len(p.byHash))
+	for _, e := range p.order {
+		if p.byHash[e.tx.Hash] == e {
+			out = append(out, e.tx)
+		}
 	}
-	out := make([]Pending, 0, len(st.txs))
-	for h, e := range st.txs {
-		out = append(out, Pending{Hash: h, Nonce: e.nonce, Spend: e.spend})
-	}
-	slices.SortFunc(out, func(a, b Pending) int { return cmp.Compare(a.Nonce, b.Nonce) })
 	return out
 }
 
@@ -332,7 +322,7 @@ func (p *Pool) compact() {
 	}
 	kept := p.order[:0]
 	for _, e := range p.order {
-		if p.byHash[e.hash] == e {
+		if p.byHash[e.tx.Hash] == e {
 			kept = append(kept, e)
 		}
 	}

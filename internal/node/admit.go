@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/strategos/strategos/internal/app/bank"
+	"github.com/strategos/strategos/internal/app"
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/mempool"
 )
@@ -85,128 +85,133 @@ const defaultMaxWaiting = maxBlockTxs
 // admitMu, so that a commit never waits long behind a large batch.
 const admitChunk = 256
 
-func (n *Node) admitBatch(txs [][]byte) ([]chain.Hash, []error) {
+func (n *Node) admitBatch(raw [][]byte) ([]chain.Hash, []error) {
+	txs := app.NewTxs(raw)
 	hashes := make([]chain.Hash, len(txs))
-	errs := make([]error, len(txs))
 	all := make([]int, len(txs))
-	for i, tx := range txs {
-		hashes[i] = chain.TxHash(tx)
+	for i, t := range txs {
+		hashes[i] = t.Hash
 		all[i] = i
 	}
+	errs := make([]error, len(txs))
 	seen := n.commits.Load()
-	n.refuseKnown(hashes, errs, all)
-	if n.bank == nil {
-		for i, tx := range txs {
-			if errs[i] != nil {
-				continue
-			}
-			if errs[i] = n.app.CheckTx(tx); errs[i] == nil {
-				_, errs[i] = n.pool.Add(tx)
-			}
+	n.refuseKnown(txs, errs, all)
+	todo := make([]int, 0, len(txs))
+	for i := range txs {
+		if errs[i] == nil {
+			todo = append(todo, i)
 		}
-		return hashes, errs
 	}
-	decoded := make([]bank.Tx, len(txs))
-	var todo []int
-	var verify []bank.Tx
-	for i, tx := range txs {
-		if errs[i] != nil {
-			continue
-		}
-		t, err := bank.DecodeHashed(tx, hashes[i])
-		if err != nil {
-			errs[i] = err
-			continue
-		}
-		decoded[i] = t
-		todo = append(todo, i)
-		verify = append(verify, t)
-	}
-	// Signatures first, outside the lock and on every core; the checks
-	// below then find them verified.
-	n.bank.PreVerifyDecoded(verify)
 	for len(todo) > 0 {
 		chunk := todo[:min(admitChunk, len(todo))]
 		todo = todo[len(chunk):]
-		n.admitMu.Lock()
+		n.admitMu.RLock()
 		// Blocks may have committed since the index was read: read it
 		// again for this chunk. Commits take admitMu, so this holds until
 		// it is released.
 		if c := n.commits.Load(); c != seen {
-			n.refuseKnown(hashes, errs, chunk)
+			n.refuseKnown(txs, errs, chunk)
 			seen = c
 		}
-		senders := make(map[chain.Address]senderState)
-		for _, i := range chunk {
-			if errs[i] == nil {
-				errs[i] = n.admitTransfer(txs[i], decoded[i], senders)
-			}
-		}
-		n.admitMu.Unlock()
+		n.admitChunk(txs, errs, chunk)
+		n.admitMu.RUnlock()
 	}
 	return hashes, errs
 }
 
+// admitChunk has the application check the transactions of idx that are
+// not refused yet and adds those it admits to the pool. The caller holds
+// admitMu for reading: admission runs beside other admissions (the
+// application orders its own view of what is pending), never beside a
+// commit, so that the application's view and the pool change together.
+func (n *Node) admitChunk(txs []*app.Tx, errs []error, idx []int) {
+	if why := n.appError(); why != "" {
+		for _, i := range idx {
+			if errs[i] == nil {
+				errs[i] = fmt.Errorf("%w: %s", ErrAppUnavailable, why)
+			}
+		}
+		return
+	}
+	var check []*app.Tx
+	var at []int
+	inChunk := make(map[chain.Hash]bool, len(idx))
+	for _, i := range idx {
+		if errs[i] != nil {
+			continue
+		}
+		// Again under the lock: the same transaction may have been
+		// admitted from gossip while this one waited.
+		if errs[i] = n.pool.Fits(txs[i]); errs[i] == nil && inChunk[txs[i].Hash] {
+			errs[i] = mempool.ErrDuplicate
+		}
+		if errs[i] == nil {
+			inChunk[txs[i].Hash] = true
+			check = append(check, txs[i])
+			at = append(at, i)
+		}
+	}
+	if len(check) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), appCallTime)
+	res, err := n.app.CheckTx(ctx, app.CheckNew, check)
+	cancel()
+	if err == nil && len(res) != len(check) {
+		err = fmt.Errorf("%w: %d answers to %d transactions", app.ErrUnavailable, len(res), len(check))
+	}
+	if err != nil {
+		n.log.Error("application could not check transactions", "err", err)
+		for _, i := range at {
+			errs[i] = fmt.Errorf("%w: %v", ErrAppUnavailable, err)
+		}
+		return
+	}
+	var lanes []string
+	for j, i := range at {
+		if errs[i] = res[j]; errs[i] != nil {
+			continue
+		}
+		if errs[i] = n.pool.Add(txs[i]); errs[i] != nil && txs[i].Lane != "" {
+			lanes = append(lanes, txs[i].Lane) // the application counted it pending
+		}
+	}
+	if len(lanes) > 0 {
+		n.recheck(app.Recheck{Lanes: lanes})
+	}
+}
+
+// ErrAppUnavailable refuses a transaction that the application could not
+// check; the client may retry later.
+var ErrAppUnavailable = errors.New("application unavailable")
+
 // refuseKnown sets errs[i], for i in idx, for a transaction already on
 // the ledger or already pending.
-func (n *Node) refuseKnown(hashes []chain.Hash, errs []error, idx []int) {
+func (n *Node) refuseKnown(txs []*app.Tx, errs []error, idx []int) {
 	hs := make([]chain.Hash, len(idx))
 	for j, i := range idx {
-		hs[j] = hashes[i]
+		hs[j] = txs[i].Hash
 	}
-	for j, height := range n.store.TxHeights(hs) {
+	heights, err := n.store.TxHeights(hs)
+	if err != nil {
+		n.log.Error("cannot read the transaction index", "err", err)
+		for _, i := range idx {
+			errs[i] = fmt.Errorf("%w: %v", ErrAppUnavailable, err)
+		}
+		return
+	}
+	for j, height := range heights {
 		i := idx[j]
 		if height != 0 {
-			r, ok := n.TxResult(hashes[i])
-			if !ok { // unreadable: the height is enough to refuse it
+			r, ok, err := n.TxResult(txs[i].Hash)
+			if err != nil || !ok { // unreadable: the height is enough to refuse it
 				r = TxRecord{Height: height, OK: true}
 			}
 			errs[i] = committedErr(r)
-		} else if errs[i] == nil && n.pool.Has(hashes[i]) {
+		} else if errs[i] == nil && n.pool.Has(txs[i].Hash) {
 			errs[i] = mempool.ErrDuplicate
 		}
 	}
-}
-
-// senderState is a sender's committed balance and next nonce, read once
-// per admission chunk (the state cannot change while admitMu is held).
-type senderState struct {
-	balance, next uint64
-	sender        string
-}
-
-// admitTransfer checks one transfer against its sender's committed state
-// and pending transfers, and adds it to the pool. The caller holds
-// admitMu.
-func (n *Node) admitTransfer(tx []byte, t bank.Tx, senders map[chain.Address]senderState) error {
-	// Again under the lock: the same transaction may have been admitted
-	// from gossip while this one waited.
-	if n.pool.Has(t.Hash) {
-		return mempool.ErrDuplicate
-	}
-	from := t.From()
-	st, ok := senders[from]
-	if !ok {
-		st.balance, st.next = n.bank.Account(from)
-		st.sender = from.String()
-		senders[from] = st
-	}
-	if st.balance == 0 && st.next == 0 {
-		return fmt.Errorf("%w %s: it has no funds", bank.ErrUnknownAccount, st.sender)
-	}
-	count, spend := n.pool.SenderPending(st.sender)
-	pendingNext := st.next + uint64(count)
-	if t.Nonce > pendingNext {
-		return fmt.Errorf("%w: nonce %d is ahead of the next nonce %d (pending transfers included): submit the missing nonces first", bank.ErrNonceGap, t.Nonce, pendingNext)
-	}
-	available := uint64(0)
-	if st.balance > spend {
-		available = st.balance - spend
-	}
-	if err := n.bank.CheckDecodedAt(t, pendingNext, available); err != nil {
-		return err
-	}
-	return n.pool.AddHashed(tx, t.Hash, st.sender, t.Nonce, t.Amount)
 }
 
 // committedErr refuses a transaction that already reached a block, saying
@@ -218,37 +223,59 @@ func committedErr(r TxRecord) error {
 	return fmt.Errorf("%w at height %d, where it was rejected (%s); sign a new transaction", ErrCommitted, r.Height, r.Error)
 }
 
-// recheck re-validates, after a commit, the pending transfers of every
-// sender the committed block touched: a pending transfer whose nonce was
-// used, or that the sender can no longer afford, leaves the mempool and is
-// recorded as rejected with its reason, so that a client never waits for
-// it in vain. The caller holds admitMu.
-func (n *Node) recheck(senders []chain.Address) {
-	if n.bank == nil {
-		return
-	}
-	for _, from := range senders {
-		balance, next := n.bank.Account(from)
-		for _, p := range n.pool.SenderTxs(from.String()) {
-			var reason string
-			switch {
-			case p.Nonce < next:
-				reason = fmt.Sprintf("nonce %d was used by another committed transfer", p.Nonce)
-			case p.Nonce > next:
-				reason = fmt.Sprintf("nonce %d no longer follows the sender's next nonce %d", p.Nonce, next)
-			case p.Spend > balance:
-				reason = fmt.Sprintf("insufficient funds once earlier transfers committed: balance %d, amount %d", balance, p.Spend)
-			default:
-				next++
-				balance -= p.Spend
-				continue
-			}
-			if n.pool.Remove(p.Hash) {
-				n.reject(p.Hash, reason)
+// recheck has the application re-validate, after a commit, the pending
+// transactions it names (for the bank, those of the senders the block
+// touched; for an ABCI application, all of them, as CometBFT does): one
+// that no longer applies leaves the mempool and is recorded as rejected
+// with its reason, so that a client never waits for it in vain. The
+// caller holds admitMu.
+func (n *Node) recheck(rc app.Recheck) {
+	for _, chunk := range n.recheckChunks(rc) {
+		ctx, cancel := context.WithTimeout(context.Background(), appCallTime)
+		errs, err := n.app.CheckTx(ctx, app.CheckRecheck, chunk)
+		cancel()
+		if err == nil && len(errs) != len(chunk) {
+			err = fmt.Errorf("%w: %d answers to %d transactions", app.ErrUnavailable, len(errs), len(chunk))
+		}
+		if err != nil {
+			n.appFailed(fmt.Errorf("recheck: %w", err))
+			return
+		}
+		for i, e := range errs {
+			if e != nil && n.pool.Remove(chunk[i].Hash) {
+				n.reject(chunk[i].Hash, e.Error())
 			}
 		}
 	}
 }
+
+// recheckChunks splits what rc names into calls of about recheckChunk
+// transactions, never splitting a lane: the application rebuilds a lane's
+// pending state from the whole of it.
+func (n *Node) recheckChunks(rc app.Recheck) [][]*app.Tx {
+	var lanes [][]*app.Tx
+	if rc.All {
+		for all := n.pool.All(); len(all) > 0; all = all[min(recheckChunk, len(all)):] {
+			lanes = append(lanes, all[:min(recheckChunk, len(all))])
+		}
+		return lanes
+	}
+	var chunks [][]*app.Tx
+	var cur []*app.Tx
+	for _, l := range rc.Lanes {
+		cur = append(cur, n.pool.Lane(l)...)
+		if len(cur) >= recheckChunk {
+			chunks, cur = append(chunks, cur), nil
+		}
+	}
+	if len(cur) > 0 {
+		chunks = append(chunks, cur)
+	}
+	return chunks
+}
+
+// recheckChunk bounds one recheck call to the application.
+const recheckChunk = 2048
 
 // rejections remembers, for a bounded number of transactions, why this
 // node dropped a transaction it had accepted.
@@ -293,40 +320,47 @@ func (r *rejections) get(h chain.Hash) (string, bool) {
 type TxStatus struct {
 	Status string // "pending", "committed" or "rejected"
 	Height uint64 // 0 unless it reached a block
+	Code   uint32 // the application's code of a rejection in a block
 	Error  string
 }
 
 // Tx returns the status of a transaction, or false if the node never saw
 // it (or has forgotten a rejection).
-func (n *Node) Tx(h chain.Hash) (TxStatus, bool) {
-	if r, ok := n.TxResult(h); ok {
+func (n *Node) Tx(h chain.Hash) (TxStatus, bool, error) {
+	r, ok, err := n.TxResult(h)
+	if err != nil {
+		return TxStatus{}, false, err
+	}
+	if ok {
 		if r.OK {
-			return TxStatus{Status: "committed", Height: r.Height}, true
+			return TxStatus{Status: "committed", Height: r.Height}, true, nil
 		}
-		return TxStatus{Status: "rejected", Height: r.Height, Error: r.Error}, true
+		return TxStatus{Status: "rejected", Height: r.Height, Code: r.Code, Error: r.Error}, true, nil
 	}
 	if why, ok := n.rejected.get(h); ok {
-		return TxStatus{Status: "rejected", Error: why}, true
+		return TxStatus{Status: "rejected", Error: why}, true, nil
 	}
 	if n.pool.Has(h) {
-		return TxStatus{Status: "pending"}, true
+		return TxStatus{Status: "pending"}, true, nil
 	}
-	return TxStatus{}, false
+	return TxStatus{}, false, nil
+}
+
+// accounts is implemented by an application with accounts (the bank).
+type accounts interface {
+	Account(a chain.Address) (balance, nonce, pendingNonce uint64, err error)
 }
 
 // Account returns a bank account's committed balance and next nonce, and
-// its next nonce once this node's pending transfers apply.
-func (n *Node) Account(a chain.Address) (balance, nonce, pendingNonce uint64, ok bool) {
-	if n.bank == nil {
-		return 0, 0, 0, false
+// its next nonce once this node's pending transfers apply; ok is false
+// when the application has no accounts.
+func (n *Node) Account(a chain.Address) (balance, nonce, pendingNonce uint64, ok bool, err error) {
+	acc, ok := n.app.(accounts)
+	if !ok {
+		return 0, 0, 0, false, nil
 	}
-	// Under admitMu, so that a commit's state and its mempool removals are
-	// seen together (pending_nonce is never one ahead).
-	n.admitMu.Lock()
-	defer n.admitMu.Unlock()
-	balance, nonce = n.bank.Account(a)
-	count, _ := n.pool.SenderPending(a.String())
-	return balance, nonce, nonce + uint64(count), true
+	balance, nonce, pendingNonce, err = acc.Account(a)
+	return balance, nonce, pendingNonce, err == nil, err
 }
 
 // admitGossip admits the transaction batches peers gossip, until ctx ends.
@@ -345,47 +379,6 @@ func (n *Node) admitGossip(ctx context.Context) {
 					n.metrics.dropped.WithLabelValues("gossiped transaction refused").Inc()
 				}
 			}
-		}
-	}
-}
-
-// verifySoon queues a new block's transactions for signature checks ahead
-// of its execution: a block can carry transfers whose gossip never
-// reached this validator, and checking them when it commits would hold up
-// the consensus loop. Best effort: when the queue is full, execution
-// checks them itself.
-func (n *Node) verifySoon(p payload) {
-	if n.bank == nil || len(p.txs) == 0 {
-		return
-	}
-	select {
-	case n.verifyIn <- p:
-	default:
-	}
-}
-
-// payload is a block's transactions with their hashes.
-type payload struct {
-	txs    [][]byte
-	hashes []chain.Hash
-}
-
-// hashesOf returns the hashes of b's transactions, computed once per
-// block while it is uncommitted. Consensus goroutine only.
-func (n *Node) hashesOf(b *chain.Block) []chain.Hash {
-	if hs, ok := n.txHashes[b]; ok {
-		return hs
-	}
-	return chain.TxHashes(b.Payload)
-}
-
-func (n *Node) verifyAhead(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case p := <-n.verifyIn:
-			n.bank.PreVerify(p.txs, p.hashes)
 		}
 	}
 }

@@ -22,6 +22,7 @@ const (
 	refusedTimeParent = "proposal: time before its parent's"
 	refusedTimeAhead  = "proposal: time too far ahead"
 	refusedPayload    = "proposal: payload refused by the application"
+	refusedApp        = "proposal: the application is unusable"
 )
 
 var errRefused = errors.New("node: proposal refused")
@@ -52,28 +53,38 @@ func (c *proposalClock) now() int64 { return max(time.Now().UnixNano(), c.latest
 //     loudly;
 //   - its time must not be before its parent's (when the parent is stored
 //     here) nor more than maxTimeAhead ahead of the local clock;
-//   - the application, if it vets proposals (app.ProposalChecker), must
-//     accept its transactions; entries that carry evidence are the node's,
-//     not the application's, and are not shown to it.
+//   - the application must accept it (ProcessProposal); entries that
+//     carry evidence are the node's, not the application's, and are not
+//     shown to it. While the application is unusable, nothing is voted for.
 //
 // A block that fails is not voted for; the refusal is counted by reason.
 func (s source) Check(b *chain.Block) error {
+	if why := s.n.appError(); why != "" {
+		return s.refuse(refusedApp, fmt.Errorf("the application is unusable: %s", why))
+	}
 	if err := s.checkRoot(b); err != nil {
 		return s.refuse(refusedRoot, err)
 	}
 	if err := s.checkTime(b); err != nil {
 		return err
 	}
-	if pc, ok := s.n.app.(app.ProposalChecker); ok {
-		txs := make([][]byte, 0, len(b.Payload))
-		for _, tx := range b.Payload {
-			if !isEvidenceTx(tx) {
-				txs = append(txs, tx)
-			}
+	txs := make([]*app.Tx, 0, len(b.Payload))
+	for _, t := range s.n.txsOf(b) {
+		if !isEvidenceTx(t.Bytes) {
+			txs = append(txs, t)
 		}
-		if err := pc.CheckProposal(txs); err != nil {
-			return s.refuse(refusedPayload, err)
-		}
+	}
+	ctx, cancel := appContext()
+	defer cancel()
+	ok, err := s.n.app.ProcessProposal(ctx, app.Proposal{
+		Height: b.Height, Round: b.Round, Time: b.Time, Proposer: b.Proposer, Txs: txs,
+	})
+	if err != nil {
+		s.n.appFailed(fmt.Errorf("process proposal: %w", err))
+		return s.refuse(refusedApp, err)
+	}
+	if !ok {
+		return s.refuse(refusedPayload, errors.New("the application refused the proposal"))
 	}
 	s.n.clock.saw(b.Time)
 	return nil
@@ -83,14 +94,19 @@ func (s source) checkRoot(b *chain.Block) error {
 	if b.ExecHeight == 0 {
 		return nil
 	}
-	own, ok := s.n.store.AppGet(rootKey(b.ExecHeight))
+	own, ok, err := s.n.store.AppGet(rootKey(b.ExecHeight))
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return nil // not executed here yet: execution lags
 	}
-	if string(own) != string(b.StateRoot[:]) {
+	var ownRoot chain.Hash
+	copy(ownRoot[:], own)
+	if ownRoot != b.StateRoot {
 		s.n.metrics.divergence.Inc()
 		s.n.log.Error("STATE DIVERGENCE: refusing to vote", "height", b.Height, "proposer", b.Proposer,
-			"exec_height", b.ExecHeight, "block_root", b.StateRoot.String(), "own_root", chain.Hash(own).String())
+			"exec_height", b.ExecHeight, "block_root", b.StateRoot.String(), "own_root", ownRoot.String())
 		return fmt.Errorf("state root at height %d differs from ours", b.ExecHeight)
 	}
 	return nil

@@ -51,7 +51,7 @@ func (n *Node) openAcceptLog() error {
 		txs[i] = a.Tx
 	}
 	hashes, errs := n.admitBatch(txs)
-	kept, settled, rejected := 0, 0, 0
+	kept, settled, rejected, deferred := 0, 0, 0, 0
 	for i, err := range errs {
 		switch {
 		case err == nil || errors.Is(err, mempool.ErrDuplicate):
@@ -60,12 +60,17 @@ func (n *Node) openAcceptLog() error {
 		case errors.Is(err, ErrCommitted):
 			settled++
 			j.Settle(hashes[i : i+1])
+		case errors.Is(err, ErrAppUnavailable):
+			// Admitted once, and not refused since: admitted again once
+			// the application is back (readmitDeferred).
+			deferred++
+			n.deferred = append(n.deferred, txs[i])
 		default:
 			rejected++
 			n.reject(hashes[i], "not valid when this node restarted: "+err.Error())
 		}
 	}
-	n.log.Info("acceptance journal replayed", "pending", kept, "committed", settled, "rejected", rejected,
+	n.log.Info("acceptance journal replayed", "pending", kept, "committed", settled, "rejected", rejected, "deferred", deferred,
 		"rejections", len(rep.Rejected), "torn_segments", rep.Torn)
 	return nil
 }
@@ -165,4 +170,29 @@ func (n *Node) registerDurableMetrics() {
 		counter("strategos_journal_compacted_bytes_total", "Live record bytes copied forward to free journal segments.",
 			js(func(s journal.Stats) float64 { return float64(s.MovedBytes) })),
 	)
+}
+
+// readmitDeferred admits again, once the application is back, the
+// journaled transactions that it could not check when the node started.
+func (n *Node) readmitDeferred() {
+	txs := n.deferred
+	n.deferred = nil
+	if len(txs) == 0 {
+		return
+	}
+	go func() {
+		hashes, errs := n.admitBatch(txs)
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				n.gossipMu.Lock()
+				n.gossipTxs = append(n.gossipTxs, txs[i])
+				n.gossipMu.Unlock()
+			case errors.Is(err, ErrCommitted):
+				n.acceptLog.Settle(hashes[i : i+1])
+			case !errors.Is(err, mempool.ErrDuplicate) && !errors.Is(err, ErrAppUnavailable):
+				n.reject(hashes[i], "not valid once the application was back: "+err.Error())
+			}
+		}
+	}()
 }

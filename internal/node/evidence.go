@@ -83,7 +83,7 @@ func (n *Node) evidenceRules(now uint64) chain.EvidenceRules {
 // lastRecorded returns the round of the latest proof against v on the
 // ledger.
 func (n *Node) lastRecorded(v uint32) (uint64, bool, error) {
-	b, ok, err := n.store.AppLookup(evidenceLastKey(v))
+	b, ok, err := n.store.AppGet(evidenceLastKey(v))
 	if err != nil || !ok {
 		return 0, false, err
 	}
@@ -193,9 +193,9 @@ func (n *Node) pendingEvidence(skip map[chain.Hash]bool) ([][]byte, int) {
 // the ledger's evidence count so far and *inBlock the evidence entries of
 // this block so far, both updated; puts receives the writes.
 func (n *Node) executeEvidence(height, round uint64, tx []byte, puts map[string][]byte, count *uint64, inBlock *int) (app.TxResult, error) {
-	r := app.TxResult{Hash: chain.TxHash(tx)}
+	r := app.TxResult{}
 	if *inBlock++; *inBlock > maxBlockEvidence {
-		r.Error = fmt.Sprintf("invalid evidence: more than %d in one block", maxBlockEvidence)
+		r.Code, r.Log = 1, fmt.Sprintf("invalid evidence: more than %d in one block", maxBlockEvidence)
 		return r, nil
 	}
 	e, err := wire.UnmarshalEvidence(tx[len(evidencePrefix):])
@@ -206,7 +206,7 @@ func (n *Node) executeEvidence(height, round uint64, tx []byte, puts map[string]
 		err = fmt.Errorf("proof of round %d in a block of the same or a later round %d", e.Round, round)
 	}
 	if err != nil {
-		r.Error = fmt.Sprintf("invalid evidence: %v", err)
+		r.Code, r.Log = 1, fmt.Sprintf("invalid evidence: %v", err)
 		return r, nil
 	}
 	lastKey := evidenceLastKey(e.Validator)
@@ -218,7 +218,7 @@ func (n *Node) executeEvidence(height, round uint64, tx []byte, puts map[string]
 		last, recorded = binary.BigEndian.Uint64(b), true
 	}
 	if recorded && (e.Round <= last || recordedWithin(last, recorded, e.Round)) {
-		r.Error = fmt.Sprintf("evidence already recorded: validator %d has a proof of round %d", e.Validator, last)
+		r.Code, r.Log = 1, fmt.Sprintf("evidence already recorded: validator %d has a proof of round %d", e.Validator, last)
 		return r, nil
 	}
 	proof, err := wire.MarshalEvidence(e)
@@ -229,7 +229,6 @@ func (n *Node) executeEvidence(height, round uint64, tx []byte, puts map[string]
 	puts[evidenceItemKey(*count)] = append(binary.BigEndian.AppendUint64(nil, height), proof...)
 	puts[lastKey] = binary.BigEndian.AppendUint64(nil, e.Round)
 	*count++
-	r.OK = true
 	n.evidence.mu.Lock()
 	delete(n.evidence.pending, e.Validator)
 	n.evidence.mu.Unlock()
@@ -250,7 +249,7 @@ type EvidenceRecord struct {
 func (n *Node) Evidence() ([]EvidenceRecord, error) {
 	var out []EvidenceRecord
 	count := uint64(0)
-	v, ok, err := n.store.AppLookup(evidenceCountKey)
+	v, ok, err := n.store.AppGet(evidenceCountKey)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +257,7 @@ func (n *Node) Evidence() ([]EvidenceRecord, error) {
 		count = binary.BigEndian.Uint64(v)
 	}
 	for i := count - min(count, maxListedEvidence); i < count; i++ {
-		v, ok, err := n.store.AppLookup(evidenceItemKey(i))
+		v, ok, err := n.store.AppGet(evidenceItemKey(i))
 		if err != nil {
 			return nil, err
 		}

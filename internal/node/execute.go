@@ -1,6 +1,8 @@
 package node
 
 import (
+	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,8 +16,8 @@ import (
 // ErrCommitted refuses a transaction that is already on the ledger.
 var ErrCommitted = errors.New("transaction already committed")
 
-// rootKey records the state root after each executed height, so that the
-// roots that later blocks carry can be checked.
+// rootKey records the app hash after each executed height, so that the
+// roots that later blocks carry can be checked, and a replay compared.
 func rootKey(height uint64) string {
 	return "root/" + string(binary.BigEndian.AppendUint64(nil, height))
 }
@@ -24,108 +26,207 @@ func rootKey(height uint64) string {
 type TxRecord struct {
 	Height uint64
 	OK     bool
+	Code   uint32
 	Error  string
 }
 
-// TxResult returns the record of a committed transaction.
-func (n *Node) TxResult(h chain.Hash) (TxRecord, bool) {
-	r, height, ok := n.store.TxOutcome(h)
-	if !ok {
-		return TxRecord{}, false
+// TxResult returns the record of a committed transaction, and false for
+// one never committed.
+func (n *Node) TxResult(h chain.Hash) (TxRecord, bool, error) {
+	r, height, ok, err := n.store.TxOutcome(h)
+	if err != nil || !ok {
+		return TxRecord{}, false, err
 	}
-	return TxRecord{Height: height, OK: r.OK, Error: r.Error}, true
+	return TxRecord{Height: height, OK: r.OK, Code: r.Code, Error: r.Error}, true, nil
 }
 
-// execute runs a committed block through the application and commits the
-// resulting state, root and transaction index in one durable write. A
-// transaction already committed at an earlier height, or earlier in the
-// same block, is rejected as a duplicate without reaching the application:
-// however a leader (honest but late, or Byzantine) repeats a transaction,
-// it is applied once.
+// executed is a committed block's execution: the results of its
+// transactions (one per transaction of the block) and the app hash.
+type executed struct {
+	results []app.TxResult
+	appHash []byte
+	recheck app.Recheck
+}
+
+// execute finalizes a committed block with the application and records
+// the resulting state, app hash and transaction outcomes in one durable
+// write, then has the application commit. A transaction already committed
+// at an earlier height, or earlier in the same block, is rejected as a
+// duplicate without reaching the application: however a leader (honest
+// but late, or Byzantine) repeats a transaction, it is applied once.
 //
 // c is the commit of the block, when the block is being committed now: the
 // block's commit and its state then share one durable write. It is nil
 // when catching the application up with blocks committed before.
-// hashes are the transactions' hashes, or nil.
-func (n *Node) execute(b *chain.Block, hashes []chain.Hash, c *consensus.Commit) (app.BlockResult, error) {
-	height, txs := b.Height, b.Payload
-	if hashes == nil {
-		hashes = chain.TxHashes(txs)
-	}
-	results := make([]app.TxResult, len(txs))
-	fresh := make([][]byte, 0, len(txs))
-	var freshHashes []chain.Hash
-	var pos []int
-	seen := make(map[chain.Hash]bool, len(txs))
-	evPuts := make(map[string][]byte)
-	evCount := uint64(0)
-	if v, ok := n.store.AppGet(evidenceCountKey); ok && len(v) == 8 {
-		evCount = binary.BigEndian.Uint64(v)
-	}
-	evBefore := evCount
-	evInBlock := 0
-	indexed := make([]bool, len(txs))
-	known := n.store.TxHeights(hashes)
-	for i, tx := range txs {
-		h := hashes[i]
-		if known[i] != 0 || seen[h] {
-			results[i] = app.TxResult{Hash: h, Error: "duplicate: transaction already committed"}
-			continue
-		}
-		seen[h] = true
-		indexed[i] = true
-		if isEvidenceTx(tx) {
-			r, err := n.executeEvidence(height, b.Round, tx, evPuts, &evCount, &evInBlock)
-			if err != nil {
-				return app.BlockResult{}, fmt.Errorf("node: execute height %d: %w", height, err)
-			}
-			results[i] = r
-			continue
-		}
-		fresh = append(fresh, tx)
-		freshHashes = append(freshHashes, h)
-		pos = append(pos, i)
-	}
-	if n.bank != nil {
-		// Whatever signatures admission and verifyAhead did not check yet,
-		// checked in batches on every core rather than one by one.
-		n.bank.PreVerify(fresh, freshHashes)
-	}
-	res, err := n.app.Execute(height, fresh)
+func (n *Node) execute(ctx context.Context, b *chain.Block, c *consensus.Commit) (executed, error) {
+	txs := n.txsOf(b)
+	fresh, pos, results, err := n.freshTxs(b, txs)
 	if err != nil {
-		return app.BlockResult{}, fmt.Errorf("node: execute height %d: %w", height, err)
+		return executed{}, err
 	}
-	if len(res.Results) != len(fresh) {
-		return app.BlockResult{}, fmt.Errorf("node: execute height %d: %d results for %d transactions", height, len(res.Results), len(fresh))
+	puts := make(map[string][]byte)
+	if err := n.blockEvidence(b, txs, results, puts); err != nil {
+		return executed{}, err
 	}
-	puts := res.Puts
-	if puts == nil {
-		puts = make(map[string][]byte)
+	res, err := n.finalize(ctx, b, fresh)
+	if err != nil {
+		return executed{}, err
 	}
-	for j, r := range res.Results {
+	for j, r := range res.TxResults {
 		results[pos[j]] = r
 	}
 	var outcomes []store.TxOutcome
 	for i, r := range results {
-		if indexed[i] && !r.Later {
-			outcomes = append(outcomes, store.TxOutcome{Hash: r.Hash, OK: r.OK, Error: r.Error})
+		if !dupResult(r) && !r.Later {
+			outcomes = append(outcomes, store.TxOutcome{Hash: txs[i].Hash, OK: r.OK(), Code: r.Code, Error: r.Log})
 		}
 	}
-	for k, v := range evPuts {
-		puts[k] = v
+	var deletes []string
+	if w := res.Writes; w != nil {
+		for k, v := range w.Puts {
+			puts[k] = v
+		}
+		deletes = w.Deletes
 	}
-	if evCount != evBefore {
-		puts[evidenceCountKey] = binary.BigEndian.AppendUint64(nil, evCount)
-	}
-	puts[rootKey(height)] = res.StateRoot[:]
+	puts[rootKey(b.Height)] = res.AppHash
+	write := store.AppWrite{Root: res.AppHash, Puts: puts, Deletes: deletes, Results: outcomes}
 	if c != nil {
-		err = n.store.CommitExecuted(*c, store.AppWrite{Root: res.StateRoot, Puts: puts, Deletes: res.Deletes, Results: outcomes})
+		err = n.store.CommitExecuted(*c, write)
 	} else {
-		err = n.store.AppCommitWith(height, store.AppWrite{Root: res.StateRoot, Puts: puts, Deletes: res.Deletes, Results: outcomes})
+		err = n.store.AppCommitWith(b.Height, write)
 	}
 	if err != nil {
-		return app.BlockResult{}, fmt.Errorf("node: commit state of height %d: %w", height, err)
+		return executed{}, fmt.Errorf("node: commit state of height %d: %w", b.Height, err)
 	}
-	res.Results = results
+	if err := n.app.Commit(ctx); err != nil {
+		return executed{}, fmt.Errorf("node: commit of height %d: %w", b.Height, err)
+	}
+	return executed{results: results, appHash: res.AppHash, recheck: res.Recheck}, nil
+}
+
+// duplicateLog is the outcome of a transaction already committed.
+const duplicateLog = "duplicate: transaction already committed"
+
+func dupResult(r app.TxResult) bool { return r.Code == codeDuplicate && r.Log == duplicateLog }
+
+// Codes the node gives to payload entries it settles itself.
+const (
+	codeDuplicate uint32 = 1<<31 + iota
+	codeEvidence
+)
+
+// freshTxs returns the transactions of b that reach the application, their
+// positions in the block, and the results of the block with those of the
+// duplicates filled in.
+func (n *Node) freshTxs(b *chain.Block, txs []*app.Tx) (fresh []*app.Tx, pos []int, results []app.TxResult, err error) {
+	hashes := make([]chain.Hash, len(txs))
+	for i, t := range txs {
+		hashes[i] = t.Hash
+	}
+	known, err := n.store.TxHeights(hashes)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("node: execute height %d: %w", b.Height, err)
+	}
+	results = make([]app.TxResult, len(txs))
+	seen := make(map[chain.Hash]bool, len(txs))
+	fresh = make([]*app.Tx, 0, len(txs))
+	for i, t := range txs {
+		// A replay finds the block's own transactions indexed at its height.
+		if (known[i] != 0 && known[i] < b.Height) || seen[t.Hash] {
+			results[i] = app.TxResult{Code: codeDuplicate, Log: duplicateLog}
+			continue
+		}
+		seen[t.Hash] = true
+		if isEvidenceTx(t.Bytes) {
+			continue // blockEvidence settles it
+		}
+		fresh = append(fresh, t)
+		pos = append(pos, i)
+	}
+	return fresh, pos, results, nil
+}
+
+// blockEvidence records the evidence a block carries.
+func (n *Node) blockEvidence(b *chain.Block, txs []*app.Tx, results []app.TxResult, puts map[string][]byte) error {
+	count := uint64(0)
+	v, ok, err := n.store.AppGet(evidenceCountKey)
+	if err != nil {
+		return err
+	}
+	if ok && len(v) == 8 {
+		count = binary.BigEndian.Uint64(v)
+	}
+	before, inBlock := count, 0
+	for i, t := range txs {
+		if dupResult(results[i]) || !isEvidenceTx(t.Bytes) {
+			continue
+		}
+		r, err := n.executeEvidence(b.Height, b.Round, t.Bytes, puts, &count, &inBlock)
+		if err != nil {
+			return fmt.Errorf("node: execute height %d: %w", b.Height, err)
+		}
+		if r.Code != 0 {
+			r.Code = codeEvidence
+		}
+		results[i] = r
+	}
+	if count != before {
+		puts[evidenceCountKey] = binary.BigEndian.AppendUint64(nil, count)
+	}
+	return nil
+}
+
+// finalize has the application execute a block's fresh transactions and
+// checks that its answer keeps to the protocol.
+func (n *Node) finalize(ctx context.Context, b *chain.Block, fresh []*app.Tx) (app.BlockResult, error) {
+	blk := app.Block{Height: b.Height, Round: b.Round, Time: b.Time, Proposer: b.Proposer, Txs: fresh}
+	if b.QC != nil {
+		blk.LastCommit, blk.LastCommitRound = b.QC.Signers(), b.QC.Round
+	}
+	res, err := n.app.FinalizeBlock(ctx, blk)
+	if err != nil {
+		return app.BlockResult{}, fmt.Errorf("node: finalize height %d: %w", b.Height, err)
+	}
+	if len(res.TxResults) != len(fresh) {
+		return app.BlockResult{}, fmt.Errorf("node: finalize height %d: %w: %d results for %d transactions",
+			b.Height, app.ErrUnavailable, len(res.TxResults), len(fresh))
+	}
+	if len(res.AppHash) > maxAppHash {
+		return app.BlockResult{}, fmt.Errorf("node: finalize height %d: %w: app hash of %d bytes, at most %d",
+			b.Height, app.ErrUnavailable, len(res.AppHash), maxAppHash)
+	}
+	if res.ValidatorUpdates > 0 {
+		n.metrics.dropped.WithLabelValues("validator updates refused").Add(float64(res.ValidatorUpdates))
+		n.log.Warn("application asked for validator updates: refused, the validator set is fixed",
+			"height", b.Height, "updates", res.ValidatorUpdates)
+	}
 	return res, nil
+}
+
+// maxAppHash bounds an application's hash, which every later block
+// carries.
+const maxAppHash = 64
+
+// replay re-finalizes a block whose outcome the node recorded before the
+// application made it durable (the application was killed in between):
+// the application must reach the app hash recorded then.
+func (n *Node) replay(ctx context.Context, b *chain.Block) error {
+	fresh, _, _, err := n.freshTxs(b, n.txsOf(b))
+	if err != nil {
+		return err
+	}
+	res, err := n.finalize(ctx, b, fresh)
+	if err != nil {
+		return err
+	}
+	want, _, err := n.store.AppGet(rootKey(b.Height))
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(want, res.AppHash) {
+		n.metrics.divergence.Inc()
+		return fmt.Errorf("node: replay of height %d: the application's hash %x differs from %x, recorded when it first finalized the block",
+			b.Height, res.AppHash, want)
+	}
+	return n.app.Commit(ctx)
 }

@@ -25,6 +25,7 @@ type metrics struct {
 	peers        prometheus.Gauge
 	evidence     prometheus.Counter
 	divergence   prometheus.Counter
+	appErrors    prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -49,9 +50,11 @@ func newMetrics() *metrics {
 		evidence: prometheus.NewCounter(prometheus.CounterOpts{Name: "strategos_evidence_total", Help: "Misbehaviour proven by this validator."}),
 		divergence: prometheus.NewCounter(prometheus.CounterOpts{Name: "strategos_state_divergence_total",
 			Help: "Proposed blocks whose state root differed from this validator's own (no vote was signed)."}),
+		appErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "strategos_app_failures_total",
+			Help: "Times the application stopped answering (unreachable, stalled or out of protocol); the node neither votes nor executes until it is back."}),
 	}
 	for _, c := range []prometheus.Collector{m.height, m.round, m.txsCommitted, m.timeouts, m.qcs, m.tcs, m.msgsIn, m.msgsOut,
-		m.dropped, m.commitLat, m.storeWrite, m.peers, m.evidence, m.divergence,
+		m.dropped, m.commitLat, m.storeWrite, m.peers, m.evidence, m.divergence, m.appErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

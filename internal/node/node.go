@@ -27,8 +27,6 @@ import (
 	"time"
 
 	"github.com/strategos/strategos/internal/app"
-	"github.com/strategos/strategos/internal/app/bank"
-	"github.com/strategos/strategos/internal/app/kv"
 	"github.com/strategos/strategos/internal/byzantine"
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/config"
@@ -54,6 +52,10 @@ type Options struct {
 	// contradictions across restarts.
 	SignLog io.Writer
 	Events  events.Config // the live event stream's limits; zero: the defaults
+	// App builds the validator's application over the node's store (an
+	// in-process application keeps its state there; one over ABCI keeps
+	// its own and ignores it). Required.
+	App func(st app.State) (app.Application, error)
 }
 
 // Node is one running validator.
@@ -83,19 +85,19 @@ type Node struct {
 	txsTotal    uint64
 	lastHash    chain.Hash
 	ticks       uint64
-	bank        *bank.App  // the application, when it is the bank
-	admitMu     sync.Mutex // admission and post-commit re-checks, per sender
+	appSt       appState     // whether the application answers: appstate.go
+	deferred    [][]byte     // journaled transactions to admit once the application is back; consensus goroutine only
+	admitMu     sync.RWMutex // admission (read) and commits with their rechecks (write)
 	rejected    rejections
 	acceptLog   *journal.Journal // client transactions accepted, durable before 202: durable.go
 	evidence    evidencePool
 	gossipMu    sync.Mutex
-	gossipTxs   [][]byte                      // admitted here, to be sent to peers on the next tick
-	gossipIn    chan [][]byte                 // gossiped batches, admitted off the consensus loop
-	gossipKick  chan struct{}                 // a client's transactions wait to be gossiped
-	verifyIn    chan payload                  // payloads of new blocks, verified ahead of execution
-	txHashes    map[*chain.Block][]chain.Hash // of uncommitted blocks; consensus goroutine only
-	commits     atomic.Uint64                 // commit batches, under admitMu: admission rereads the index
-	maxWaiting  int                           // clients are answered busy beyond this many waiting for a block
+	gossipTxs   [][]byte                   // admitted here, to be sent to peers on the next tick
+	gossipIn    chan [][]byte              // gossiped batches, admitted off the consensus loop
+	gossipKick  chan struct{}              // a client's transactions wait to be gossiped
+	blockTxs    map[*chain.Block][]*app.Tx // of uncommitted blocks; consensus goroutine only
+	commits     atomic.Uint64              // commit batches, under admitMu: admission rereads the index
+	maxWaiting  int                        // clients are answered busy beyond this many waiting for a block
 	signLog     io.Writer
 	decodeLog   logLimiter // frames from peers that do not decode
 	muted       mutes      // peers whose frames are dropped undecoded for a while
@@ -153,8 +155,7 @@ func New(o Options) (*Node, error) {
 		// blocks bring what a validator misses.
 		gossipIn:   make(chan [][]byte, 64),
 		gossipKick: make(chan struct{}, 1),
-		verifyIn:   make(chan payload, 16),
-		txHashes:   make(map[*chain.Block][]chain.Hash),
+		blockTxs:   make(map[*chain.Block][]*app.Tx),
 		serve:      newServer(),
 	}
 	n.initEvents(o.Events)
@@ -173,19 +174,17 @@ func New(o Options) (*Node, error) {
 
 func (n *Node) build(o Options) error {
 	h := n.home
-	switch h.Genesis.App {
-	case "kv":
-		n.app = kv.New(n.store)
-	case "bank":
-		b := bank.New(n.store, n.chainID)
-		if err := b.InitGenesis(h.Genesis.Accounts); err != nil {
-			return err
-		}
-		n.app, n.bank = b, b
-	default:
-		return fmt.Errorf("node: unknown app %q in genesis", h.Genesis.App)
+	if o.App == nil {
+		return errors.New("node: no application")
 	}
-	if err := n.catchUpApp(); err != nil {
+	a, err := o.App(n.store)
+	if err != nil {
+		return err
+	}
+	n.app = a
+	if _, err := n.handshake(0); errors.Is(err, app.ErrUnavailable) {
+		n.appFailed(err) // the node starts, and tries again: appstate.go
+	} else if err != nil {
 		return err
 	}
 	var peers []transport.Peer
@@ -242,22 +241,6 @@ func (n *Node) build(o Options) error {
 	return nil
 }
 
-// catchUpApp re-executes committed blocks that the application had not
-// yet made durable when the node stopped.
-func (n *Node) catchUpApp() error {
-	applied, _ := n.app.Info()
-	for h := applied + 1; h <= n.store.CommittedHeight(); h++ {
-		b, _, _, ok := n.store.CommittedBlock(h)
-		if !ok {
-			return fmt.Errorf("node: committed block %d missing from the store", h)
-		}
-		if _, err := n.execute(b, nil, nil); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // Run runs the validator until ctx is done, then stops it cleanly.
 func (n *Node) Run(ctx context.Context) error {
 	defer n.Close()
@@ -275,9 +258,6 @@ func (n *Node) Run(ctx context.Context) error {
 	workers.Go(func() { n.admitGossip(wctx) })
 	workers.Go(func() { n.serveWorker(wctx) })
 	workers.Go(func() { n.acceptLog.Run(wctx) })
-	if n.bank != nil {
-		workers.Go(func() { n.verifyAhead(wctx) })
-	}
 	if err := n.flush(); err != nil {
 		return err
 	}
@@ -361,7 +341,11 @@ func (n *Node) Run(ctx context.Context) error {
 // Close stops the transport and closes the store. Run calls it.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
-		n.closeError = errors.Join(n.tr.Close(), n.acceptLog.Close(), n.store.Close())
+		var appErr error
+		if n.app != nil {
+			appErr = n.app.Close()
+		}
+		n.closeError = errors.Join(n.tr.Close(), n.acceptLog.Close(), appErr, n.store.Close())
 	})
 	return n.closeError
 }
@@ -392,26 +376,65 @@ func (n *Node) PubKey() ed25519.PublicKey { return n.home.Key.Public().(ed25519.
 type source struct{ n *Node }
 
 const (
-	maxBlockTxs   = 10000
-	maxBlockBytes = 3 << 20 // stays under the transport's 4 MiB frame limit
+	maxBlockTxs   = chain.MaxBlockTxs
+	maxBlockBytes = chain.MaxBlockBytes // checkBlockBudget: it fits the transport's frame
 )
 
-func (s source) Payload(_ uint64, branch []*chain.Block) [][]byte {
+// Payload builds a block this validator leads: the evidence it has
+// pending, then what the application makes of the mempool's candidates
+// (PrepareProposal), all within the block's budget. While the application
+// is unusable, the block carries evidence only.
+func (s source) Payload(height uint64, branch []*chain.Block) [][]byte {
+	n := s.n
 	var skip map[chain.Hash]bool
 	for _, b := range branch {
-		for _, h := range s.n.hashesOf(b) {
+		for _, t := range n.txsOf(b) {
 			if skip == nil {
 				skip = make(map[chain.Hash]bool)
 			}
-			skip[h] = true
+			skip[t.Hash] = true
 		}
 	}
 	// Evidence comes out of the block's budget, never on top of it: a
 	// block always fits the transport's frame.
-	ev, size := s.n.pendingEvidence(skip)
-	return append(ev, s.n.pool.ReapExcept(maxBlockTxs-len(ev), maxBlockBytes-size, skip)...)
+	ev, size := n.pendingEvidence(skip)
+	if n.appError() != "" {
+		return ev
+	}
+	maxTxs, maxBytes := maxBlockTxs-len(ev), maxBlockBytes-size
+	cands := n.pool.Reap(maxTxs, maxBytes, skip)
+	ctx, cancel := appContext()
+	defer cancel()
+	txs, err := n.app.PrepareProposal(ctx, app.Proposal{
+		Height: height, Time: n.clock.now(), Proposer: n.self, Txs: cands, MaxBytes: maxBytes,
+	})
+	if err == nil {
+		err = fitsBlock(txs, maxTxs, maxBytes)
+	}
+	if err != nil {
+		n.appFailed(fmt.Errorf("prepare proposal: %w", err))
+		return ev
+	}
+	return append(ev, app.Bytes(txs)...)
 }
 
-func (s source) Time() int64                    { return s.n.clock.now() } // see check.go
-func (s source) Executed() (uint64, chain.Hash) { return s.n.app.Info() }
-func (s source) HasTxs() bool                   { return s.n.pool.Ready() || s.n.hasPendingEvidence() }
+// fitsBlock refuses a prepared proposal over the block's budget.
+func fitsBlock(txs []*app.Tx, maxTxs, maxBytes int) error {
+	size := 0
+	for _, t := range txs {
+		size += len(t.Bytes)
+	}
+	if len(txs) > maxTxs || size > maxBytes {
+		return fmt.Errorf("%w: %d transactions of %d bytes, at most %d and %d", app.ErrUnavailable, len(txs), size, maxTxs, maxBytes)
+	}
+	return nil
+}
+
+func (s source) Time() int64 { return s.n.clock.now() } // see check.go
+func (s source) Executed() (uint64, chain.Hash) {
+	h, root := s.n.store.AppState()
+	var r chain.Hash
+	copy(r[:], root)
+	return h, r
+}
+func (s source) HasTxs() bool { return s.n.pool.Ready() || s.n.hasPendingEvidence() }

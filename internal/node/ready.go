@@ -55,6 +55,15 @@ func (n *Node) receive(in inFrame) {
 
 // flush applies the core's Ready in the order the core requires.
 func (n *Node) flush() error {
+	if err := n.retryApp(); err != nil {
+		return err
+	}
+	// A read that failed (Block, CommittedBlock) could not say so where
+	// it was made: the store is failing, and the node stops loudly rather
+	// than act on "absent".
+	if err := n.store.Err(); err != nil {
+		return fmt.Errorf("node: stopping: %w", err)
+	}
 	if r, ok := n.replica.(rounder); ok {
 		// The round evidence is judged at and recorded after; the loop
 		// that calls flush is the only one that reads it.
@@ -82,10 +91,12 @@ func (n *Node) flush() error {
 		}
 	}
 	for _, b := range rd.Blocks {
-		hs := chain.TxHashes(b.Payload)
-		n.txHashes[b] = hs
-		n.pool.InFlightHashes(b.Hash(n.chainID), b.Height, hs)
-		n.verifySoon(payload{b.Payload, hs})
+		txs := n.txsOf(b)
+		hs := make([]chain.Hash, len(txs))
+		for i, t := range txs {
+			hs[i] = t.Hash
+		}
+		n.pool.InFlight(b.Hash(n.chainID), b.Height, hs)
 	}
 	if n.signLog != nil {
 		n.journal(rd.Messages)
@@ -138,40 +149,73 @@ func (n *Node) send(m consensus.Message) {
 }
 
 // commit makes committed blocks durable, executes them, and clears their
-// transactions from the mempool.
+// transactions from the mempool. While the application is unusable, the
+// blocks are committed without execution, which the handshake catches up
+// once it is back.
 func (n *Node) commit(cs []consensus.Commit) error {
 	n.admitMu.Lock()
 	defer n.admitMu.Unlock()
 	n.commits.Add(1)
-	for _, c := range cs {
-		b := c.Block
-		hs := n.hashesOf(b)
-		res, err := n.execute(b, hs, &c)
+	for i, c := range cs {
+		if n.appError() != "" {
+			return n.commitUnexecuted(cs[i:])
+		}
+		ctx, cancel := appContext()
+		ex, err := n.execute(ctx, c.Block, &c)
+		cancel()
+		if errors.Is(err, app.ErrUnavailable) {
+			n.appFailed(err)
+			if h, _ := n.store.AppState(); h < c.Block.Height {
+				return n.commitUnexecuted(cs[i:])
+			}
+			err = nil // recorded; the application's Commit is replayed
+		}
 		if err != nil {
 			return err
 		}
-		now := time.Now()
-		done := final(hs, res.Results)
-		n.pool.CommittedHashes(b.Height, done)
-		n.acceptLog.Settle(done) // after the pool: see makeDurable
-		n.recheck(res.Senders)
-		for blk := range n.txHashes {
-			if blk.Height <= b.Height {
-				delete(n.txHashes, blk)
-			}
-		}
-		n.txsTotal += uint64(len(b.Payload))
-		n.metrics.txsCommitted.Add(float64(len(b.Payload)))
-		n.metrics.height.Set(float64(b.Height))
-		if b.Time > 0 {
-			n.metrics.commitLat.Observe(now.Sub(time.Unix(0, b.Time)).Seconds())
-		}
-		n.window = append(n.window, commitMark{at: now, txs: len(b.Payload)})
-		n.lastHash = c.Hash
-		n.log.Debug("committed", "height", b.Height, "hash", c.Hash.Short(), "round", b.Round, "txs", len(b.Payload))
+		n.settle(c.Block, c.Hash, ex)
 	}
 	n.publish()
 	return nil
+}
+
+// commitUnexecuted commits blocks without executing them.
+func (n *Node) commitUnexecuted(cs []consensus.Commit) error {
+	if err := n.store.Commit(cs); err != nil {
+		return fmt.Errorf("node: commit: %w", err)
+	}
+	for _, c := range cs {
+		n.lastHash = c.Hash
+		n.metrics.height.Set(float64(c.Block.Height))
+	}
+	n.publish()
+	return nil
+}
+
+// settle clears an executed block's transactions from the mempool and the
+// accept log, rechecks what is still pending, and counts the commit. The
+// caller holds admitMu.
+func (n *Node) settle(b *chain.Block, hash chain.Hash, ex executed) {
+	txs := n.txsOf(b)
+	now := time.Now()
+	done := final(txs, ex.results)
+	n.pool.Committed(b.Height, done)
+	n.acceptLog.Settle(done) // after the pool: see makeDurable
+	n.recheck(ex.recheck)
+	for blk := range n.blockTxs {
+		if blk.Height <= b.Height {
+			delete(n.blockTxs, blk)
+		}
+	}
+	n.txsTotal += uint64(len(b.Payload))
+	n.metrics.txsCommitted.Add(float64(len(b.Payload)))
+	n.metrics.height.Set(float64(b.Height))
+	if b.Time > 0 {
+		n.metrics.commitLat.Observe(now.Sub(time.Unix(0, b.Time)).Seconds())
+	}
+	n.window = append(n.window, commitMark{at: now, txs: len(b.Payload)})
+	n.lastHash = hash
+	n.log.Debug("committed", "height", b.Height, "hash", hash.Short(), "round", b.Round, "txs", len(b.Payload))
 }
 
 // maxGossipBatch bounds one gossip frame.
@@ -222,13 +266,35 @@ func (n *Node) journal(ms []consensus.Message) {
 // final returns the hashes of a block's transactions that the block
 // settled (applied or rejected for good), leaving out those not applicable
 // yet (app.TxResult.Later), which stay pending.
-func final(hs []chain.Hash, rs []app.TxResult) []chain.Hash {
-	out := hs[:0:0]
-	for i, h := range hs {
+func final(txs []*app.Tx, rs []app.TxResult) []chain.Hash {
+	out := make([]chain.Hash, 0, len(txs))
+	for i, t := range txs {
 		if i < len(rs) && rs[i].Later {
 			continue
 		}
-		out = append(out, h)
+		out = append(out, t.Hash)
 	}
 	return out
+}
+
+// txsOf returns b's transactions, parsed once per block while it is
+// uncommitted: those in the mempool are the mempool's, with what
+// admission parsed. Consensus goroutine only.
+func (n *Node) txsOf(b *chain.Block) []*app.Tx {
+	if txs, ok := n.blockTxs[b]; ok {
+		return txs
+	}
+	txs := make([]*app.Tx, len(b.Payload))
+	for i, bs := range b.Payload {
+		h := chain.TxHash(bs)
+		if t, ok := n.pool.Get(h); ok {
+			txs[i] = t
+		} else {
+			txs[i] = &app.Tx{Bytes: bs, Hash: h}
+		}
+	}
+	if b.Height > n.store.CommittedHeight() {
+		n.blockTxs[b] = txs
+	}
+	return txs
 }

@@ -24,6 +24,7 @@ type Status struct {
 	Peers         int     // peers with an outbound connection up
 	Pending       int     // transactions in the mempool
 	Links         []Link  // connection state of every other validator; read-only once published
+	AppError      string  // why the application is unusable; "" when it answers
 }
 
 // Link is the connection state between this node and one other validator.
@@ -47,7 +48,7 @@ func (n *Node) publish() {
 	s := Status{
 		Node: n.self, ChainID: n.chainID, Height: n.store.CommittedHeight(), LastBlockHash: n.lastHash,
 		Validators: n.vals.Len(), Behavior: n.behavior, App: n.home.Genesis.App,
-		TxsCommitted: n.txsTotal, Pending: n.pool.Len(),
+		TxsCommitted: n.txsTotal, Pending: n.pool.Len(), AppError: n.appError(),
 	}
 	if s.Height > 0 && s.LastBlockHash.IsZero() {
 		if _, h, _, ok := n.store.CommittedBlock(s.Height); ok {

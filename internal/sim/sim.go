@@ -184,15 +184,13 @@ func Run(cfg Config) (Result, error) {
 func (r *run) start(i int) error {
 	n := r.nodes[i]
 	cfg := consensus.Config{
-		ChainID:     ChainID,
-		Validators:  r.vals,
-		Self:        uint32(i),
-		Signer:      chain.Ed25519Signer{Key: r.keys[i]},
-		Verifier:    r.verifier,
-		Source:      &source{r: r, node: i},
-		Storage:     n.store,
-		BaseTimeout: 10,
-		MaxTimeout:  160,
+		ChainID:    ChainID,
+		Validators: r.vals,
+		Self:       uint32(i),
+		Signer:     chain.Ed25519Signer{Key: r.keys[i]},
+		Verifier:   r.verifier,
+		Source:     &source{r: r, node: i},
+		Storage:    n.store,
 	}
 	if !n.byz {
 		cfg.Unsafe = r.cfg.Unsafe

@@ -8,8 +8,6 @@ import (
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/strategos/strategos/internal/chain"
 )
 
 // The application area is a flat key/value space for the ledger's state.
@@ -38,7 +36,7 @@ func (s *Store) AppPut(puts map[string][]byte, deletes []string) error {
 // the executed state, in one fsynced transaction. height must be the
 // previous AppCommit's plus one (1 at first) and at most the committed
 // height; otherwise it fails with ErrAppOrder.
-func (s *Store) AppCommit(height uint64, root chain.Hash, puts map[string][]byte, deletes []string) error {
+func (s *Store) AppCommit(height uint64, root []byte, puts map[string][]byte, deletes []string) error {
 	return s.AppCommitWith(height, AppWrite{Root: root, Puts: puts, Deletes: deletes})
 }
 
@@ -66,13 +64,13 @@ func (s *Store) AppCommitWith(height uint64, w AppWrite) error {
 		if err := meta.Put(keyAppHeight, binary.BigEndian.AppendUint64(nil, height)); err != nil {
 			return err
 		}
-		return meta.Put(keyAppRoot, root[:])
+		return meta.Put(keyAppRoot, root)
 	})
 	if err != nil {
 		return fmt.Errorf("store: app commit: %w", err)
 	}
 	s.mu.Lock()
-	s.appHeight, s.appRoot = height, root
+	s.appHeight, s.appRoot = height, bytes.Clone(root)
 	s.mu.Unlock()
 	if err := s.idx.add(height, w.Results, offs); err != nil {
 		return fmt.Errorf("store: index height %d: %w", height, err)
@@ -81,35 +79,15 @@ func (s *Store) AppCommitWith(height uint64, w AppWrite) error {
 }
 
 // AppState returns the height and state root of the last AppCommit.
-func (s *Store) AppState() (height uint64, root chain.Hash) {
+func (s *Store) AppState() (height uint64, root []byte) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.appHeight, s.appRoot
 }
 
-// AppGet returns the value of key in the application area. A read error
-// reports the key as absent and is kept for Err.
-func (s *Store) AppGet(key string) ([]byte, bool) {
-	var v []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if x := tx.Bucket(bucketApp).Get([]byte(key)); x != nil {
-			v = bytes.Clone(x) // x lives only as long as tx
-			if v == nil {
-				v = []byte{}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		s.noteReadErr(fmt.Errorf("store: app get: %w", err))
-		return nil, false
-	}
-	return v, v != nil
-}
-
-// AppLookup returns the value of key in the application area; a read
-// error is an error, never "absent".
-func (s *Store) AppLookup(key string) ([]byte, bool, error) {
+// AppGet returns the value of key in the application area, and whether
+// it is there; a read error is an error, never "absent".
+func (s *Store) AppGet(key string) ([]byte, bool, error) {
 	var v []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		if x := tx.Bucket(bucketApp).Get([]byte(key)); x != nil {
@@ -118,7 +96,7 @@ func (s *Store) AppLookup(key string) ([]byte, bool, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("store: app lookup: %w", err)
+		return nil, false, fmt.Errorf("store: app get %q: %w", key, err)
 	}
 	return v, v != nil, nil
 }

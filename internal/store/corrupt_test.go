@@ -63,7 +63,7 @@ func TestOpenRefusesCorruptState(t *testing.T) {
 		{"tip block's height", bucketBlockAt, h[:], heightKey(7)},
 		{"format", bucketMeta, keyFormat, []byte{9}},
 		{"application height", bucketMeta, keyAppHeight, []byte{1}},
-		{"application root", bucketMeta, keyAppRoot, []byte{1}},
+		{"application root", bucketMeta, keyAppRoot, make([]byte, maxRoot+1)},
 	}
 	for _, tt := range tests {
 		s, path := openTemp(t)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -65,7 +66,7 @@ type Store struct {
 	tip       *chain.Block
 	tipHash   chain.Hash
 	appHeight uint64
-	appRoot   chain.Hash
+	appRoot   []byte
 	readErr   error
 
 	forks forkStats
@@ -172,10 +173,10 @@ func (s *Store) load(tx *bolt.Tx) error {
 		return fmt.Errorf("application height: %w", err)
 	}
 	if r := meta.Get(keyAppRoot); r != nil {
-		if len(r) != len(s.appRoot) {
+		if len(r) > maxRoot {
 			return fmt.Errorf("application root has %d bytes", len(r))
 		}
-		copy(s.appRoot[:], r)
+		s.appRoot = bytes.Clone(r)
 	}
 	return nil
 }
@@ -209,6 +210,10 @@ func (s *Store) noteReadErr(err error) {
 		s.readErr = err
 	}
 }
+
+// maxRoot bounds a stored application hash (ABCI applications choose
+// their own length).
+const maxRoot = 64
 
 func heightKey(h uint64) []byte { return binary.BigEndian.AppendUint64(nil, h) }
 

@@ -91,7 +91,7 @@ func TestEmptyStore(t *testing.T) {
 		if _, ok := s.Block(testGenesis); ok {
 			t.Fatal("found a block")
 		}
-		if h, r := s.AppState(); h != 0 || !r.IsZero() {
+		if h, r := s.AppState(); h != 0 || len(r) != 0 {
 			t.Fatal("app state")
 		}
 		if s.Err() != nil {
@@ -274,17 +274,17 @@ func TestApp(t *testing.T) {
 	if err := s.AppPut(map[string][]byte{"a": []byte("1"), "b": []byte("2"), "empty": {}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AppCommit(1, chain.Hash{1}, nil, nil); !errors.Is(err, ErrAppOrder) {
+	if err := s.AppCommit(1, []byte{1}, nil, nil); !errors.Is(err, ErrAppOrder) {
 		t.Fatalf("executed an uncommitted height: %v", err)
 	}
 	blocks := chainOf(2)
 	if err := s.Commit([]consensus.Commit{commitOf(blocks[0]), commitOf(blocks[1])}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AppCommit(2, chain.Hash{2}, nil, nil); !errors.Is(err, ErrAppOrder) {
+	if err := s.AppCommit(2, []byte{2}, nil, nil); !errors.Is(err, ErrAppOrder) {
 		t.Fatalf("skipped a height: %v", err)
 	}
-	if err := s.AppCommit(1, chain.Hash{1}, map[string][]byte{"a": []byte("3"), "c": []byte("4")}, []string{"b", "a", "missing"}); err != nil {
+	if err := s.AppCommit(1, []byte{1}, map[string][]byte{"a": []byte("3"), "c": []byte("4")}, []string{"b", "a", "missing"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.AppPut(map[string][]byte{"": nil}, nil); err == nil {
@@ -296,14 +296,14 @@ func TestApp(t *testing.T) {
 		}
 		want := map[string]string{"a": "3", "c": "4", "empty": ""}
 		for _, k := range []string{"a", "b", "c", "empty", "missing"} {
-			v, ok := s.AppGet(k)
+			v, ok, _ := s.AppGet(k)
 			w, wok := want[k]
 			if ok != wok || string(v) != w || (ok && v == nil) {
 				t.Errorf("store %d: %q = %q %v, want %q %v", i, k, v, ok, w, wok)
 			}
 		}
-		if h, r := s.AppState(); h != 1 || r != (chain.Hash{1}) {
-			t.Errorf("store %d: app state %d %s", i, h, r.Short())
+		if h, r := s.AppState(); h != 1 || !bytes.Equal(r, []byte{1}) {
+			t.Errorf("store %d: app state %d %s", i, h, r)
 		}
 	}
 }
@@ -313,24 +313,24 @@ func TestApp(t *testing.T) {
 func TestCommitExecuted(t *testing.T) {
 	s, path := openTemp(t)
 	blocks := chainOf(3)
-	if err := s.CommitExecuted(commitOf(blocks[0]), AppWrite{Root: chain.Hash{1}, Puts: map[string][]byte{"k": []byte("v1")}}); err != nil {
+	if err := s.CommitExecuted(commitOf(blocks[0]), AppWrite{Root: []byte{1}, Puts: map[string][]byte{"k": []byte("v1")}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Commit([]consensus.Commit{commitOf(blocks[1])}); err != nil {
 		t.Fatal(err)
 	}
 	// Height 2 is committed but not executed: 3 cannot carry its state.
-	if err := s.CommitExecuted(commitOf(blocks[2]), AppWrite{Root: chain.Hash{3}}); !errors.Is(err, ErrAppOrder) {
+	if err := s.CommitExecuted(commitOf(blocks[2]), AppWrite{Root: []byte{3}}); !errors.Is(err, ErrAppOrder) {
 		t.Fatalf("ran ahead of the application: %v", err)
 	}
 	if h := s.CommittedHeight(); h != 2 {
 		t.Fatalf("a refused CommitExecuted changed the tip: %d", h)
 	}
 	s = reopen(t, s, path)
-	if h, r := s.AppState(); h != 1 || r != (chain.Hash{1}) {
-		t.Fatalf("app state %d %s, want 1", h, r.Short())
+	if h, r := s.AppState(); h != 1 || !bytes.Equal(r, []byte{1}) {
+		t.Fatalf("app state %d %s, want 1", h, r)
 	}
-	if v, ok := s.AppGet("k"); !ok || string(v) != "v1" {
+	if v, ok, _ := s.AppGet("k"); !ok || string(v) != "v1" {
 		t.Fatalf("k = %q %v", v, ok)
 	}
 	if _, _, _, ok := s.CommittedBlock(1); !ok {

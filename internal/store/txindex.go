@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -18,7 +19,19 @@ import (
 type TxOutcome struct {
 	Hash  chain.Hash
 	OK    bool
-	Error string // why it was rejected, when !OK
+	Code  uint32 // the application's code: 0 when OK, never 0 otherwise
+	Error string // why it was rejected, when !OK; the application's log
+}
+
+// code is r's code as recorded: a rejection is never code 0.
+func (r TxOutcome) code() uint64 {
+	switch {
+	case r.OK:
+		return 0
+	case r.Code == 0:
+		return 1
+	}
+	return uint64(r.Code)
 }
 
 // The transaction index answers "was this transaction committed, where,
@@ -44,24 +57,20 @@ var keyIndexed = []byte{'h'}
 
 func resultsKey(height uint64) []byte { return binary.BigEndian.AppendUint64(nil, height) }
 
-// encodeResults lays out a block's outcomes: per transaction its hash, a
-// status byte and a length-prefixed reason. It returns the offset of
+// encodeResults lays out a block's outcomes: per transaction its hash,
+// its code (a uvarint, 0 when it applied) and a length-prefixed reason. It returns the offset of
 // each outcome, which the index records.
 func encodeResults(rs []TxOutcome) ([]byte, []uint32) {
 	size := 0
 	for _, r := range rs {
-		size += len(r.Hash) + 1 + binary.MaxVarintLen32 + len(r.Error)
+		size += len(r.Hash) + 2*binary.MaxVarintLen32 + len(r.Error)
 	}
 	b := make([]byte, 0, size)
 	offs := make([]uint32, len(rs))
 	for i, r := range rs {
 		offs[i] = uint32(len(b))
 		b = append(b, r.Hash[:]...)
-		if r.OK {
-			b = append(b, 1)
-		} else {
-			b = append(b, 0)
-		}
+		b = binary.AppendUvarint(b, r.code())
 		b = binary.AppendUvarint(b, uint64(len(r.Error)))
 		b = append(b, r.Error...)
 	}
@@ -76,14 +85,26 @@ func decodeResult(rec []byte, off uint32) (TxOutcome, error) {
 	}
 	b := rec[off:]
 	copy(r.Hash[:], b)
-	r.OK = b[len(r.Hash)] == 1
-	n, k := binary.Uvarint(b[len(r.Hash)+1:])
-	start := len(r.Hash) + 1 + k
+	code, kc := binary.Uvarint(b[len(r.Hash):])
+	if kc <= 0 || code > math.MaxUint32 {
+		return r, errors.New("malformed outcome code")
+	}
+	r.Code, r.OK = uint32(code), code == 0
+	n, k := binary.Uvarint(b[len(r.Hash)+kc:])
+	start := len(r.Hash) + kc + k
 	if k <= 0 || uint64(len(b)-start) < n {
 		return r, errors.New("malformed outcome")
 	}
 	r.Error = string(b[start : start+int(n)])
 	return r, nil
+}
+
+// resultSize is the encoded size of the outcome at the start of b, which
+// decodeResult accepted.
+func resultSize(b []byte) int {
+	_, kc := binary.Uvarint(b[len(chain.Hash{}):])
+	n, k := binary.Uvarint(b[len(chain.Hash{})+kc:])
+	return len(chain.Hash{}) + kc + k + int(n)
 }
 
 // forEachResult calls f with each outcome of a record and its offset.
@@ -94,8 +115,7 @@ func forEachResult(rec []byte, f func(TxOutcome, uint32)) error {
 			return err
 		}
 		f(r, uint32(off))
-		n, k := binary.Uvarint(rec[off+len(r.Hash)+1:])
-		off += len(r.Hash) + 1 + k + int(n)
+		off += resultSize(rec[off:])
 	}
 	return nil
 }
@@ -233,42 +253,42 @@ func indexDir(storePath string) string {
 
 // TxHeights returns, for each hash, the height at which that transaction
 // was committed, or 0 if it never was.
-func (s *Store) TxHeights(hs []chain.Hash) []uint64 {
+func (s *Store) TxHeights(hs []chain.Hash) ([]uint64, error) {
 	out := make([]uint64, len(hs))
 	for i, h := range hs {
 		height, _, ok, err := s.idx.locate(h)
 		if err != nil {
-			s.noteReadErr(fmt.Errorf("store: tx index: %w", err))
-			continue
+			return nil, fmt.Errorf("store: tx index: %w", err)
 		}
 		if ok {
 			out[i] = height
 		}
 	}
-	return out
+	return out, nil
 }
 
-// TxOutcome returns how a committed transaction ended and its height.
-func (s *Store) TxOutcome(h chain.Hash) (TxOutcome, uint64, bool) {
+// TxOutcome returns how a committed transaction ended and its height; ok
+// is false for a transaction never committed.
+func (s *Store) TxOutcome(h chain.Hash) (r TxOutcome, height uint64, ok bool, err error) {
 	height, off, ok, err := s.idx.locate(h)
 	if err != nil {
-		s.noteReadErr(fmt.Errorf("store: tx index: %w", err))
-		return TxOutcome{}, 0, false
+		return TxOutcome{}, 0, false, fmt.Errorf("store: tx index: %w", err)
 	}
 	if !ok {
-		return TxOutcome{}, 0, false
+		return TxOutcome{}, 0, false, nil
 	}
-	var r TxOutcome
 	err = s.db.View(func(tx *bolt.Tx) error {
 		var err error
 		r, err = decodeResult(tx.Bucket(bucketResults).Get(resultsKey(height)), off)
 		return err
 	})
-	if err != nil || r.Hash != h {
-		s.noteReadErr(fmt.Errorf("store: outcome of %s at height %d: %v", h.Short(), height, err))
-		return TxOutcome{}, 0, false
+	if err == nil && r.Hash != h {
+		err = errors.New("the index points at another transaction")
 	}
-	return r, height, true
+	if err != nil {
+		return TxOutcome{}, 0, false, fmt.Errorf("store: outcome of %s at height %d: %w", h.Short(), height, err)
+	}
+	return r, height, true, nil
 }
 
 // quietLogger keeps Pebble's routine messages out of the node's output;

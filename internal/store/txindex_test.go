@@ -13,6 +13,9 @@ func outcomes(height, n int) []TxOutcome {
 	for i := range n {
 		r := TxOutcome{Hash: chain.TxHash(fmt.Appendf(nil, "tx %d/%d", height, i)), OK: i%3 != 0}
 		if !r.OK {
+			r.Code = uint32(1 + i%5)
+		}
+		if !r.OK {
 			r.Error = fmt.Sprintf("reason %d at %d", i, height)
 		}
 		rs = append(rs, r)
@@ -30,7 +33,7 @@ func TestTxIndex(t *testing.T) {
 	for i, b := range blocks {
 		rs := outcomes(i+1, 50+i)
 		all = append(all, rs)
-		if err := s.CommitExecuted(commitOf(b), AppWrite{Root: chain.Hash{byte(i)}, Results: rs}); err != nil {
+		if err := s.CommitExecuted(commitOf(b), AppWrite{Root: []byte{byte(i)}, Results: rs}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -41,12 +44,12 @@ func TestTxIndex(t *testing.T) {
 			hs := []chain.Hash{unknown}
 			for _, r := range rs {
 				hs = append(hs, r.Hash)
-				got, height, ok := s.TxOutcome(r.Hash)
+				got, height, ok, _ := s.TxOutcome(r.Hash)
 				if !ok || height != uint64(i+1) || got != r {
 					t.Fatalf("%s: outcome of %s = %+v at %d (%v), want %+v at %d", what, r.Hash.Short(), got, height, ok, r, i+1)
 				}
 			}
-			heights := s.TxHeights(hs)
+			heights, _ := s.TxHeights(hs)
 			if heights[0] != 0 {
 				t.Fatalf("%s: an unknown transaction at height %d", what, heights[0])
 			}
@@ -56,7 +59,7 @@ func TestTxIndex(t *testing.T) {
 				}
 			}
 		}
-		if _, _, ok := s.TxOutcome(unknown); ok {
+		if _, _, ok, _ := s.TxOutcome(unknown); ok {
 			t.Fatalf("%s: an unknown transaction has an outcome", what)
 		}
 		if err := s.Err(); err != nil {
@@ -81,7 +84,7 @@ func TestTxIndex(t *testing.T) {
 }
 
 func TestResultsRecordRoundTrip(t *testing.T) {
-	rs := append(outcomes(7, 20), TxOutcome{Hash: chain.Hash{9}, Error: string(make([]byte, 300))})
+	rs := append(outcomes(7, 20), TxOutcome{Hash: chain.Hash{9}, Code: 300, Error: string(make([]byte, 300))})
 	rec, offs := encodeResults(rs)
 	for i, off := range offs {
 		got, err := decodeResult(rec, off)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -107,7 +108,7 @@ func (s *Store) Commit(cs []consensus.Commit) error {
 // AppWrite is what executing a committed block changes in the
 // application area (see AppCommit).
 type AppWrite struct {
-	Root    chain.Hash
+	Root    []byte // the application's hash of the state
 	Puts    map[string][]byte
 	Deletes []string
 	// Results are the outcomes of the block's transactions, for the
@@ -215,7 +216,7 @@ func (s *Store) commit(cs []consensus.Commit, app *AppWrite) error {
 		if err := meta.Put(keyAppHeight, binary.BigEndian.AppendUint64(nil, height)); err != nil {
 			return err
 		}
-		return meta.Put(keyAppRoot, app.Root[:])
+		return meta.Put(keyAppRoot, app.Root)
 	})
 	if err != nil {
 		return fmt.Errorf("store: commit: %w", err)
@@ -224,7 +225,7 @@ func (s *Store) commit(cs []consensus.Commit, app *AppWrite) error {
 	s.mu.Lock()
 	s.height, s.tip, s.tipHash = height, last.Block, last.Hash
 	if app != nil {
-		s.appHeight, s.appRoot = height, app.Root
+		s.appHeight, s.appRoot = height, bytes.Clone(app.Root)
 	}
 	s.mu.Unlock()
 	if app != nil {

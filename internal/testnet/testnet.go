@@ -35,6 +35,7 @@ type Options struct {
 	APIPort   int
 	P2PPort   int
 	App       string
+	ABCI      string // validator 0's application address, for the abci app
 	LogLevel  slog.Level
 	Out       io.Writer // the status display
 	Terminal  bool      // redraw in place, rather than print lines
@@ -178,7 +179,7 @@ func prepare(o Options) error {
 	if _, err := os.Stat(filepath.Join(o.Home, "node0", config.ConfigFile)); err == nil {
 		return nil // restart from disk
 	}
-	return config.Init(config.InitOptions{Nodes: o.Nodes, Out: o.Home, APIPort: o.APIPort, P2PPort: o.P2PPort, App: o.App})
+	return config.Init(config.InitOptions{Nodes: o.Nodes, Out: o.Home, APIPort: o.APIPort, P2PPort: o.P2PPort, App: o.App, ABCI: o.ABCI})
 }
 
 func waitAPIs(ctx context.Context, m Manifest) error {

@@ -2,68 +2,98 @@ package bank
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/strategos/strategos/internal/app"
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/config"
 )
 
-// State is the durable key/value area the application reads its state
-// from (implemented by store.Store). The application writes it only at
-// genesis; the node commits each block's writes (app.BlockResult.Puts).
-type State interface {
-	AppGet(key string) ([]byte, bool)
-	AppPut(puts map[string][]byte, deletes []string) error
-	AppState() (height uint64, root chain.Hash)
-}
-
-// ErrInvariant wraps the error Execute returns when a block would break
-// an invariant of the ledger; the node must stop.
+// ErrInvariant wraps the error FinalizeBlock returns when a block would
+// break an invariant of the ledger; the node must stop.
 var ErrInvariant = errors.New("bank: invariant violated")
 
 // App is the bank application. It is safe for concurrent use: CheckTx,
-// CheckTxAt, Account and Query may run while Execute runs (they read the
-// committed state); Execute calls must not overlap.
+// Account and Query may run while FinalizeBlock runs (they read the
+// committed state); the consensus calls never overlap one another.
 type App struct {
-	st      State
+	st      app.State
 	chainID string
 	sigs    *sigCache
+	ahead   chan []Tx // transfers of proposals, verified ahead of execution
+	done    chan struct{}
+	closed  sync.Once
+
+	mu      sync.Mutex
+	pending map[chain.Address]*lane // admitted to the mempool, not committed
+	touched []chain.Address         // senders of the last finalized block
 }
 
 var _ app.Application = (*App)(nil)
 
 // New returns the application over st for the chain chainID, with a
-// verified-signature cache of DefaultCacheSize entries. Call InitGenesis
-// before the first Execute.
-func New(st State, chainID string) *App {
-	return &App{st: st, chainID: chainID, sigs: newSigCache(DefaultCacheSize)}
+// verified-signature cache of DefaultCacheSize entries. The node calls
+// InitChain before the first block; Close stops its verifier.
+func New(st app.State, chainID string) *App {
+	a := &App{
+		st: st, chainID: chainID, sigs: newSigCache(DefaultCacheSize),
+		ahead: make(chan []Tx, aheadDepth), done: make(chan struct{}),
+		pending: make(map[chain.Address]*lane),
+	}
+	go a.verifyAhead()
+	return a
 }
 
-// Name implements app.Application.
-func (*App) Name() string { return "bank" }
+// aheadDepth is how many proposals' transfers wait for verification
+// ahead of their execution; beyond it, execution verifies them itself.
+const aheadDepth = 16
 
-// InitGenesis writes the genesis allocations, their total supply and the
-// genesis digest in one AppPut. On a state already initialised it only
-// checks that the allocations are the same ones and changes nothing, so a
-// restarting node calls it every time.
-func (a *App) InitGenesis(accounts []config.GenesisAccount) error {
+// Close implements app.Application.
+func (a *App) Close() error {
+	a.closed.Do(func() { close(a.done) })
+	return nil
+}
+
+// Info implements app.Application.
+func (a *App) Info(context.Context) (app.Info, error) {
+	h, root := a.st.AppState()
+	return app.Info{Name: "bank", Version: "1", Height: h, AppHash: root}, nil
+}
+
+// InitChain implements app.Application: the genesis app state is the JSON
+// list of allocations ([]config.GenesisAccount). It writes them, their
+// total supply and the genesis digest in one AppPut, and returns the
+// digest. On a state already initialised it only checks that the
+// allocations are the same ones and changes nothing.
+func (a *App) InitChain(_ context.Context, g app.Genesis) ([]byte, error) {
+	var accounts []config.GenesisAccount
+	if len(g.AppState) > 0 {
+		if err := json.Unmarshal(g.AppState, &accounts); err != nil {
+			return nil, fmt.Errorf("bank: genesis app state: %w", err)
+		}
+	}
 	allocs, gd, supply, err := genesisState(a.chainID, accounts)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if have, ok := a.st.AppGet(keyGenesis); ok {
+	have, ok, err := a.st.AppGet(keyGenesis)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
 		if !bytes.Equal(have, gd[:]) {
-			return errors.New("bank: state was initialised from a different genesis")
+			return nil, errors.New("bank: state was initialised from a different genesis")
 		}
-		return nil
+		return gd[:], nil
 	}
 	if h, _ := a.st.AppState(); h > 0 {
-		return fmt.Errorf("bank: state executed to height %d holds no bank genesis (another app's state?)", h)
+		return nil, fmt.Errorf("bank: state executed to height %d holds no bank genesis (another app's state?)", h)
 	}
 	puts := make(map[string][]byte, len(allocs)+2)
 	for _, al := range allocs {
@@ -72,211 +102,52 @@ func (a *App) InitGenesis(accounts []config.GenesisAccount) error {
 	puts[keySupply] = binary.BigEndian.AppendUint64(nil, supply)
 	puts[keyGenesis] = gd[:]
 	if err := a.st.AppPut(puts, nil); err != nil {
-		return fmt.Errorf("bank: init genesis: %w", err)
+		return nil, fmt.Errorf("bank: init genesis: %w", err)
 	}
-	return nil
+	return gd[:], nil
 }
 
 // Supply returns the total supply recorded at genesis, and false if the
 // state has no genesis yet.
-func (a *App) Supply() (uint64, bool) {
-	b, ok := a.st.AppGet(keySupply)
-	if !ok || len(b) != 8 {
-		return 0, false
+func (a *App) Supply() (uint64, bool, error) {
+	b, ok, err := a.st.AppGet(keySupply)
+	if err != nil || !ok || len(b) != 8 {
+		return 0, false, err
 	}
-	return binary.BigEndian.Uint64(b), true
+	return binary.BigEndian.Uint64(b), true, nil
 }
 
 // load returns the committed account of addr and whether it exists.
 func (a *App) load(addr chain.Address) (account, bool, error) {
-	b, ok := a.st.AppGet(acctKey(addr))
-	if !ok {
-		return account{}, false, nil
+	b, ok, err := a.st.AppGet(acctKey(addr))
+	if err != nil || !ok {
+		return account{}, false, err
 	}
 	acct, err := decodeAccount(b)
 	return acct, err == nil, err
 }
 
-// Account returns the committed balance and next nonce of addr; zero for
-// an unknown (or unreadable) account.
-func (a *App) Account(addr chain.Address) (balance, nonce uint64) {
-	acct, _, _ := a.load(addr)
-	return acct.balance, acct.nonce
-}
-
-// CheckTx implements app.Application: body must be a well-formed transfer
-// signed for this chain, from a known account holding at least its amount,
-// with a nonce not below the account's next committed nonce. A nonce
-// ahead of it passes (the mempool decides whether to hold it). It changes
-// no state; a verified signature is remembered for Execute.
-func (a *App) CheckTx(body []byte) error {
-	t, err := a.decode(body)
+// Account returns the committed balance and next nonce of addr (zero for
+// an unknown account), and its next nonce once the transfers pending in
+// this validator's mempool apply.
+func (a *App) Account(addr chain.Address) (balance, nonce, pendingNonce uint64, err error) {
+	acct, _, err := a.load(addr)
 	if err != nil {
-		return err
+		return 0, 0, 0, err
 	}
-	acct, ok, err := a.load(t.From())
-	if err != nil {
-		return err
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	pendingNonce = acct.nonce
+	if l := a.pending[addr]; l != nil && l.count > 0 {
+		// max: a block may have committed some of them a moment ago.
+		pendingNonce = max(pendingNonce, l.next)
 	}
-	if !ok {
-		return errorf(ErrUnknownAccount, "unknown account %s", t.From())
-	}
-	if t.Nonce < acct.nonce {
-		return errorf(ErrNonceUsed, "nonce %d already used, next is %d", t.Nonce, acct.nonce)
-	}
-	if t.Amount > acct.balance {
-		return errorf(ErrInsufficientFunds, "insufficient funds: balance %d, amount %d", acct.balance, t.Amount)
-	}
-	return a.verify(t)
+	return acct.balance, acct.nonce, pendingNonce, nil
 }
 
-// CheckTxAt checks body as CheckTx does, but against a sender state the
-// caller supplies instead of the committed one, and returns the decoded
-// transfer. It reads no state and changes none.
-//
-// It is for a mempool that admits a sequence of transfers from one
-// account before any commits. For the sender t.From() (use Decode to learn
-// it), with committed balance and nonce from Account, and the pending
-// transfers p_1..p_k already admitted with nonces nonce..nonce+k-1:
-//
-//	next      = nonce + k                             (the pending nonce)
-//	available = balance - (p_1.Amount + ... + p_k.Amount)  (0 if negative)
-//
-// A transfer with t.Nonce < next is refused (ErrNonceUsed: used or already
-// pending); one with t.Amount > available is refused
-// (ErrInsufficientFunds). One with t.Nonce > next passes: the caller
-// compares t.Nonce with next and holds or refuses a gap as it chooses.
-// CheckTxAt does not look the sender up: for a sender with nothing
-// pending, CheckTx gives the clearer answer (an unknown account is
-// "unknown account", not "insufficient funds").
-// Execute applies a transfer only with exactly the next nonce, so a held
-// gap can never commit out of order.
-func (a *App) CheckTxAt(body []byte, next, available uint64) (Tx, error) {
-	t, err := Decode(body)
-	if err != nil {
-		return Tx{}, err
-	}
-	if err := a.CheckDecodedAt(t, next, available); err != nil {
-		return Tx{}, err
-	}
-	return t, nil
-}
-
-// CheckDecodedAt is CheckTxAt for a transfer the caller decoded with
-// Decode: admission decodes once and checks a whole batch.
-func (a *App) CheckDecodedAt(t Tx, next, available uint64) error {
-	if t.ChainID != a.chainID {
-		return errorf(ErrWrongChain, "transaction is for chain %q, this is %q", t.ChainID, a.chainID)
-	}
-	if t.Nonce < next {
-		return errorf(ErrNonceUsed, "nonce %d already used or pending, next is %d", t.Nonce, next)
-	}
-	if t.Amount > available {
-		return errorf(ErrInsufficientFunds, "insufficient funds: %d available after pending transfers, amount %d", available, t.Amount)
-	}
-	return a.verify(t)
-}
-
-// decode decodes body and checks that it is for this chain.
-func (a *App) decode(body []byte) (Tx, error) {
-	t, err := Decode(body)
-	if err != nil {
-		return Tx{}, err
-	}
-	if t.ChainID != a.chainID {
-		return Tx{}, errorf(ErrWrongChain, "transaction is for chain %q, this is %q", t.ChainID, a.chainID)
-	}
-	return t, nil
-}
-
-// verify checks t's signature unless the cache already saw its body
-// verify, and remembers a success.
-func (a *App) verify(t Tx) error {
-	if a.sigs.has(t.Hash) {
-		return nil
-	}
-	if err := t.Verify(a.chainID); err != nil {
-		return err
-	}
-	a.sigs.add(t.Hash)
-	return nil
-}
-
-// Execute implements app.Application. Each transfer applies when it is
-// valid against the state left by the transfers before it in the block
-// (exactly the sender's next nonce, enough balance); otherwise its result
-// says why and it changes nothing. The invariants are checked before the
-// block's writes are committed; a violation returns an error wrapping
-// ErrInvariant and commits nothing.
-func (a *App) Execute(height uint64, txs [][]byte) (app.BlockResult, error) {
-	prevHeight, prev := a.st.AppState()
-	if height != prevHeight+1 {
-		return app.BlockResult{}, fmt.Errorf("bank: execute height %d after %d", height, prevHeight)
-	}
-	if prevHeight == 0 {
-		gd, ok := a.st.AppGet(keyGenesis)
-		if !ok || len(gd) != len(prev) {
-			return app.BlockResult{}, errors.New("bank: genesis not initialised (InitGenesis was not called)")
-		}
-		copy(prev[:], gd)
-	}
-	supply, ok := a.Supply()
-	if !ok {
-		return app.BlockResult{}, errors.New("bank: no supply recorded (InitGenesis was not called)")
-	}
-	w := &working{st: a.st, accts: make(map[chain.Address]*entry)}
-	res := app.BlockResult{Height: height, Results: make([]app.TxResult, len(txs))}
-	var applied []chain.Hash
-	senders := make(map[chain.Address]bool)
-	for i, tx := range txs {
-		t, reason, err := a.apply(w, tx)
-		r := app.TxResult{Hash: t.Hash}
-		if t.Hash.IsZero() {
-			r.Hash = chain.TxHash(tx) // undecodable: apply had no hash to give
-		} else if !senders[t.From()] {
-			senders[t.From()] = true
-			res.Senders = append(res.Senders, t.From())
-		}
-		if err != nil {
-			return app.BlockResult{}, fmt.Errorf("bank: execute height %d: %w", height, err)
-		}
-		if reason != nil {
-			r.Error = reason.Error()
-			r.Later = errors.Is(reason, ErrNonceGap)
-		} else {
-			r.OK = true
-			applied = append(applied, r.Hash)
-		}
-		res.Results[i] = r
-	}
-	changed := w.changed()
-	if err := checkInvariants(changed, supply); err != nil {
-		return app.BlockResult{}, fmt.Errorf("%w at height %d: %v", ErrInvariant, height, err)
-	}
-	puts := make(map[string][]byte, len(changed))
-	for _, e := range changed {
-		puts[acctKey(e.addr)] = e.cur.encode()
-	}
-	res.StateRoot = stateRoot(prev, height, changed)
-	res.Puts = puts
-	for _, h := range applied {
-		a.sigs.forget(h)
-	}
-	return res, nil
-}
-
-// apply applies one transfer to w. It returns the reason a transfer is
-// rejected, or an error that must stop execution (unreadable state, an
-// overflow that a conserved supply makes impossible).
-func (a *App) apply(w *working, body []byte) (t Tx, reason, fatal error) {
-	t, err := Decode(body)
-	if err != nil {
-		return Tx{}, err, nil
-	}
-	reason, fatal = a.applyDecoded(w, t)
-	return t, reason, fatal
-}
-
+// applyDecoded applies one transfer to w. It returns the reason a
+// transfer is rejected, or an error that must stop execution (unreadable
+// state, an overflow that a conserved supply makes impossible).
 func (a *App) applyDecoded(w *working, t Tx) (reason, fatal error) {
 	if t.ChainID != a.chainID {
 		return errorf(ErrWrongChain, "transaction is for chain %q, this is %q", t.ChainID, a.chainID), nil
@@ -317,50 +188,9 @@ func (a *App) applyDecoded(w *working, t Tx) (reason, fatal error) {
 	return nil, nil
 }
 
-// Info implements app.Application.
-func (a *App) Info() (uint64, chain.Hash) { return a.st.AppState() }
-
 // AccountJSON is the JSON answer of Query for an address.
 type AccountJSON struct {
 	Address string `json:"address"`
 	Balance uint64 `json:"balance"`
 	Nonce   uint64 `json:"nonce"`
 }
-
-// Query implements app.Application. The key "supply" answers
-// {"supply":N}; an address (40 hex digits) answers AccountJSON, with a
-// zero balance and nonce for an unknown account. Another key is an error.
-func (a *App) Query(key string) ([]byte, error) {
-	if key == "supply" {
-		s, ok := a.Supply()
-		if !ok {
-			return nil, app.ErrNotFound
-		}
-		return json.Marshal(struct {
-			Supply uint64 `json:"supply"`
-		}{s})
-	}
-	addr, err := ParseAddress(key)
-	if err != nil {
-		return nil, err
-	}
-	bal, nonce := a.Account(addr)
-	return json.Marshal(AccountJSON{Address: addr.String(), Balance: bal, Nonce: nonce})
-}
-
-// CheckProposal implements app.ProposalChecker: every transaction of a
-// proposal must decode as a transfer. Signatures, chain, balances and
-// nonces are left to Execute, which rejects a bad transfer on its own
-// without holding up the block (and signatures were checked at admission
-// by whoever admitted it; verifying ten thousand again here would delay
-// every vote).
-func (*App) CheckProposal(txs [][]byte) error {
-	for i, tx := range txs {
-		if _, err := Decode(tx); err != nil {
-			return fmt.Errorf("bank: proposal entry %d: %w", i, err)
-		}
-	}
-	return nil
-}
-
-var _ app.ProposalChecker = (*App)(nil)

@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"slices"
 
+	"github.com/strategos/strategos/internal/app"
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/config"
 )
@@ -117,7 +118,7 @@ type entry struct {
 // working is the set of accounts a block read or changed, over the
 // committed state.
 type working struct {
-	st    State
+	st    app.State
 	accts map[chain.Address]*entry
 }
 
@@ -126,7 +127,11 @@ func (w *working) get(addr chain.Address) (*entry, error) {
 		return e, nil
 	}
 	e := &entry{addr: addr}
-	if b, ok := w.st.AppGet(acctKey(addr)); ok {
+	b, ok, err := w.st.AppGet(acctKey(addr))
+	if err != nil {
+		return nil, err
+	}
+	if ok {
 		a, err := decodeAccount(b)
 		if err != nil {
 			return nil, fmt.Errorf("%w (account %s)", err, addr)
@@ -178,9 +183,9 @@ func checkInvariants(changed []*entry, supply uint64) error {
 }
 
 // stateRoot chains prev with height and the changed accounts.
-func stateRoot(prev chain.Hash, height uint64, changed []*entry) chain.Hash {
+func stateRoot(prev []byte, height uint64, changed []*entry) chain.Hash {
 	d := newDigest(domainRoot)
-	d.raw(prev[:])
+	d.raw(prev)
 	d.u64(height)
 	d.u64(uint64(len(changed)))
 	for _, e := range changed {

@@ -5,8 +5,6 @@ import (
 	"sync"
 
 	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
-
-	"github.com/strategos/strategos/internal/chain"
 )
 
 // Transfers are verified under ZIP-215 (the rules CometBFT also adopted),
@@ -102,41 +100,11 @@ func verifyBatch(txs []Tx) []bool {
 	return ok
 }
 
-// PreVerify checks the signatures of the well-formed transfers among txs
-// for this chain in batches, spread over the machine's cores, and
-// remembers the valid ones, so that CheckTx, CheckTxAt and Execute find
-// them verified. It reports nothing: a transfer that fails here fails
-// again, with its reason, when it is checked or executed. Safe to call
-// concurrently with everything else. hashes, if not nil, are the
-// transactions' hashes (chain.TxHash), which the caller often has.
-func (a *App) PreVerify(txs [][]byte, hashes []chain.Hash) {
-	var todo []Tx
-	for i, b := range txs {
-		// The cache is asked first: decoding costs more than hashing,
-		// and most transfers were verified when they were admitted.
-		if hashes != nil && a.sigs.has(hashes[i]) {
-			continue
-		}
-		t, err := a.decode(b)
-		if err != nil || a.sigs.has(t.Hash) {
-			continue
-		}
-		todo = append(todo, t)
-	}
-	a.verifyAll(todo)
-}
-
-// PreVerifyDecoded is PreVerify for transfers the caller already decoded.
-func (a *App) PreVerifyDecoded(ts []Tx) {
-	todo := make([]Tx, 0, len(ts))
-	for _, t := range ts {
-		if t.ChainID == a.chainID && !a.sigs.has(t.Hash) {
-			todo = append(todo, t)
-		}
-	}
-	a.verifyAll(todo)
-}
-
+// verifyAll checks the signatures of todo in batches, spread over the
+// machine's cores, and remembers the valid ones, so that CheckTx and
+// FinalizeBlock find them verified. It reports nothing: a transfer that
+// fails here fails again, with its reason, when it is checked or
+// finalized. Safe to call concurrently with everything else.
 func (a *App) verifyAll(todo []Tx) {
 	if len(todo) == 0 {
 		return
@@ -161,4 +129,17 @@ func (a *App) verifyAll(todo []Tx) {
 		})
 	}
 	wg.Wait()
+}
+
+// verify checks t's signature unless the cache already saw its body
+// verify, and remembers a success.
+func (a *App) verify(t Tx) error {
+	if a.sigs.has(t.Hash) {
+		return nil
+	}
+	if err := t.Verify(a.chainID); err != nil {
+		return err
+	}
+	a.sigs.add(t.Hash)
+	return nil
 }

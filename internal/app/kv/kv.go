@@ -6,6 +6,7 @@ package kv
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -14,7 +15,6 @@ import (
 	"unicode"
 
 	"github.com/strategos/strategos/internal/app"
-	"github.com/strategos/strategos/internal/chain"
 )
 
 // MaxTx is the largest transaction the application accepts.
@@ -23,23 +23,16 @@ const MaxTx = 64 << 10
 // keyPrefix separates this application's keys in the shared state area.
 const keyPrefix = "kv/"
 
-// State is the durable key/value area the application reads its state
-// from (implemented by store.Store); the node writes it.
-type State interface {
-	AppGet(key string) ([]byte, bool)
-	AppState() (height uint64, root chain.Hash)
-}
-
 // App is the key/value application.
-type App struct{ st State }
+type App struct{ st app.State }
 
 var _ app.Application = (*App)(nil)
 
 // New returns the application over st.
-func New(st State) *App { return &App{st: st} }
+func New(st app.State) *App { return &App{st: st} }
 
-// Name implements app.Application.
-func (*App) Name() string { return "kv" }
+// CodeInvalid is the code of a transaction that is not key=value.
+const CodeInvalid uint32 = 1
 
 // Parse splits a transaction into key and value, checking its shape.
 func Parse(tx []byte) (key, value []byte, err error) {
@@ -64,29 +57,60 @@ func Parse(tx []byte) (key, value []byte, err error) {
 	return tx[:i], tx[i+1:], nil
 }
 
-// CheckTx implements app.Application.
-func (*App) CheckTx(tx []byte) error {
-	_, _, err := Parse(tx)
-	return err
+// Info implements app.Application.
+func (a *App) Info(context.Context) (app.Info, error) {
+	h, root := a.st.AppState()
+	return app.Info{Name: "kv", Version: "1", Height: h, AppHash: root}, nil
 }
 
-// Execute implements app.Application. The state root chains the previous
-// root with a digest of the block's writes, in sorted key order, so every
-// validator that executes the same blocks computes the same root.
-func (a *App) Execute(height uint64, txs [][]byte) (app.BlockResult, error) {
-	_, prev := a.st.AppState()
-	res := app.BlockResult{Height: height, Results: make([]app.TxResult, len(txs))}
-	puts := make(map[string][]byte)
+// InitChain implements app.Application: the state starts empty.
+func (a *App) InitChain(context.Context, app.Genesis) ([]byte, error) {
+	_, root := a.st.AppState()
+	return root, nil
+}
+
+// CheckTx implements app.Application: a transaction must be key=value.
+func (*App) CheckTx(_ context.Context, _ app.CheckKind, txs []*app.Tx) ([]error, error) {
+	errs := make([]error, len(txs))
 	for i, tx := range txs {
-		r := app.TxResult{Hash: chain.TxHash(tx)}
-		k, v, err := Parse(tx)
-		if err != nil {
-			r.Error = err.Error()
-		} else {
-			r.OK = true
-			puts[keyPrefix+string(k)] = v
+		if _, _, err := Parse(tx.Bytes); err != nil {
+			errs[i] = app.Refuse(CodeInvalid, err)
 		}
-		res.Results[i] = r
+	}
+	return errs, nil
+}
+
+// PrepareProposal implements app.Application: the mempool's candidates
+// are the block.
+func (*App) PrepareProposal(_ context.Context, p app.Proposal) ([]*app.Tx, error) {
+	return p.Txs, nil
+}
+
+// ProcessProposal implements app.Application: every transaction must be
+// a key=value pair that CheckTx would admit.
+func (*App) ProcessProposal(_ context.Context, p app.Proposal) (bool, error) {
+	for _, tx := range p.Txs {
+		if _, _, err := Parse(tx.Bytes); err != nil {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// FinalizeBlock implements app.Application. The app hash chains the
+// previous one with a digest of the block's writes, in sorted key order,
+// so every validator that finalizes the same blocks computes the same one.
+func (a *App) FinalizeBlock(_ context.Context, b app.Block) (app.BlockResult, error) {
+	_, prev := a.st.AppState()
+	res := app.BlockResult{TxResults: make([]app.TxResult, len(b.Txs))}
+	puts := make(map[string][]byte)
+	for i, tx := range b.Txs {
+		k, v, err := Parse(tx.Bytes)
+		if err != nil {
+			res.TxResults[i] = app.TxResult{Code: CodeInvalid, Log: err.Error()}
+			continue
+		}
+		puts[keyPrefix+string(k)] = v
 	}
 	keys := make([]string, 0, len(puts))
 	for k := range puts {
@@ -94,40 +118,43 @@ func (a *App) Execute(height uint64, txs [][]byte) (app.BlockResult, error) {
 	}
 	sort.Strings(keys)
 	h := sha256.New()
-	h.Write(prev[:])
-	h.Write(binary.BigEndian.AppendUint64(nil, height))
+	h.Write(prev)
+	h.Write(binary.BigEndian.AppendUint64(nil, b.Height))
 	for _, k := range keys {
 		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(k))))
 		h.Write([]byte(k))
 		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(puts[k]))))
 		h.Write(puts[k])
 	}
-	copy(res.StateRoot[:], h.Sum(nil))
-	res.Puts = puts
+	res.AppHash = h.Sum(nil)
+	res.Writes = &app.Writes{Puts: puts}
 	return res, nil
 }
 
-// Info implements app.Application.
-func (a *App) Info() (uint64, chain.Hash) { return a.st.AppState() }
+// Commit implements app.Application: the node made the writes durable
+// with the block.
+func (*App) Commit(context.Context) error { return nil }
 
-// Query implements app.Application: the value of a key.
-func (a *App) Query(key string) ([]byte, error) {
-	v, ok := a.st.AppGet(keyPrefix + key)
-	if !ok {
-		return nil, app.ErrNotFound
+// Query implements app.Application: Data is the key; the answer's Value
+// is nil when the key has no value.
+func (a *App) Query(_ context.Context, q app.Query) (app.QueryResult, error) {
+	height, _ := a.st.AppState()
+	res := app.QueryResult{Key: q.Data, Height: height}
+	if q.Height != 0 && q.Height != height {
+		res.Code, res.Log = 1, fmt.Sprintf("kv: only the latest state (height %d) is kept", height)
+		return res, nil
 	}
-	return v, nil
+	v, ok, err := a.st.AppGet(keyPrefix + string(q.Data))
+	if err != nil {
+		return res, err
+	}
+	if ok {
+		res.Value, res.Log = v, "exists"
+	} else {
+		res.Log = "does not exist"
+	}
+	return res, nil
 }
 
-// CheckProposal implements app.ProposalChecker: every transaction of a
-// proposal must be a key=value pair that CheckTx would admit.
-func (*App) CheckProposal(txs [][]byte) error {
-	for i, tx := range txs {
-		if _, _, err := Parse(tx); err != nil {
-			return fmt.Errorf("kv: proposal entry %d: %w", i, err)
-		}
-	}
-	return nil
-}
-
-var _ app.ProposalChecker = (*App)(nil)
+// Close implements app.Application.
+func (*App) Close() error { return nil }

@@ -1,0 +1,31 @@
+// Package apps builds the application a validator's genesis and config
+// name: the in-process bank and kv, or any application over ABCI. It is
+// the one place that knows every application, so that the node knows
+// none of them.
+package apps
+
+import (
+	"fmt"
+
+	"github.com/strategos/strategos/internal/app"
+	"github.com/strategos/strategos/internal/app/bank"
+	"github.com/strategos/strategos/internal/app/kv"
+	"github.com/strategos/strategos/internal/config"
+)
+
+// Names are the applications a genesis may name.
+var Names = []string{"bank", "kv", "abci"}
+
+// For returns the constructor of the application of home, for
+// node.Options.App.
+func For(h *config.Home) func(app.State) (app.Application, error) {
+	return func(st app.State) (app.Application, error) {
+		switch h.Genesis.App {
+		case "bank":
+			return bank.New(st, h.Genesis.ChainID), nil
+		case "kv":
+			return kv.New(st), nil
+		}
+		return nil, fmt.Errorf("apps: unknown application %q in genesis (%v)", h.Genesis.App, Names)
+	}
+}
