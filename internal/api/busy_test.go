@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/strategos/strategos/internal/app/apps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -24,7 +25,7 @@ func TestFullNodeAnswersBusy(t *testing.T) {
 	}
 	h.Node.MempoolMaxTxs = 50
 	// Not run: nothing commits, so the pool stays full.
-	n, err := node.New(node.Options{Home: h})
+	n, err := node.New(node.Options{Home: h, App: apps.For(h)})
 	if err != nil {
 		t.Fatal(err)
 	}

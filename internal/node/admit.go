@@ -96,8 +96,18 @@ func (n *Node) admitBatch(raw [][]byte) ([]chain.Hash, []error) {
 	errs := make([]error, len(txs))
 	seen := n.commits.Load()
 	n.refuseKnown(txs, errs, all)
+	// A transaction given twice in one batch is checked once; the copies
+	// get its answer (a refusal, or "already pending").
+	first := make(map[chain.Hash]int, len(txs))
+	var copies []int
 	todo := make([]int, 0, len(txs))
-	for i := range txs {
+	for i, t := range txs {
+		if j, ok := first[t.Hash]; ok {
+			copies = append(copies, i)
+			all[i] = j
+			continue
+		}
+		first[t.Hash] = i
 		if errs[i] == nil {
 			todo = append(todo, i)
 		}
@@ -115,6 +125,11 @@ func (n *Node) admitBatch(raw [][]byte) ([]chain.Hash, []error) {
 		}
 		n.admitChunk(txs, errs, chunk)
 		n.admitMu.RUnlock()
+	}
+	for _, i := range copies {
+		if errs[i] = errs[all[i]]; errs[i] == nil {
+			errs[i] = mempool.ErrDuplicate
+		}
 	}
 	return hashes, errs
 }
@@ -135,18 +150,14 @@ func (n *Node) admitChunk(txs []*app.Tx, errs []error, idx []int) {
 	}
 	var check []*app.Tx
 	var at []int
-	inChunk := make(map[chain.Hash]bool, len(idx))
 	for _, i := range idx {
 		if errs[i] != nil {
 			continue
 		}
 		// Again under the lock: the same transaction may have been
-		// admitted from gossip while this one waited.
-		if errs[i] = n.pool.Fits(txs[i]); errs[i] == nil && inChunk[txs[i].Hash] {
-			errs[i] = mempool.ErrDuplicate
-		}
-		if errs[i] == nil {
-			inChunk[txs[i].Hash] = true
+		// admitted from gossip while this one waited. idx holds no
+		// transaction twice (admitBatch, recheck).
+		if errs[i] = n.pool.Fits(txs[i]); errs[i] == nil {
 			check = append(check, txs[i])
 			at = append(at, i)
 		}

@@ -30,7 +30,10 @@ func waitTx(t *testing.T, n *Node, h chain.Hash) TxStatus {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		st, ok := n.Tx(h)
+		st, ok, err := n.Tx(h)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if ok && st.Status != "pending" {
 			return st
 		}
@@ -94,14 +97,17 @@ func TestBankTransfersAndAdmission(t *testing.T) {
 	// Once committed, every node answers it, and the nonce is used.
 	c.waitHeight(c.nodes[0].Status().Height, 10*time.Second)
 	for i, n := range c.nodes {
-		if st, ok := n.Tx(h0); !ok || st.Status != "committed" {
+		if st, ok, err := n.Tx(h0); err != nil || !ok || st.Status != "committed" {
 			t.Fatalf("node %d: %+v", i, st)
 		}
 	}
 	if _, err := n0.Submit(sign(alice, addr(bob), 3, 0)); err == nil {
 		t.Fatal("a used nonce was admitted")
 	}
-	bal, nonce, _, _ := n0.Account(addr(bob))
+	bal, nonce, _, _, err := n0.Account(addr(bob))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if nonce != 0 || (bal != config.DemoBalance+100 && bal != config.DemoBalance+150) {
 		t.Fatalf("bob: balance %d nonce %d", bal, nonce)
 	}

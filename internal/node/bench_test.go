@@ -1,6 +1,7 @@
 package node
 
 import (
+	"github.com/strategos/strategos/internal/app/apps"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -23,7 +24,7 @@ func BenchmarkAdmitBatch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	n, err := New(Options{Home: h})
+	n, err := New(Options{Home: h, App: apps.For(h)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -49,8 +50,7 @@ func BenchmarkAdmitBatch(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		n.pool = mempool.New(mempool.Config{})
-		n.bank = bank.New(n.store, chainID)
-		n.app = n.bank
+		n.app = bank.New(n.store, chainID)
 		copy(batch, txs)
 		b.StartTimer()
 		_, errs := n.SubmitBatch(batch)

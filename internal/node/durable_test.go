@@ -1,6 +1,7 @@
 package node
 
 import (
+	"github.com/strategos/strategos/internal/app/apps"
 	"testing"
 
 	"github.com/strategos/strategos/internal/chain"
@@ -15,7 +16,7 @@ func TestAcceptanceSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := New(Options{Home: h})
+	n, err := New(Options{Home: h, App: apps.For(h)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func TestAcceptanceSurvivesReopen(t *testing.T) {
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
-	n, err = New(Options{Home: h})
+	n, err = New(Options{Home: h, App: apps.For(h)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func TestAcceptanceSurvivesReopen(t *testing.T) {
 		h    chain.Hash
 		want TxStatus
 	}{{accepted, TxStatus{Status: "pending"}}, {dropped, TxStatus{Status: "rejected", Error: "evicted for the test"}}} {
-		if got, ok := n.Tx(c.h); !ok || got != c.want {
+		if got, ok, err := n.Tx(c.h); err != nil || !ok || got != c.want {
 			t.Errorf("after a restart, tx %s: %+v (known %v), want %+v", c.h.Short(), got, ok, c.want)
 		}
 	}

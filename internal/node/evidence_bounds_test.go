@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/binary"
 	"fmt"
+	"github.com/strategos/strategos/internal/app/apps"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strategos/strategos/internal/app"
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/config"
 	"github.com/strategos/strategos/internal/wire"
@@ -40,7 +42,7 @@ func evidenceNode(t *testing.T) (*Node, []ed25519.PrivateKey) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := New(Options{Home: home, Listener: ln})
+	n, err := New(Options{Home: home, App: apps.For(home), Listener: ln})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +90,7 @@ func TestEvidenceStaysInsideTheBlockBudget(t *testing.T) {
 	for i := range maxBlockBytes / (64 << 10) {
 		tx := []byte(fmt.Sprintf("k%04d=", i))
 		tx = append(tx, strings.Repeat("v", 64<<10-len(tx))...)
-		if _, err := n.pool.Add(tx); err != nil {
+		if err := n.pool.Add(app.NewTx(tx)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -128,8 +130,8 @@ func TestExecutionBoundsEvidence(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if (want[i] == "") != r.OK || !strings.Contains(r.Error, want[i]) {
-				t.Errorf("entry %d: ok %v, error %q; want error containing %q", i, r.OK, r.Error, want[i])
+			if (want[i] == "") != r.OK() || !strings.Contains(r.Log, want[i]) {
+				t.Errorf("entry %d: ok %v, error %q; want error containing %q", i, r.OK(), r.Log, want[i])
 			}
 		}
 	}

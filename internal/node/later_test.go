@@ -2,6 +2,7 @@ package node
 
 import (
 	"crypto/ed25519"
+	"github.com/strategos/strategos/internal/app/apps"
 	"path/filepath"
 	"testing"
 
@@ -23,7 +24,7 @@ func TestTransferAheadOfItsNonceStaysPending(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Not run: blocks are committed by hand below, as a leader ordered them.
-	n, err := New(Options{Home: h})
+	n, err := New(Options{Home: h, App: apps.For(h)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,10 @@ func TestTransferAheadOfItsNonceStaysPending(t *testing.T) {
 		parent, parentQC = hash, qc
 	}
 	status := func(tx []byte) TxStatus {
-		st, _ := n.Tx(chain.TxHash(tx))
+		st, _, err := n.Tx(chain.TxHash(tx))
+		if err != nil {
+			t.Fatal(err)
+		}
 		return st
 	}
 
@@ -67,10 +71,10 @@ func TestTransferAheadOfItsNonceStaysPending(t *testing.T) {
 	if st := status(tx1); st.Status != "pending" {
 		t.Fatalf("a transfer ordered ahead of its nonce ended %+v; want it still pending", st)
 	}
-	if _, ok := n.TxResult(chain.TxHash(tx1)); ok {
+	if _, ok, err := n.TxResult(chain.TxHash(tx1)); err != nil || ok {
 		t.Fatal("a transfer that did not apply was recorded as committed")
 	}
-	if _, nonce := n.bank.Account(chain.AddressOf(key.Public().(ed25519.PublicKey))); nonce != 0 {
+	if _, nonce, _, _, err := n.Account(chain.AddressOf(key.Public().(ed25519.PublicKey))); err != nil || nonce != 0 {
 		t.Fatalf("nonce %d after a block that applied nothing", nonce)
 	}
 

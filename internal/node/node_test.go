@@ -1,14 +1,17 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"github.com/strategos/strategos/internal/app/apps"
 	"net"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/strategos/strategos/internal/app"
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/config"
 )
@@ -89,7 +92,7 @@ func (c *cluster) start(i int, ln net.Listener) {
 			c.t.Fatal(err)
 		}
 	}
-	n, err := New(Options{Home: c.homes[i], Listener: ln, Behavior: c.behavior[i]})
+	n, err := New(Options{Home: c.homes[i], App: apps.For(c.homes[i]), Listener: ln, Behavior: c.behavior[i]})
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -147,10 +150,13 @@ func TestClusterCommitsAndExecutes(t *testing.T) {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for k := 0; k < 20; {
-		v, err := c.nodes[3].App().Query("key" + strconv.Itoa(k))
-		if err == nil {
-			if string(v) != "value"+strconv.Itoa(k) {
-				t.Fatalf("key%d = %q", k, v)
+		q, err := c.nodes[3].App().Query(context.Background(), app.Query{Path: "key", Data: []byte("key" + strconv.Itoa(k))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Value != nil {
+			if string(q.Value) != "value"+strconv.Itoa(k) {
+				t.Fatalf("key%d = %q", k, q.Value)
 			}
 			k++
 			continue
@@ -172,10 +178,17 @@ func TestClusterCommitsAndExecutes(t *testing.T) {
 		}
 	}
 	c.waitHeight(h+1, 10*time.Second)
-	_, root0 := c.nodes[0].App().Info()
+	info0, err := c.nodes[0].App().Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := 1; i < 4; i++ {
-		if _, root := c.nodes[i].App().Info(); root != root0 && c.nodes[i].Status().Height == c.nodes[0].Status().Height {
-			t.Fatalf("node %d has state root %s, node 0 %s", i, root.Short(), root0.Short())
+		info, err := c.nodes[i].App().Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Height == info0.Height && !bytes.Equal(info.AppHash, info0.AppHash) {
+			t.Fatalf("node %d has app hash %x at height %d, node 0 %x", i, info.AppHash, info.Height, info0.AppHash)
 		}
 	}
 }
@@ -203,8 +216,8 @@ func TestCheckStateRoot(t *testing.T) {
 	c := newCluster(t, 1)
 	c.waitHeight(2, 10*time.Second)
 	n := c.nodes[0]
-	own, ok := n.store.AppGet(rootKey(1))
-	if !ok {
+	own, ok, err := n.store.AppGet(rootKey(1))
+	if err != nil || !ok {
 		t.Fatal("no root recorded for height 1")
 	}
 	var good chain.Hash

@@ -70,7 +70,10 @@ func overload(t *testing.T, pool, waiting int) {
 		for {
 			// The accepting node, or any other: once committed, every
 			// node answers it.
-			st, ok := c.nodes[0].Tx(h)
+			st, ok, err := c.nodes[0].Tx(h)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if ok && st.Status == "committed" {
 				break
 			}
