@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/strategos/strategos/internal/app"
+	"github.com/strategos/strategos/internal/chain"
 )
 
 // The node and its application agree on what is committed through the
@@ -34,15 +35,33 @@ const appCallTime = 30 * time.Second
 // appState is the health of the node's link to its application.
 type appState struct {
 	err       atomic.Pointer[string] // why the application is unusable; nil when it is fine
+	diverged  atomic.Pointer[string] // set for good when the certified chain contradicts our execution
 	nextRetry time.Time              // consensus goroutine only
 }
 
 // appError returns why the application is unusable, or "".
 func (n *Node) appError() string {
+	if p := n.appSt.diverged.Load(); p != nil {
+		return *p
+	}
 	if p := n.appSt.err.Load(); p != nil {
 		return *p
 	}
 	return ""
+}
+
+// diverged records that a committed block carries a state root that
+// contradicts this validator's execution. A quorum certified that root, so
+// at least one honest validator reached it: this validator's application
+// (or its store) diverged. It stops voting and executing for good, and
+// says so; an operator must repair its state (restore or resync it).
+func (n *Node) diverged(b *chain.Block, err error) {
+	msg := fmt.Sprintf("state diverged from the certified chain at block %d: %v", b.Height, err)
+	if n.appSt.diverged.CompareAndSwap(nil, &msg) {
+		n.metrics.divergence.Inc()
+		n.log.Error("STATE DIVERGENCE: the certified chain contradicts our execution; not voting or executing until repaired",
+			"height", b.Height, "err", err)
+	}
 }
 
 // appFailed records that the application could not answer: from now on
@@ -143,7 +162,7 @@ func (n *Node) appGenesis() app.Genesis {
 // call so that the consensus loop stays responsive. It returns an error
 // only when the node must stop.
 func (n *Node) retryApp() error {
-	if n.appError() == "" || time.Now().Before(n.appSt.nextRetry) {
+	if n.appSt.diverged.Load() != nil || n.appError() == "" || time.Now().Before(n.appSt.nextRetry) {
 		return nil
 	}
 	n.admitMu.Lock()

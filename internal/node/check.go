@@ -91,10 +91,26 @@ func (s source) Check(b *chain.Block) error {
 }
 
 func (s source) checkRoot(b *chain.Block) error {
+	err := s.n.rootDiffers(b)
+	if errors.Is(err, errRootDiffers) {
+		s.n.metrics.divergence.Inc()
+		s.n.log.Error("STATE DIVERGENCE: refusing to vote", "height", b.Height, "proposer", b.Proposer, "err", err)
+	}
+	return err
+}
+
+// errRootDiffers marks a block whose state root, for a height this
+// validator executed, is not the one its execution recorded.
+var errRootDiffers = errors.New("state root differs from ours")
+
+// rootDiffers returns an error wrapping errRootDiffers if b carries a
+// state root for a height this validator executed that differs from the
+// one it recorded; nil also when it has not executed that height yet.
+func (n *Node) rootDiffers(b *chain.Block) error {
 	if b.ExecHeight == 0 {
 		return nil
 	}
-	own, ok, err := s.n.store.AppGet(rootKey(b.ExecHeight))
+	own, ok, err := n.store.AppGet(rootKey(b.ExecHeight))
 	if err != nil {
 		return err
 	}
@@ -104,10 +120,7 @@ func (s source) checkRoot(b *chain.Block) error {
 	var ownRoot chain.Hash
 	copy(ownRoot[:], own)
 	if ownRoot != b.StateRoot {
-		s.n.metrics.divergence.Inc()
-		s.n.log.Error("STATE DIVERGENCE: refusing to vote", "height", b.Height, "proposer", b.Proposer,
-			"exec_height", b.ExecHeight, "block_root", b.StateRoot.String(), "own_root", ownRoot.String())
-		return fmt.Errorf("state root at height %d differs from ours", b.ExecHeight)
+		return fmt.Errorf("%w: height %d, block %s, ours %s", errRootDiffers, b.ExecHeight, b.StateRoot, ownRoot)
 	}
 	return nil
 }

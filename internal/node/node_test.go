@@ -26,28 +26,45 @@ type cluster struct {
 	cancel   []context.CancelFunc
 	done     []chan error
 	behavior map[int]string
+	// wrap, if set, wraps validator i's application (a test's fault).
+	wrap func(i int, a app.Application) app.Application
+	// signLogs receive what each validator signs (Options.SignLog).
+	signLogs []*lineLog
 }
 
 func newCluster(t *testing.T, n int) *cluster { return newAppCluster(t, n, "kv") }
 
-func newAppCluster(t *testing.T, n int, app string) *cluster { return newClusterWith(t, n, app, nil) }
+func newAppCluster(t *testing.T, n int, appName string) *cluster {
+	return newClusterWith(t, n, appName, nil)
+}
 
 // newClusterWith runs validator i with behavior[i] (honest if absent).
-func newClusterWith(t *testing.T, n int, app string, behavior map[int]string) *cluster {
+func newClusterWith(t *testing.T, n int, appName string, behavior map[int]string) *cluster {
 	t.Helper()
-	return newClusterTuned(t, n, app, behavior, nil)
+	return newClusterTuned(t, n, appName, behavior, nil)
 }
 
 // newClusterTuned is newClusterWith that lets tune change each home's
 // configuration before the nodes start.
-func newClusterTuned(t *testing.T, n int, app string, behavior map[int]string, tune func(*config.Home)) *cluster {
+func newClusterTuned(t *testing.T, n int, appName string, behavior map[int]string, tune func(*config.Home)) *cluster {
+	t.Helper()
+	return newClusterWrapped(t, n, appName, behavior, tune, nil)
+}
+
+// newClusterWrapped is newClusterTuned whose validators' applications are
+// wrapped by wrap.
+func newClusterWrapped(t *testing.T, n int, appName string, behavior map[int]string, tune func(*config.Home),
+	wrap func(int, app.Application) app.Application) *cluster {
 	t.Helper()
 	dir := t.TempDir()
-	if err := config.Init(config.InitOptions{Nodes: n, Out: dir, App: app, APIPort: 1, P2PPort: 1}); err != nil {
+	if err := config.Init(config.InitOptions{Nodes: n, Out: dir, App: appName, APIPort: 1, P2PPort: 1}); err != nil {
 		t.Fatal(err)
 	}
 	c := &cluster{t: t, dir: dir, nodes: make([]*Node, n), cancel: make([]context.CancelFunc, n), done: make([]chan error, n),
-		behavior: behavior}
+		behavior: behavior, wrap: wrap}
+	for range n {
+		c.signLogs = append(c.signLogs, &lineLog{})
+	}
 	var lns []net.Listener
 	for range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -92,7 +109,17 @@ func (c *cluster) start(i int, ln net.Listener) {
 			c.t.Fatal(err)
 		}
 	}
-	n, err := New(Options{Home: c.homes[i], App: apps.For(c.homes[i]), Listener: ln, Behavior: c.behavior[i]})
+	build := apps.For(c.homes[i])
+	if c.wrap != nil {
+		build = func(st app.State) (app.Application, error) {
+			a, err := apps.For(c.homes[i])(st)
+			if err != nil {
+				return nil, err
+			}
+			return c.wrap(i, a), nil
+		}
+	}
+	n, err := New(Options{Home: c.homes[i], App: build, Listener: ln, Behavior: c.behavior[i], SignLog: c.signLogs[i]})
 	if err != nil {
 		c.t.Fatal(err)
 	}

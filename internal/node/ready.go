@@ -157,6 +157,11 @@ func (n *Node) commit(cs []consensus.Commit) error {
 	defer n.admitMu.Unlock()
 	n.commits.Add(1)
 	for i, c := range cs {
+		if err := n.rootDiffers(c.Block); errors.Is(err, errRootDiffers) {
+			n.diverged(c.Block, err)
+		} else if err != nil {
+			return fmt.Errorf("node: reading the recorded state root: %w", err)
+		}
 		if n.appError() != "" {
 			return n.commitUnexecuted(cs[i:])
 		}
