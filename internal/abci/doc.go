@@ -1,0 +1,67 @@
+// Package abci runs any application that speaks CometBFT v0.38's ABCI 2.0
+// over its socket protocol as a Strategos application: Client implements
+// app.Application by calling the application as CometBFT would.
+//
+// # Transport
+//
+// The address is tcp://HOST:PORT or unix:///PATH. Like CometBFT, the
+// client keeps one connection per purpose, each dialled on first use:
+//
+//   - consensus: InitChain, PrepareProposal, ProcessProposal,
+//     FinalizeBlock, Commit;
+//   - mempool: CheckTx;
+//   - query: Info, Query.
+//
+// CometBFT's fourth, snapshot connection (ListSnapshots, OfferSnapshot,
+// LoadSnapshotChunk, ApplySnapshotChunk) is left out: state sync of an
+// ABCI application is not implemented here.
+//
+// Every message is a protobuf tendermint.abci.Request or Response
+// preceded by its length as an unsigned varint (CometBFT's framing). A
+// call writes its requests and then a Flush request, and reads the
+// responses in order, the Flush response last: the application's server
+// buffers its answers until it sees the Flush. CheckTx of a batch is
+// pipelined: every request is written (by a goroutine of the call, so
+// that a server that answers before it has read everything never
+// deadlocks against us) before the one Flush, while the responses are
+// read, so a batch of 10,000 transactions costs one round trip.
+//
+// Calls on one connection are serialised; calls on different connections
+// run concurrently, as app.Application allows.
+//
+// # Bounds and failures
+//
+// Every call has a deadline: the context's, and at most Options.Timeout
+// (default 10 s) from its start. Every response read is bounded:
+// FinalizeBlock, PrepareProposal and Query responses by
+// Options.MaxFrame (default 64 MiB), every other response by
+// Options.MaxSmallFrame (default 1 MiB). A length prefix above the bound
+// fails at once, and a frame's buffer grows only as its bytes arrive, so
+// a server that announces a large frame and sends little makes us
+// allocate little.
+//
+// Any failure to get an answer (dial, I/O, deadline, cancellation, a
+// frame over its bound, bytes that do not decode, a response of another
+// type than the request's, an exception response, an answer out of
+// protocol such as the wrong number of transaction results, an app hash
+// over 64 bytes or a negative height) returns an error wrapping
+// app.ErrUnavailable and closes that connection; the next call on it
+// dials again. The node treats such an error by neither voting nor
+// executing, and asking Info again every second: a restarted application
+// is then found on the next call and replayed what it lacks.
+//
+// # Mapping
+//
+// Heights and times are converted as they are (unix nanoseconds to UTC
+// times). Validator addresses are CometBFT's, the first 20 bytes of the
+// SHA-256 of the ed25519 key, which are also Strategos's. What Strategos
+// has no counterpart of is left empty: PrepareProposal's
+// local_last_commit, ProcessProposal's proposed_last_commit and every
+// next_validators_hash. FinalizeBlock's decided_last_commit lists every
+// validator, those whose vote is in the block's quorum certificate as
+// COMMIT and the others as ABSENT (empty at the first height).
+// Validator updates and consensus parameters the application returns are
+// never applied (the validator set is fixed); their count is reported in
+// BlockResult.ValidatorUpdates. A query's Value is nil exactly when the
+// response's value is empty, whatever its code.
+package abci
