@@ -104,8 +104,10 @@ func (c *conn) connect(ctx context.Context) (net.Conn, error) {
 	switch {
 	case closed:
 		return nil, errClosed
-	case nc != nil:
+	case nc != nil && c.r.Buffered() == 0 && idle(nc):
 		return nc, nil
+	case nc != nil:
+		c.drop(nc) // closed by the application, or it spoke unasked
 	}
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, c.network, c.addr)

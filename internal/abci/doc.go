@@ -42,11 +42,16 @@
 //
 // Any failure to get an answer (dial, I/O, deadline, cancellation, a
 // frame over its bound, bytes that do not decode, a response of another
-// type than the request's, an exception response, an answer out of
-// protocol such as the wrong number of transaction results, an app hash
-// over 64 bytes or a negative height) returns an error wrapping
-// app.ErrUnavailable and closes that connection; the next call on it
-// dials again. The node treats such an error by neither voting nor
+// type than the request's, an exception response) returns an error
+// wrapping app.ErrUnavailable and closes that connection; the next call
+// on it dials again. An answer out of protocol (the wrong number of
+// transaction results, an app hash over 64 bytes, a negative height, a
+// ProcessProposal status other than ACCEPT or REJECT) is also an error
+// wrapping app.ErrUnavailable, but leaves the connection open: it is
+// still in step, and closing it would fail other calls for nothing. A connection whose application closed it while it was
+// idle is found out before it is used (a non-blocking peek, on unix), so
+// the first call after the application restarted reaches the new one.
+// The node treats such an error by neither voting nor
 // executing, and asking Info again every second: a restarted application
 // is then found on the next call and replayed what it lacks.
 //
