@@ -22,6 +22,7 @@ const (
 	DefaultMaxFrame      = 64 << 20
 	DefaultMaxSmallFrame = 1 << 20
 	DefaultCheckTxChunk  = 1000
+	DefaultMaxElements   = 1 << 22
 )
 
 // maxAppHash bounds an application's hash, which every later block
@@ -37,6 +38,10 @@ type Options struct {
 	MaxFrame int
 	// MaxSmallFrame bounds every other response.
 	MaxSmallFrame int
+	// MaxElements bounds the nested messages, strings and bytes a
+	// response holds (decoding costs up to about 100 bytes each); it is
+	// checked on responses over 64 KiB.
+	MaxElements int
 	// CheckTxChunk is how many CheckTx requests are pipelined in one
 	// exchange.
 	CheckTxChunk int
@@ -53,6 +58,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxSmallFrame <= 0 {
 		o.MaxSmallFrame = DefaultMaxSmallFrame
+	}
+	if o.MaxElements <= 0 {
+		o.MaxElements = DefaultMaxElements
 	}
 	if o.CheckTxChunk <= 0 {
 		o.CheckTxChunk = DefaultCheckTxChunk

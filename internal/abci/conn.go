@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -74,8 +75,11 @@ func (c *conn) call(ctx context.Context, reqs ...*abcitypes.Request) ([]*abcityp
 	if err != nil {
 		c.drop(nc)
 		c.failed = true
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%v: %w", err, ctx.Err())
+		switch {
+		case ctx.Err() != nil:
+			err = fmt.Errorf("%w: %w", err, ctx.Err())
+		case errors.Is(err, os.ErrDeadlineExceeded): // ctx's deadline, before ctx's own timer said so
+			err = fmt.Errorf("%w: %w", err, context.DeadlineExceeded)
 		}
 		return nil, c.unavailable(op, err)
 	}
@@ -216,7 +220,7 @@ func (c *conn) send(reqs []*abcitypes.Request) error {
 func (c *conn) receive(reqs []*abcitypes.Request) ([]*abcitypes.Response, error) {
 	resps := make([]*abcitypes.Response, len(reqs))
 	for i, req := range reqs {
-		resp, err := readResponse(c.r, c.opts.maxFrame(req))
+		resp, err := readResponse(c.r, c.opts.maxFrame(req), c.opts.MaxElements)
 		if err == nil {
 			err = match(req, resp)
 		}
@@ -225,7 +229,7 @@ func (c *conn) receive(reqs []*abcitypes.Request) ([]*abcitypes.Response, error)
 		}
 		resps[i] = resp
 	}
-	resp, err := readResponse(c.r, c.opts.MaxSmallFrame)
+	resp, err := readResponse(c.r, c.opts.MaxSmallFrame, c.opts.MaxElements)
 	if err == nil {
 		err = match(abcitypes.ToRequestFlush(), resp)
 	}

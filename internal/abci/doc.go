@@ -38,7 +38,12 @@
 // Options.MaxSmallFrame (default 1 MiB). A length prefix above the bound
 // fails at once, and a frame's buffer grows only as its bytes arrive, so
 // a server that announces a large frame and sends little makes us
-// allocate little.
+// allocate little. Decoding a frame can cost far more than its size (an
+// empty repeated message takes 2 bytes on the wire and about 100 in
+// memory), so a response over 64 KiB is scanned before it is decoded and
+// refused when it holds more than Options.MaxElements (default 4 Mi)
+// nested messages, strings and bytes: decoding one response costs at
+// most a few hundred MiB, never the 50 to 100 times 64 MiB it could.
 //
 // Any failure to get an answer (dial, I/O, deadline, cancellation, a
 // frame over its bound, bytes that do not decode, a response of another
@@ -48,12 +53,14 @@
 // transaction results, an app hash over 64 bytes, a negative height, a
 // ProcessProposal status other than ACCEPT or REJECT) is also an error
 // wrapping app.ErrUnavailable, but leaves the connection open: it is
-// still in step, and closing it would fail other calls for nothing. A connection whose application closed it while it was
-// idle is found out before it is used (a non-blocking peek, on unix), so
-// the first call after the application restarted reaches the new one.
-// The node treats such an error by neither voting nor
-// executing, and asking Info again every second: a restarted application
-// is then found on the next call and replayed what it lacks.
+// still in step, and closing it would fail other calls for nothing.
+//
+// A connection that the application closed while it was idle is found
+// out before it is used (a non-blocking peek, on unix), so the first call
+// after the application restarted reaches the new one. The node treats
+// an app.ErrUnavailable by neither voting nor executing and asking Info
+// again every second: a restarted application is found on the next try
+// and replayed what it lacks.
 //
 // # Mapping
 //

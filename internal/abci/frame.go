@@ -46,11 +46,17 @@ func readFrame(r *bufio.Reader, max int) ([]byte, error) {
 	return buf, nil
 }
 
-// readResponse reads and decodes one response of at most max bytes.
-func readResponse(r *bufio.Reader, max int) (*abcitypes.Response, error) {
+// readResponse reads and decodes one response of at most max bytes whose
+// decoding creates at most maxElements values (see elements).
+func readResponse(r *bufio.Reader, max, maxElements int) (*abcitypes.Response, error) {
 	b, err := readFrame(r, max)
 	if err != nil {
 		return nil, err
+	}
+	if len(b) > scanFrom {
+		if err := checkElements(b, maxElements); err != nil {
+			return nil, err
+		}
 	}
 	resp := new(abcitypes.Response)
 	if err := resp.Unmarshal(b); err != nil {
@@ -60,6 +66,84 @@ func readResponse(r *bufio.Reader, max int) (*abcitypes.Response, error) {
 		return nil, fmt.Errorf("response of %d bytes holds no message", len(b))
 	}
 	return resp, nil
+}
+
+// Decoding protobuf into Go values allocates about 100 bytes for each
+// repeated message, which takes only 2 bytes on the wire: a frame of
+// empty transaction results or events would cost 50 to 100 times its
+// size. A frame larger than scanFrom is therefore scanned first, and
+// refused when it holds more than the client's element budget.
+const (
+	scanFrom  = 64 << 10
+	scanDepth = 6 // Response, FinalizeBlock, ExecTxResult, Event, EventAttribute, and one spare
+)
+
+// checkElements refuses b when it holds more than max elements.
+func checkElements(b []byte, max int) error {
+	budget := max
+	if !elements(b, scanDepth, &budget) && budget < 0 {
+		return fmt.Errorf("response of %d bytes holds more than %d elements", len(b), max)
+	}
+	return nil // a malformed message is for the decoder to refuse
+}
+
+// elements walks b as a protobuf message, taking one from *budget for
+// each length-delimited field (a nested message, a string or bytes: all
+// that decoding allocates), and recurring into those that parse as
+// messages, to depth levels: an upper bound on the values decoding b
+// creates. It reports false when b is not a well-formed message or the
+// budget ran out (*budget < 0).
+func elements(b []byte, depth int, budget *int) bool {
+	for len(b) > 0 {
+		tag, n := binary.Uvarint(b)
+		if n <= 0 || tag>>3 == 0 {
+			return false
+		}
+		b = b[n:]
+		var skip int
+		switch tag & 7 {
+		case 0:
+			if _, skip = binary.Uvarint(b); skip <= 0 {
+				return false
+			}
+		case 1:
+			skip = 8
+		case 5:
+			skip = 4
+		case 2:
+			l, k := binary.Uvarint(b)
+			if k <= 0 || l > uint64(len(b)-k) {
+				return false
+			}
+			if *budget--; *budget < 0 {
+				return false
+			}
+			nested(b[k:k+int(l)], depth-1, budget)
+			if *budget < 0 {
+				return false
+			}
+			skip = k + int(l)
+		default:
+			return false // groups: not in ABCI
+		}
+		if skip > len(b) {
+			return false
+		}
+		b = b[skip:]
+	}
+	return true
+}
+
+// nested counts the elements of b if it parses as a message; a string or
+// bytes that does not costs nothing more.
+func nested(b []byte, depth int, budget *int) {
+	if depth <= 0 || len(b) == 0 {
+		return
+	}
+	sub := *budget
+	if elements(b, depth, &sub) || sub < 0 {
+		*budget = sub
+	}
 }
 
 // writeRequest writes req, uvarint-delimited, to w.
