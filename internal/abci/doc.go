@@ -21,18 +21,20 @@
 // call writes its requests and then a Flush request, and reads the
 // responses in order, the Flush response last: the application's server
 // buffers its answers until it sees the Flush. CheckTx of a batch is
-// pipelined: every request is written (by a goroutine of the call, so
-// that a server that answers before it has read everything never
-// deadlocks against us) before the one Flush, while the responses are
-// read, so a batch of 10,000 transactions costs one round trip.
+// pipelined in chunks of Options.CheckTxChunk (default 1,000): a chunk's
+// requests are all written, then one Flush, by a goroutine of the call
+// while the responses are read (so that no server's buffering can
+// deadlock against us), and a batch of 10,000 transactions costs ten
+// round trips rather than 10,000.
 //
 // Calls on one connection are serialised; calls on different connections
 // run concurrently, as app.Application allows.
 //
 // # Bounds and failures
 //
-// Every call has a deadline: the context's, and at most Options.Timeout
-// (default 10 s) from its start. Every response read is bounded:
+// Every exchange (one request, or one chunk of a CheckTx batch) has a
+// deadline: the context's, and at most Options.Timeout (default 10 s)
+// from its start; cancelling the context interrupts it. Every response read is bounded:
 // FinalizeBlock, PrepareProposal and Query responses by
 // Options.MaxFrame (default 64 MiB), every other response by
 // Options.MaxSmallFrame (default 1 MiB). A length prefix above the bound
