@@ -75,15 +75,22 @@ func (c *conn) call(ctx context.Context, reqs ...*abcitypes.Request) ([]*abcityp
 	if err != nil {
 		c.drop(nc)
 		c.failed = true
-		switch {
-		case ctx.Err() != nil:
-			err = fmt.Errorf("%w: %w", err, ctx.Err())
-		case errors.Is(err, os.ErrDeadlineExceeded): // ctx's deadline, before ctx's own timer said so
-			err = fmt.Errorf("%w: %w", err, context.DeadlineExceeded)
-		}
-		return nil, c.unavailable(op, err)
+		return nil, c.unavailable(op, withCause(ctx, err))
 	}
 	return resps, nil
+}
+
+// withCause adds to an exchange's err why ctx ended, if it did: the
+// connection's deadline is ctx's, and may be met before ctx's own timer
+// says so.
+func withCause(ctx context.Context, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("%w: %w", err, ctx.Err())
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("%w: %w", err, context.DeadlineExceeded)
+	}
+	return err
 }
 
 // call1 is call for one request.
@@ -112,6 +119,7 @@ func (c *conn) connect(ctx context.Context) (net.Conn, error) {
 		return nc, nil
 	case nc != nil:
 		c.drop(nc) // closed by the application, or it spoke unasked
+		c.failed = true
 	}
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, c.network, c.addr)
