@@ -7,6 +7,7 @@ package apps
 import (
 	"fmt"
 
+	"github.com/strategos/strategos/internal/abci"
 	"github.com/strategos/strategos/internal/app"
 	"github.com/strategos/strategos/internal/app/bank"
 	"github.com/strategos/strategos/internal/app/kv"
@@ -25,7 +26,27 @@ func For(h *config.Home) func(app.State) (app.Application, error) {
 			return bank.New(st, h.Genesis.ChainID), nil
 		case "kv":
 			return kv.New(st), nil
+		case "abci":
+			return newABCI(h)
 		}
 		return nil, fmt.Errorf("apps: unknown application %q in genesis (%v)", h.Genesis.App, Names)
 	}
+}
+
+// newABCI returns a client of the validator's ABCI application, at the
+// address its config names; the node's State is not used, since the
+// application keeps its own.
+func newABCI(h *config.Home) (app.Application, error) {
+	if h.Node.ABCI == "" {
+		return nil, fmt.Errorf("apps: the genesis names the abci app, but %s has no abci address", config.ConfigFile)
+	}
+	vals, err := h.Genesis.ValidatorSet()
+	if err != nil {
+		return nil, fmt.Errorf("apps: %w", err)
+	}
+	c, err := abci.New(h.Node.ABCI, vals, abci.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("apps: %w", err)
+	}
+	return c, nil
 }
