@@ -13,7 +13,7 @@ import (
 
 // PrepareProposal has the application choose the transactions of a block
 // this validator leads. Transactions it returns unchanged are the *app.Tx
-// given; what it returns beyond p.MaxBytes (or chain.MaxBlockTxs) is
+// given; what it returns beyond p.MaxBytes or p.MaxTxs is
 // trimmed, and the trimming logged.
 func (c *Client) PrepareProposal(ctx context.Context, p app.Proposal) ([]*app.Tx, error) {
 	req := &abcitypes.RequestPrepareProposal{
@@ -34,10 +34,14 @@ func (c *Client) prepared(p app.Proposal, txs [][]byte) []*app.Tx {
 	for _, t := range p.Txs {
 		given[t.Hash] = t
 	}
-	out := make([]*app.Tx, 0, min(len(txs), chain.MaxBlockTxs))
+	maxTxs := chain.MaxBlockTxs
+	if p.MaxTxs > 0 {
+		maxTxs = min(p.MaxTxs, maxTxs)
+	}
+	out := make([]*app.Tx, 0, min(len(txs), maxTxs))
 	size := 0
 	for i, b := range txs {
-		if len(out) == chain.MaxBlockTxs || size+len(b) > p.MaxBytes {
+		if len(out) == maxTxs || size+len(b) > p.MaxBytes {
 			c.log.Warn("the application prepared more than the block's budget: trimmed",
 				"height", p.Height, "kept", len(out), "trimmed", len(txs)-i, "max_bytes", p.MaxBytes)
 			break

@@ -144,6 +144,10 @@ func checkPrepare(t *testing.T, c *Client, txs []*app.Tx) []*app.Tx {
 	if err != nil || len(trimmed) != 1 || trimmed[0] != txs[0] {
 		t.Fatalf("prepared within 4 bytes: %q, %v; want a=1 alone", app.Bytes(trimmed), err)
 	}
+	p.MaxBytes, p.MaxTxs = 1000, 1
+	if one, err := c.PrepareProposal(ctx, p); err != nil || len(one) != 1 || one[0] != txs[0] {
+		t.Fatalf("prepared with room for one transaction: %q, %v; want a=1 alone", app.Bytes(one), err)
+	}
 	return got
 }
 

@@ -38,7 +38,7 @@ func startNode(tb testing.TB, app string) *testNode {
 		tb.Fatal(err)
 	}
 	h.Node.Peers[0].Addr, h.Node.P2PListen = ln.Addr().String(), ln.Addr().String()
-	n, err := node.New(node.Options{Home: h, App: apps.For(h), Listener: ln})
+	n, err := node.New(node.Options{Home: h, App: apps.For(h, nil), Listener: ln})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func TestFullNodeAnswersBusy(t *testing.T) {
 	}
 	h.Node.MempoolMaxTxs = 50
 	// Not run: nothing commits, so the pool stays full.
-	n, err := node.New(node.Options{Home: h, App: apps.For(h)})
+	n, err := node.New(node.Options{Home: h, App: apps.For(h, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -310,7 +310,7 @@ func fastNode(t *testing.T, ec events.Config) (*node.Node, http.Handler) {
 	}
 	h.Node.Peers[0].Addr, h.Node.P2PListen = ln.Addr().String(), ln.Addr().String()
 	h.Node.EmptyBlockTicks = 1
-	n, err := node.New(node.Options{Home: h, App: apps.For(h), Listener: ln, Events: ec})
+	n, err := node.New(node.Options{Home: h, App: apps.For(h, nil), Listener: ln, Events: ec})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -131,6 +131,7 @@ type Proposal struct {
 	Hash     chain.Hash // zero while it is being built
 	Txs      []*Tx
 	MaxBytes int // PrepareProposal: the transactions' byte budget
+	MaxTxs   int // PrepareProposal: the most transactions (0: chain.MaxBlockTxs)
 	// Misbehavior is the evidence the block carries.
 	Misbehavior []Misbehavior
 }

@@ -54,7 +54,7 @@ func Open(home *config.Home, o Options) (*Validator, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	n, err := node.New(node.Options{Home: home, Behavior: o.Behavior, Logger: log, SignLog: o.SignLog, App: apps.For(home)})
+	n, err := node.New(node.Options{Home: home, Behavior: o.Behavior, Logger: log, SignLog: o.SignLog, App: apps.For(home, log.With("part", "app"))})
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,7 @@ func TestBatchCopiesShareTheAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := New(Options{Home: h, App: apps.For(h)})
+	n, err := New(Options{Home: h, App: apps.For(h, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

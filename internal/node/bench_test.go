@@ -24,7 +24,7 @@ func BenchmarkAdmitBatch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	n, err := New(Options{Home: h, App: apps.For(h)})
+	n, err := New(Options{Home: h, App: apps.For(h, nil)})
 	if err != nil {
 		b.Fatal(err)
 	}

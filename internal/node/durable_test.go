@@ -16,7 +16,7 @@ func TestAcceptanceSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := New(Options{Home: h, App: apps.For(h)})
+	n, err := New(Options{Home: h, App: apps.For(h, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestAcceptanceSurvivesReopen(t *testing.T) {
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
-	n, err = New(Options{Home: h, App: apps.For(h)})
+	n, err = New(Options{Home: h, App: apps.For(h, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -426,7 +426,7 @@ func startFast(t *testing.T, ec events.Config) *Node {
 	}
 	h.Node.Peers[0].Addr, h.Node.P2PListen = ln.Addr().String(), ln.Addr().String()
 	h.Node.EmptyBlockTicks = 1
-	n, err := New(Options{Home: h, App: apps.For(h), Listener: ln, Events: ec})
+	n, err := New(Options{Home: h, App: apps.For(h, nil), Listener: ln, Events: ec})
 	if err != nil {
 		t.Fatal(err)
 	}

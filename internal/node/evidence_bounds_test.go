@@ -42,7 +42,7 @@ func evidenceNode(t *testing.T) (*Node, []ed25519.PrivateKey) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := New(Options{Home: home, App: apps.For(home), Listener: ln})
+	n, err := New(Options{Home: home, App: apps.For(home, nil), Listener: ln})
 	if err != nil {
 		t.Fatal(err)
 	}

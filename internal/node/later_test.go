@@ -24,7 +24,7 @@ func TestTransferAheadOfItsNonceStaysPending(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Not run: blocks are committed by hand below, as a leader ordered them.
-	n, err := New(Options{Home: h, App: apps.For(h)})
+	n, err := New(Options{Home: h, App: apps.For(h, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -406,7 +406,7 @@ func (s source) Payload(height uint64, branch []*chain.Block) [][]byte {
 	ctx, cancel := appContext()
 	defer cancel()
 	txs, err := n.app.PrepareProposal(ctx, app.Proposal{
-		Height: height, Time: n.clock.now(), Proposer: n.self, Txs: cands, MaxBytes: maxBytes,
+		Height: height, Time: n.clock.now(), Proposer: n.self, Txs: cands, MaxBytes: maxBytes, MaxTxs: maxTxs,
 	})
 	if err == nil {
 		err = fitsBlock(txs, maxTxs, maxBytes)

@@ -109,10 +109,10 @@ func (c *cluster) start(i int, ln net.Listener) {
 			c.t.Fatal(err)
 		}
 	}
-	build := apps.For(c.homes[i])
+	build := apps.For(c.homes[i], nil)
 	if c.wrap != nil {
 		build = func(st app.State) (app.Application, error) {
-			a, err := apps.For(c.homes[i])(st)
+			a, err := apps.For(c.homes[i], nil)(st)
 			if err != nil {
 				return nil, err
 			}

@@ -6,6 +6,7 @@ package apps
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/strategos/strategos/internal/abci"
 	"github.com/strategos/strategos/internal/app"
@@ -18,8 +19,9 @@ import (
 var Names = []string{"bank", "kv", "abci"}
 
 // For returns the constructor of the application of home, for
-// node.Options.App.
-func For(h *config.Home) func(app.State) (app.Application, error) {
+// node.Options.App; log (nil: discard) receives what an application
+// client reports of its link.
+func For(h *config.Home, log *slog.Logger) func(app.State) (app.Application, error) {
 	return func(st app.State) (app.Application, error) {
 		switch h.Genesis.App {
 		case "bank":
@@ -27,7 +29,7 @@ func For(h *config.Home) func(app.State) (app.Application, error) {
 		case "kv":
 			return kv.New(st), nil
 		case "abci":
-			return newABCI(h)
+			return newABCI(h, log)
 		}
 		return nil, fmt.Errorf("apps: unknown application %q in genesis (%v)", h.Genesis.App, Names)
 	}
@@ -36,7 +38,7 @@ func For(h *config.Home) func(app.State) (app.Application, error) {
 // newABCI returns a client of the validator's ABCI application, at the
 // address its config names; the node's State is not used, since the
 // application keeps its own.
-func newABCI(h *config.Home) (app.Application, error) {
+func newABCI(h *config.Home, log *slog.Logger) (app.Application, error) {
 	if h.Node.ABCI == "" {
 		return nil, fmt.Errorf("apps: the genesis names the abci app, but %s has no abci address", config.ConfigFile)
 	}
@@ -44,7 +46,7 @@ func newABCI(h *config.Home) (app.Application, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apps: %w", err)
 	}
-	c, err := abci.New(h.Node.ABCI, vals, abci.Options{})
+	c, err := abci.New(h.Node.ABCI, vals, abci.Options{Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("apps: %w", err)
 	}
