@@ -1,6 +1,8 @@
 package node
 
 import (
+	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -19,6 +21,7 @@ const maxTimeAhead = 10 * time.Second
 // Reasons of Check's refusals, as strategos_messages_dropped_total labels.
 const (
 	refusedRoot       = "proposal: state root differs"
+	refusedEvidence   = "proposal: invalid evidence"
 	refusedTimeParent = "proposal: time before its parent's"
 	refusedTimeAhead  = "proposal: time too far ahead"
 	refusedPayload    = "proposal: payload refused by the application"
@@ -53,9 +56,11 @@ func (c *proposalClock) now() int64 { return max(time.Now().UnixNano(), c.latest
 //     loudly;
 //   - its time must not be before its parent's (when the parent is stored
 //     here) nor more than maxTimeAhead ahead of the local clock;
-//   - the application must accept it (ProcessProposal); entries that
-//     carry evidence are the node's, not the application's, and are not
-//     shown to it. While the application is unusable, nothing is voted for.
+//   - every proof of misbehaviour it carries must verify (checkEvidence);
+//     consensus has checked their count and bytes;
+//   - the application must accept it (ProcessProposal), shown its
+//     transactions and its evidence as misbehaviour. While the application
+//     is unusable, nothing is voted for.
 //
 // A block that fails is not voted for; the refusal is counted by reason.
 func (s source) Check(b *chain.Block) error {
@@ -68,16 +73,14 @@ func (s source) Check(b *chain.Block) error {
 	if err := s.checkTime(b); err != nil {
 		return err
 	}
-	txs := make([]*app.Tx, 0, len(b.Payload))
-	for _, t := range s.n.txsOf(b) {
-		if !isEvidenceTx(t.Bytes) {
-			txs = append(txs, t)
-		}
+	if err := s.n.checkEvidence(b); err != nil {
+		return s.refuse(refusedEvidence, err)
 	}
 	ctx, cancel := appContext()
 	defer cancel()
 	ok, err := s.n.app.ProcessProposal(ctx, app.Proposal{
-		Height: b.Height, Round: b.Round, Time: b.Time, Proposer: b.Proposer, Txs: txs,
+		Height: b.Height, Round: b.Round, Time: b.Time, Proposer: b.Proposer, Txs: s.n.txsOf(b),
+		Misbehavior: proposedMisbehavior(b.Height, b.Time, b.Evidence),
 	})
 	if err != nil {
 		s.n.appFailed(fmt.Errorf("process proposal: %w", err))
@@ -101,12 +104,11 @@ func (s source) checkRoot(b *chain.Block) error {
 	if !ok {
 		return nil // not executed here yet: execution lags
 	}
-	var ownRoot chain.Hash
-	copy(ownRoot[:], own)
-	if ownRoot != b.StateRoot {
+	// Exactly the app hash: no padding, no truncation, whatever its length.
+	if !bytes.Equal(own, b.StateRoot) {
 		s.n.metrics.divergence.Inc()
 		s.n.log.Error("STATE DIVERGENCE: refusing to vote", "height", b.Height, "proposer", b.Proposer,
-			"exec_height", b.ExecHeight, "block_root", b.StateRoot.String(), "own_root", ownRoot.String())
+			"exec_height", b.ExecHeight, "block_root", hex.EncodeToString(b.StateRoot), "own_root", hex.EncodeToString(own))
 		return fmt.Errorf("state root at height %d differs from ours", b.ExecHeight)
 	}
 	return nil
@@ -125,4 +127,24 @@ func (s source) checkTime(b *chain.Block) error {
 func (s source) refuse(reason string, err error) error {
 	s.n.metrics.dropped.WithLabelValues(reason).Inc()
 	return fmt.Errorf("%w: %w", errRefused, err)
+}
+
+// proposedMisbehavior is the application's view of a proposed block's
+// evidence (PrepareProposal, ProcessProposal): every proof, as the block
+// of height and time would record it.
+func proposedMisbehavior(height uint64, time int64, evs []chain.Evidence) []app.Misbehavior {
+	if len(evs) == 0 {
+		return nil
+	}
+	out := make([]app.Misbehavior, len(evs))
+	for i, e := range evs {
+		out[i] = misbehaviorOf(e, height, time)
+	}
+	return out
+}
+
+// misbehaviorOf is the application's view of a proof recorded by the block
+// of height and time.
+func misbehaviorOf(e chain.Evidence, height uint64, time int64) app.Misbehavior {
+	return app.Misbehavior{Validator: e.Validator, Kind: string(e.Kind), Height: height, Round: e.Round, Time: time}
 }
