@@ -173,11 +173,24 @@ type blockJSON struct {
 	Time       string   `json:"time"`
 	Txs        []string `json:"txs"`
 	QC         qcJSON   `json:"qc"`
-	StateRoot  string   `json:"state_root"`
-	ExecHeight uint64   `json:"exec_height"`
+	// StateRoot is the app hash after ExecHeight, in hex, of whatever
+	// length the application gave it ("" for none).
+	StateRoot  string `json:"state_root"`
+	ExecHeight uint64 `json:"exec_height"`
 	// FailedLeaders are the leaders of the rounds this block skipped, as
 	// the leader rule recorded them (most recent first).
 	FailedLeaders []uint32 `json:"failed_leaders"`
+	// Evidence is the misbehaviour the block carries (recorded on the
+	// ledger unless an earlier block recorded a proof against the same
+	// validator in the window; see /v1/evidence).
+	Evidence []evidenceJSON `json:"evidence"`
+}
+
+type evidenceJSON struct {
+	Validator uint32 `json:"validator"`
+	Kind      string `json:"kind"`
+	Round     uint64 `json:"round"`
+	Height    uint64 `json:"height,omitempty"` // of a double proposal's first block
 }
 
 type qcJSON struct {
@@ -190,9 +203,13 @@ func blockView(b *chain.Block, h chain.Hash, qc *chain.QC) blockJSON {
 	v := blockJSON{
 		Height: b.Height, Hash: h.String(), ParentHash: b.Parent.String(), Round: b.Round, Proposer: b.Proposer,
 		Time: time.Unix(0, b.Time).UTC().Format(time.RFC3339Nano), Txs: []string{},
-		StateRoot: b.StateRoot.String(), ExecHeight: b.ExecHeight, FailedLeaders: []uint32{},
+		StateRoot: hex.EncodeToString(b.StateRoot), ExecHeight: b.ExecHeight, FailedLeaders: []uint32{},
+		Evidence: []evidenceJSON{},
 	}
 	v.FailedLeaders = append(v.FailedLeaders, b.FailedLeaders...)
+	for _, e := range b.Evidence {
+		v.Evidence = append(v.Evidence, evidenceJSON{Validator: e.Validator, Kind: string(e.Kind), Round: e.Round, Height: e.Height})
+	}
 	for _, tx := range b.Payload {
 		v.Txs = append(v.Txs, chain.TxHash(tx).String())
 	}

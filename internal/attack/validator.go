@@ -296,11 +296,11 @@ func (v *Validator) Vote(round uint64, h chain.Hash) *chain.Vote {
 // vote for anything: it executes nothing.
 type emptySource struct{}
 
-func (emptySource) Payload(uint64, []*chain.Block) [][]byte { return nil }
-func (emptySource) Time() int64                             { return time.Now().UnixNano() }
-func (emptySource) Executed() (uint64, chain.Hash)          { return 0, chain.Hash{} }
-func (emptySource) HasTxs() bool                            { return false }
-func (emptySource) Check(*chain.Block) error                { return nil }
+func (emptySource) Payload(uint64, []*chain.Block) ([][]byte, []chain.Evidence) { return nil, nil }
+func (emptySource) Time() int64                                                 { return time.Now().UnixNano() }
+func (emptySource) Executed() (uint64, []byte)                                  { return 0, nil }
+func (emptySource) HasTxs() bool                                                { return false }
+func (emptySource) Check(*chain.Block) error                                    { return nil }
 
 type outFrame struct {
 	class byte

@@ -64,15 +64,15 @@ type markedSource struct {
 	twin  int
 }
 
-func (s markedSource) Payload(height uint64, branch []*chain.Block) [][]byte {
-	p := s.inner.Payload(height, branch)
+func (s markedSource) Payload(height uint64, branch []*chain.Block) ([][]byte, []chain.Evidence) {
+	p, ev := s.inner.Payload(height, branch)
 	if s.twin == 1 {
 		p = append(append([][]byte(nil), p...), []byte("equivocation"))
 	}
-	return p
+	return p, ev
 }
-func (s markedSource) Time() int64                    { return s.inner.Time() }
-func (s markedSource) Executed() (uint64, chain.Hash) { return s.inner.Executed() }
+func (s markedSource) Time() int64                { return s.inner.Time() }
+func (s markedSource) Executed() (uint64, []byte) { return s.inner.Executed() }
 
 // Step routes a message from an honest validator to the twin on its side.
 // A fellow traitor's message goes to the twin that holds the block it

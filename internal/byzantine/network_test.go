@@ -60,12 +60,12 @@ type fakeSource struct {
 	clock int64
 }
 
-func (s *fakeSource) Payload(height uint64, branch []*chain.Block) [][]byte {
-	return [][]byte{fmt.Appendf(nil, "tx height=%d by=%d branch=%d", height, s.self, len(branch))}
+func (s *fakeSource) Payload(height uint64, branch []*chain.Block) ([][]byte, []chain.Evidence) {
+	return [][]byte{fmt.Appendf(nil, "tx height=%d by=%d branch=%d", height, s.self, len(branch))}, nil
 }
-func (s *fakeSource) Time() int64                    { s.clock++; return s.clock }
-func (s *fakeSource) Executed() (uint64, chain.Hash) { return 0, chain.Hash{} }
-func (s *fakeSource) HasTxs() bool                   { return true }
+func (s *fakeSource) Time() int64                { s.clock++; return s.clock }
+func (s *fakeSource) Executed() (uint64, []byte) { return 0, nil }
+func (s *fakeSource) HasTxs() bool               { return true }
 
 type network struct {
 	t     *testing.T

@@ -18,9 +18,11 @@ type Block struct {
 	Time     int64  // proposer's clock, unix nanoseconds
 
 	// Execution lags consensus: a block carries the state root that its
-	// proposer obtained after executing the committed block at ExecHeight.
+	// proposer obtained after executing the committed block at ExecHeight:
+	// the application's app hash for that state, exactly as the
+	// application gave it, of any length up to MaxStateRoot.
 	ExecHeight uint64
-	StateRoot  Hash
+	StateRoot  []byte
 
 	// FailedLeaders names the leaders of the rounds between the parent's
 	// round and this one, which produced no block this one extends: most
@@ -28,6 +30,13 @@ type Block struct {
 	// fills it from the leader rule and voters check it, so the committed
 	// chain records who failed as leader; the leader rule reads it back.
 	FailedLeaders []uint32
+
+	// Evidence is the proven misbehaviour the block records: at most
+	// MaxBlockEvidence proofs of at most MaxBlockEvidenceBytes in all,
+	// whose bytes count within MaxBlockBytes with the payload's. The
+	// proposer fills it from its pool and voters verify it; execution
+	// hands what it records to the application as misbehaviour.
+	Evidence []Evidence
 }
 
 // MaxFailedLeaders bounds Block.FailedLeaders for a set of n validators:
@@ -37,19 +46,21 @@ func MaxFailedLeaders(n int) int { return max(10, n) }
 
 // Hash returns the block's identity: SHA-256 over its canonical encoding,
 // which includes the chain id, every header field, the parent's certificate
-// and a digest of the payload. It is the hash of the block's Header.
+// and digests of the payload and the evidence. It is the hash of the
+// block's Header.
 func (b *Block) Hash(chainID string) Hash {
 	h := b.Header(chainID)
 	return h.Hash(chainID)
 }
 
-// Header returns the block without its payload: the payload is replaced by
-// its digest, so the header has the block's hash and is small (a few
-// hundred bytes plus the parent's certificate).
+// Header returns the block without its payload and evidence: both are
+// replaced by their digests, so the header has the block's hash and is
+// small (a few hundred bytes plus the parent's certificate).
 func (b *Block) Header(chainID string) Header {
 	return Header{
 		Height: b.Height, Round: b.Round, Parent: b.Parent, QC: b.QC,
-		PayloadHash: PayloadHash(chainID, b.Payload), Proposer: b.Proposer, Time: b.Time,
+		PayloadHash: PayloadHash(chainID, b.Payload), EvidenceHash: EvidenceHash(chainID, b.Evidence),
+		Proposer: b.Proposer, Time: b.Time,
 		ExecHeight: b.ExecHeight, StateRoot: b.StateRoot, FailedLeaders: b.FailedLeaders,
 	}
 }
@@ -95,7 +106,8 @@ func (b *Block) PayloadBytes() int {
 // parent. Its state root commits to the validator set, so two chains with
 // the same id but different validators have different genesis blocks.
 func Genesis(chainID string, vals *ValidatorSet) *Block {
-	return &Block{StateRoot: vals.Hash(chainID)}
+	h := vals.Hash(chainID)
+	return &Block{StateRoot: h[:]}
 }
 
 // GenesisQC returns the certificate that every validator accepts for the

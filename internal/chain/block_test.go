@@ -21,7 +21,7 @@ func sampleBlock() *Block {
 		Proposer:   1,
 		Time:       1_700_000_000,
 		ExecHeight: 5,
-		StateRoot:  Hash{9, 9},
+		StateRoot:  []byte{9, 9, 9, 9, 9, 9, 9, 9},
 	}
 }
 
@@ -40,6 +40,9 @@ func cloneBlock(b *Block) *Block {
 	for _, tx := range b.Payload {
 		c.Payload = append(c.Payload, bytes.Clone(tx))
 	}
+	c.StateRoot = bytes.Clone(b.StateRoot)
+	c.FailedLeaders = append([]uint32(nil), b.FailedLeaders...)
+	c.Evidence = append([]Evidence(nil), b.Evidence...)
 	return &c
 }
 
@@ -81,7 +84,11 @@ func TestBlockHashCoversEveryField(t *testing.T) {
 		{"Proposer", "", func(b *Block) { b.Proposer++ }},
 		{"Time", "", func(b *Block) { b.Time = -b.Time }},
 		{"ExecHeight", "", func(b *Block) { b.ExecHeight++ }},
-		{"StateRoot", "", func(b *Block) { b.StateRoot[31] ^= 1 }},
+		{"StateRoot", "", func(b *Block) { b.StateRoot[7] ^= 1 }},
+		{"StateRoot", "", func(b *Block) { b.StateRoot = b.StateRoot[:7] }},
+		{"StateRoot", "", func(b *Block) { b.StateRoot = append(b.StateRoot, 0) }},
+		{"StateRoot", "", func(b *Block) { b.StateRoot = nil }},
+		{"Evidence", "", func(b *Block) { b.Evidence = []Evidence{voteEvidence(1)} }},
 		{"FailedLeaders", "", func(b *Block) { b.FailedLeaders = []uint32{0} }},
 		{"FailedLeaders", "", func(b *Block) { b.FailedLeaders = []uint32{1, 2} }},
 		{"", "other-chain", func(*Block) {}},

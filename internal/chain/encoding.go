@@ -9,8 +9,9 @@ import (
 
 // encodingVersion is the first byte of every canonical encoding. Bump it
 // whenever a field is added or reordered, so old and new encodings never
-// collide.
-const encodingVersion = 1
+// collide. Version 2: a block's state root is length-prefixed (it was 32
+// bytes), its failed leaders always counted, and its evidence digested.
+const encodingVersion = 2
 
 // Domain tags separate the kinds of signed messages, so that a signature
 // over one kind can never be replayed as another.
@@ -20,6 +21,7 @@ const (
 	domainTimeout  = "strategos/timeout"
 	domainProposal = "strategos/proposal"
 	domainPayload  = "strategos/payload"
+	domainEvidence = "strategos/evidence"
 	domainValSet   = "strategos/validators"
 )
 

@@ -106,3 +106,63 @@ func checkHeaders(e Evidence, a, b *SignedHeader, n int) error {
 	}
 	return nil
 }
+
+// EvidenceHash returns a digest of a block's evidence: the zero hash when
+// there is none, so that a header without evidence says so plainly.
+func EvidenceHash(chainID string, evs []Evidence) Hash {
+	if len(evs) == 0 {
+		return Hash{}
+	}
+	enc := newEncoder(domainEvidence, chainID)
+	enc.u64(uint64(len(evs)))
+	for _, e := range evs {
+		e.encode(enc)
+	}
+	return enc.sum()
+}
+
+// Size returns the length of e's canonical encoding: what a proof costs
+// of a block's budget.
+func (e Evidence) Size() int {
+	var enc encoder
+	e.encode(&enc)
+	return len(enc.buf)
+}
+
+// EvidenceBytes returns the total Size of the block's evidence.
+func (b *Block) EvidenceBytes() int {
+	n := 0
+	for _, e := range b.Evidence {
+		n += e.Size()
+	}
+	return n
+}
+
+// encode appends e's canonical encoding: every field, with a presence byte
+// before each of the four optional messages.
+func (e Evidence) encode(enc *encoder) {
+	enc.str(string(e.Kind))
+	enc.u32(e.Validator)
+	enc.u64(e.Round)
+	enc.u64(e.Height)
+	for _, h := range []*SignedHeader{e.HeaderA, e.HeaderB} {
+		if h == nil {
+			enc.buf = append(enc.buf, 0)
+			continue
+		}
+		enc.buf = append(enc.buf, 1)
+		h.Header.encode(enc)
+		enc.bytes(h.Sig)
+	}
+	for _, v := range []*Vote{e.VoteA, e.VoteB} {
+		if v == nil {
+			enc.buf = append(enc.buf, 0)
+			continue
+		}
+		enc.buf = append(enc.buf, 1)
+		enc.u64(v.Round)
+		enc.hash(v.BlockHash)
+		enc.u32(v.Voter)
+		enc.bytes(v.Sig)
+	}
+}

@@ -1,19 +1,21 @@
 package chain
 
-// Header is a block without its payload, which it names by digest. A
-// header has the same hash as its block, so a proposer's signature over a
-// block's hash is checked on the header alone: proofs of misbehaviour and
-// the memory of proposals seen carry headers, never payloads.
+// Header is a block without its payload and evidence, which it names by
+// digest. A header has the same hash as its block, so a proposer's
+// signature over a block's hash is checked on the header alone: proofs of
+// misbehaviour and the memory of proposals seen carry headers, never
+// payloads.
 type Header struct {
-	Height      uint64
-	Round       uint64
-	Parent      Hash
-	QC          *QC // certificate of the parent; nil only for genesis
-	PayloadHash Hash
-	Proposer    uint32
-	Time        int64
-	ExecHeight  uint64
-	StateRoot   Hash
+	Height       uint64
+	Round        uint64
+	Parent       Hash
+	QC           *QC // certificate of the parent; nil only for genesis
+	PayloadHash  Hash
+	EvidenceHash Hash // zero when the block records no evidence
+	Proposer     uint32
+	Time         int64
+	ExecHeight   uint64
+	StateRoot    []byte // at most MaxStateRoot bytes
 	// FailedLeaders as in Block.
 	FailedLeaders []uint32
 }
@@ -22,6 +24,13 @@ type Header struct {
 // Block.Hash, which is defined through it.
 func (h *Header) Hash(chainID string) Hash {
 	e := newEncoder(domainBlock, chainID)
+	h.encode(e)
+	return e.sum()
+}
+
+// encode appends the header's canonical encoding: every field, each of
+// fixed length or length-prefixed, so that no two headers share one.
+func (h *Header) encode(e *encoder) {
 	e.u64(h.Height)
 	e.u64(h.Round)
 	e.hash(h.Parent)
@@ -32,21 +41,15 @@ func (h *Header) Hash(chainID string) Hash {
 		h.QC.encode(e)
 	}
 	e.hash(h.PayloadHash)
+	e.hash(h.EvidenceHash)
 	e.u32(h.Proposer)
 	e.i64(h.Time)
 	e.u64(h.ExecHeight)
-	e.hash(h.StateRoot)
-	// Appended only when present, so that the hashes of blocks without
-	// failed leaders are those of the format before the field existed;
-	// the encoding stays unambiguous since every field before has a fixed
-	// length or a length prefix.
-	if len(h.FailedLeaders) > 0 {
-		e.u64(uint64(len(h.FailedLeaders)))
-		for _, v := range h.FailedLeaders {
-			e.u32(v)
-		}
+	e.bytes(h.StateRoot)
+	e.u64(uint64(len(h.FailedLeaders)))
+	for _, v := range h.FailedLeaders {
+		e.u32(v)
 	}
-	return e.sum()
 }
 
 // SignedHeader is a proposal reduced to what proves it was made: the

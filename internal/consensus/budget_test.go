@@ -14,8 +14,8 @@ type bigSource struct {
 	size int
 }
 
-func (s *bigSource) Payload(height uint64, _ []*chain.Block) [][]byte {
-	return [][]byte{append(fmt.Appendf(nil, "tx height=%d by=%d ", height, s.self), bytes.Repeat([]byte{'x'}, s.size)...)}
+func (s *bigSource) Payload(height uint64, _ []*chain.Block) ([][]byte, []chain.Evidence) {
+	return [][]byte{append(fmt.Appendf(nil, "tx height=%d by=%d ", height, s.self), bytes.Repeat([]byte{'x'}, s.size)...)}, nil
 }
 
 // responseSize is the estimated size of a block or sync response.

@@ -29,15 +29,18 @@ func (r RoundRobin) Leader(round uint64) uint32 { return uint32(round % uint64(r
 // its mempool, the application and the wall clock; the simulator with
 // deterministic values.
 type BlockSource interface {
-	// Payload returns the transactions for a new block at height. branch
-	// holds the blocks the new block extends that the runtime has not yet
-	// seen committed through Ready, parent first: their transactions must
-	// not be proposed again.
-	Payload(height uint64, branch []*chain.Block) [][]byte
+	// Payload returns the transactions and the evidence of misbehaviour
+	// for a new block at height, together within the block budget (see
+	// chain.Block.CheckBudget). branch holds the blocks the new block
+	// extends that the runtime has not yet seen committed through Ready,
+	// parent first: their transactions and evidence must not be proposed
+	// again.
+	Payload(height uint64, branch []*chain.Block) (txs [][]byte, evidence []chain.Evidence)
 	// Time returns the block time in unix nanoseconds.
 	Time() int64
-	// Executed returns the latest executed height and its state root.
-	Executed() (height uint64, root chain.Hash)
+	// Executed returns the latest executed height and its state root (the
+	// application's app hash, at most chain.MaxStateRoot bytes).
+	Executed() (height uint64, root []byte)
 	// HasTxs reports whether transactions are waiting to be proposed.
 	HasTxs() bool
 	// Check is the application's say on a proposed block before this
@@ -93,7 +96,7 @@ type Config struct {
 	MaxTimeout     int // default 16 * BaseTimeout
 
 	MaxPayloadTxs   int // largest accepted payload, in transactions (default chain.MaxBlockTxs)
-	MaxPayloadBytes int // and in bytes (default chain.MaxBlockBytes)
+	MaxPayloadBytes int // and in bytes of transactions and evidence (default chain.MaxBlockBytes)
 	MaxFetch        int // most blocks served per block request (default 64)
 	// MaxResponseBytes bounds the estimated encoded size of a block or
 	// sync response (default 2 MiB); a response always carries at least

@@ -293,17 +293,17 @@ type fakeSource struct {
 	clock int64
 }
 
-func (s *fakeSource) Payload(height uint64, branch []*chain.Block) [][]byte {
+func (s *fakeSource) Payload(height uint64, branch []*chain.Block) ([][]byte, []chain.Evidence) {
 	parent := "tip"
 	if len(branch) > 0 {
 		parent = fmt.Sprint(branch[0].Height)
 	}
-	return [][]byte{fmt.Appendf(nil, "tx height=%d by=%d parent=%s", height, s.self, parent)}
+	return [][]byte{fmt.Appendf(nil, "tx height=%d by=%d parent=%s", height, s.self, parent)}, nil
 }
 
 func (s *fakeSource) Time() int64 { s.clock++; return s.clock }
 
-func (s *fakeSource) Executed() (uint64, chain.Hash) { return 0, chain.Hash{} }
+func (s *fakeSource) Executed() (uint64, []byte) { return 0, nil }
 
 func (s *fakeSource) HasTxs() bool { return true }
 

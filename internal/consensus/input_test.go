@@ -186,6 +186,24 @@ func TestInvalidInputIsDropped(t *testing.T) {
 			},
 		},
 		{
+			// The budget is 64 bytes; a proof's bytes count in it.
+			name: "evidence over the block's bytes", to: 0, reason: "invalid proposal",
+			msg: func(f *fixture) Message {
+				b := f.net.block(1, 1, f.net.genesis, f.gqc, 1, "a")
+				b.Evidence = []chain.Evidence{{Kind: chain.DoubleVote, Validator: 3, Round: 0,
+					VoteA: &chain.Vote{BlockHash: chain.Hash{1}, Voter: 3}, VoteB: &chain.Vote{BlockHash: chain.Hash{2}, Voter: 3}}}
+				return Message{From: 1, Proposal: f.net.propose(b, nil)}
+			},
+		},
+		{
+			name: "state root over chain.MaxStateRoot", to: 0, reason: "invalid proposal",
+			msg: func(f *fixture) Message {
+				b := f.net.block(1, 1, f.net.genesis, f.gqc, 1, "a")
+				b.StateRoot = make([]byte, chain.MaxStateRoot+1)
+				return Message{From: 1, Proposal: f.net.propose(b, nil)}
+			},
+		},
+		{
 			name: "unsolicited block response", to: 0, reason: "unsolicited block response",
 			msg: func(f *fixture) Message {
 				return Message{From: 1, BlockResponse: &BlockResponse{Blocks: []*chain.Block{f.b1}}}

@@ -168,18 +168,20 @@ func (c *Core) tryPropose() {
 	}
 	height := parent.Height + 1
 	execHeight, root := c.cfg.Source.Executed()
+	txs, evidence := c.cfg.Source.Payload(height, c.branch(qc.BlockHash))
 	b := &chain.Block{
 		Height:     height,
 		Round:      c.round,
 		Parent:     qc.BlockHash,
 		QC:         qc,
-		Payload:    c.cfg.Source.Payload(height, c.branch(qc.BlockHash)),
+		Payload:    txs,
 		Proposer:   c.cfg.Self,
 		Time:       c.cfg.Source.Time(),
 		ExecHeight: execHeight,
 		StateRoot:  root,
 
 		FailedLeaders: c.failedLeaders(qc.BlockHash, qc.Round, c.round),
+		Evidence:      evidence,
 	}
 	h := b.Hash(c.cfg.ChainID)
 	p := &chain.Proposal{Block: b, TC: tc, Sig: c.sign(chain.ProposalSignBytes(c.cfg.ChainID, c.round, h))}

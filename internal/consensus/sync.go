@@ -184,9 +184,13 @@ func (c *Core) connectOrphans() {
 }
 
 // encodedSize bounds from above the bytes block b takes in a response:
-// its payload with each entry's tag and length, the header, and its QC.
+// its payload with each entry's tag and length, its evidence with each
+// proof's tags, the header, and its QC.
 func encodedSize(b *chain.Block) int {
 	n := 1<<10 + b.PayloadBytes() + 6*len(b.Payload)
+	for _, e := range b.Evidence {
+		n += e.Size() + e.EncodingOverhead()
+	}
 	if b.QC != nil {
 		n += 96 * len(b.QC.Votes)
 	}

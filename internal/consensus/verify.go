@@ -128,12 +128,10 @@ func (c *Core) checkBlockShape(b *chain.Block) error {
 		return errors.New("non-genesis block at height 0")
 	case !c.cfg.Validators.Has(b.Proposer):
 		return errUnknownVoter
-	case len(b.Payload) > c.cfg.MaxPayloadTxs || b.PayloadBytes() > c.cfg.MaxPayloadBytes:
-		return errors.New("payload too large")
 	case len(b.FailedLeaders) > chain.MaxFailedLeaders(c.cfg.Validators.Len()):
 		return errors.New("too many failed leaders")
 	}
-	return nil
+	return b.CheckBudget(c.cfg.MaxPayloadTxs, c.cfg.MaxPayloadBytes)
 }
 
 // verifyProposal checks a proposal fully, except for what needs its parent

@@ -1,6 +1,10 @@
 package node
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/strategos/strategos/internal/chain"
+)
 
 // Upper bounds on what a proposal adds to its payload when encoded, used
 // to check at startup that the largest block this node builds or votes
@@ -16,10 +20,12 @@ const (
 )
 
 // maxProposalBytes bounds the encoding of a proposal for n validators: its
-// payload at the block budget, and the QC and TC (a QC plus n timeout
-// signatures) that it may carry.
+// transactions and evidence at the block budget (which counts each proof
+// at its canonical size; the encoding adds at most MaxEvidenceOverhead),
+// and the QC and TC (a QC plus n timeout signatures) that it may carry.
 func maxProposalBytes(n int) int {
-	return maxBlockBytes + maxBlockTxs*entryOverhead + headerOverhead + 3*n*signerOverhead
+	return maxBlockBytes + maxBlockTxs*entryOverhead + chain.MaxBlockEvidence*chain.MaxEvidenceOverhead(n) +
+		headerOverhead + 3*n*signerOverhead
 }
 
 // checkBlockBudget refuses to start a node whose largest proposal would not

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -19,6 +20,7 @@ const maxTimeAhead = 10 * time.Second
 // Reasons of Check's refusals, as strategos_messages_dropped_total labels.
 const (
 	refusedRoot       = "proposal: state root differs"
+	refusedEvidence   = "proposal: invalid evidence"
 	refusedTimeParent = "proposal: time before its parent's"
 	refusedTimeAhead  = "proposal: time too far ahead"
 	refusedPayload    = "proposal: payload refused by the application"
@@ -53,9 +55,11 @@ func (c *proposalClock) now() int64 { return max(time.Now().UnixNano(), c.latest
 //     loudly;
 //   - its time must not be before its parent's (when the parent is stored
 //     here) nor more than maxTimeAhead ahead of the local clock;
-//   - the application must accept it (ProcessProposal); entries that
-//     carry evidence are the node's, not the application's, and are not
-//     shown to it. While the application is unusable, nothing is voted for.
+//   - every proof of misbehaviour it carries must verify (checkEvidence);
+//     consensus has checked their count and bytes;
+//   - the application must accept it (ProcessProposal), shown its
+//     transactions and its evidence as misbehaviour. While the application
+//     is unusable, nothing is voted for.
 //
 // A block that fails is not voted for; the refusal is counted by reason.
 func (s source) Check(b *chain.Block) error {
@@ -68,16 +72,14 @@ func (s source) Check(b *chain.Block) error {
 	if err := s.checkTime(b); err != nil {
 		return err
 	}
-	txs := make([]*app.Tx, 0, len(b.Payload))
-	for _, t := range s.n.txsOf(b) {
-		if !isEvidenceTx(t.Bytes) {
-			txs = append(txs, t)
-		}
+	if err := s.n.checkEvidence(b); err != nil {
+		return s.refuse(refusedEvidence, err)
 	}
 	ctx, cancel := appContext()
 	defer cancel()
 	ok, err := s.n.app.ProcessProposal(ctx, app.Proposal{
-		Height: b.Height, Round: b.Round, Time: b.Time, Proposer: b.Proposer, Txs: txs,
+		Height: b.Height, Round: b.Round, Time: b.Time, Proposer: b.Proposer, Txs: s.n.txsOf(b),
+		Misbehavior: proposedMisbehavior(b.Height, b.Time, b.Evidence),
 	})
 	if err != nil {
 		s.n.appFailed(fmt.Errorf("process proposal: %w", err))
@@ -117,10 +119,9 @@ func (n *Node) rootDiffers(b *chain.Block) error {
 	if !ok {
 		return nil // not executed here yet: execution lags
 	}
-	var ownRoot chain.Hash
-	copy(ownRoot[:], own)
-	if ownRoot != b.StateRoot {
-		return fmt.Errorf("%w: height %d, block %s, ours %s", errRootDiffers, b.ExecHeight, b.StateRoot, ownRoot)
+	// Exactly the app hash: no padding, no truncation, whatever its length.
+	if !bytes.Equal(own, b.StateRoot) {
+		return fmt.Errorf("%w: height %d, block %x, ours %x", errRootDiffers, b.ExecHeight, b.StateRoot, own)
 	}
 	return nil
 }
@@ -138,4 +139,24 @@ func (s source) checkTime(b *chain.Block) error {
 func (s source) refuse(reason string, err error) error {
 	s.n.metrics.dropped.WithLabelValues(reason).Inc()
 	return fmt.Errorf("%w: %w", errRefused, err)
+}
+
+// proposedMisbehavior is the application's view of a proposed block's
+// evidence (PrepareProposal, ProcessProposal): every proof, as the block
+// of height and time would record it.
+func proposedMisbehavior(height uint64, time int64, evs []chain.Evidence) []app.Misbehavior {
+	if len(evs) == 0 {
+		return nil
+	}
+	out := make([]app.Misbehavior, len(evs))
+	for i, e := range evs {
+		out[i] = misbehaviorOf(e, height, time)
+	}
+	return out
+}
+
+// misbehaviorOf is the application's view of a proof recorded by the block
+// of height and time.
+func misbehaviorOf(e chain.Evidence, height uint64, time int64) app.Misbehavior {
+	return app.Misbehavior{Validator: e.Validator, Kind: string(e.Kind), Height: height, Round: e.Round, Time: time}
 }

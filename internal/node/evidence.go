@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"maps"
@@ -20,14 +19,11 @@ import (
 // validator sign two conflicting messages for one round (the core reports
 // it) verifies the proof, keeps it and gossips it; every validator that
 // receives it verifies it again, so a forged accusation against an honest
-// validator goes nowhere. Leaders then put pending evidence into blocks as
-// special entries of the payload, and execution records each proof once on
-// the ledger, so every validator's ledger holds the same record.
-
-// evidencePrefix marks a payload entry that carries evidence rather than
-// an application transaction. Neither application accepts such bytes from
-// a client: bank transactions are JSON, kv ones printable text.
-var evidencePrefix = []byte("\x00strategos/evidence\x00")
+// validator goes nowhere. Leaders then put pending evidence into the
+// evidence field of their blocks (chain.Block.Evidence), voters refuse a
+// block whose evidence does not verify, and execution records each proof
+// once on the ledger, so every validator's ledger holds the same record,
+// and hands the proofs it records to the application as misbehaviour.
 
 // Keys of the ledger's evidence record in the application area.
 const (
@@ -35,6 +31,10 @@ const (
 	evidenceKeyPrefix = "evidence/key/"  // + Evidence.Key() -> recorded
 	evidenceItem      = "evidence/item/" // + big-endian index -> height + proof
 	evidenceLast      = "evidence/last/" // + big-endian validator -> round of its latest recorded proof
+	// evidenceAt + big-endian height -> the positions in that block's
+	// evidence of the proofs it recorded, one byte each: what a replay
+	// hands the application again.
+	evidenceAt = "evidence/height/"
 )
 
 // Bounds on evidence, so that proofs can neither crowd blocks out nor fill
@@ -47,9 +47,6 @@ const (
 	// against one validator must be: one proof per validator per window
 	// is enough to know it misbehaves.
 	evidenceWindow = consensus.EvidenceRounds
-	// maxBlockEvidence is the most evidence entries a block records; their
-	// bytes and count come out of the block's payload budget.
-	maxBlockEvidence = 4
 	// maxListedEvidence is the most ledger records /v1/evidence lists (the
 	// latest ones).
 	maxListedEvidence = 1000
@@ -62,6 +59,13 @@ func evidenceItemKey(i uint64) string {
 func evidenceLastKey(v uint32) string {
 	return evidenceLast + string(binary.BigEndian.AppendUint32(nil, v))
 }
+
+func evidenceAtKey(height uint64) string {
+	return evidenceAt + string(binary.BigEndian.AppendUint64(nil, height))
+}
+
+// The positions evidenceAt records must fit a byte.
+var _ [255 - chain.MaxBlockEvidence]struct{}
 
 // evidencePool holds verified proofs not yet on the ledger: at most one
 // per validator, so at most n.
@@ -148,11 +152,13 @@ func (n *Node) addEvidence(e chain.Evidence, gossip bool) error {
 	return nil
 }
 
-// pendingEvidence returns payload entries for at most maxBlockEvidence
-// proofs that are neither on the ledger nor in the branch a new block
-// extends, and still within the window at this validator's round, with
-// their total size. Stale proofs are dropped from the pool.
-func (n *Node) pendingEvidence(skip map[chain.Hash]bool) ([][]byte, int) {
+// pendingEvidence returns the proofs for a block this validator leads: at
+// most chain.MaxBlockEvidence of them and chain.MaxBlockEvidenceBytes in
+// all, none against a validator in skip (a proof against it rides in the
+// branch the block extends), none on the ledger, and all within the window
+// at this validator's round; with their total size. Stale proofs are
+// dropped from the pool.
+func (n *Node) pendingEvidence(skip map[uint32]bool) ([]chain.Evidence, int) {
 	n.evidence.mu.Lock()
 	defer n.evidence.mu.Unlock()
 	vs := make([]uint32, 0, len(n.evidence.pending))
@@ -162,80 +168,164 @@ func (n *Node) pendingEvidence(skip map[chain.Hash]bool) ([][]byte, int) {
 			n.metrics.dropped.WithLabelValues("evidence: stale").Inc()
 			continue
 		}
-		if !recordableAt(e, n.round) {
+		if !recordableAt(e, n.round) || skip[v] {
 			continue // kept until a block of a later round can record it
 		}
 		vs = append(vs, v)
 	}
 	slices.Sort(vs)
-	var out [][]byte
+	var out []chain.Evidence
 	size := 0
 	for _, v := range vs {
-		if len(out) == maxBlockEvidence {
+		if len(out) == chain.MaxBlockEvidence {
 			break
 		}
-		b, err := wire.MarshalEvidence(n.evidence.pending[v])
-		if err != nil {
-			continue
-		}
-		tx := append(append([]byte(nil), evidencePrefix...), b...)
-		if !skip[chain.TxHash(tx)] {
-			out = append(out, tx)
-			size += len(tx)
+		e := n.evidence.pending[v]
+		if sz := e.Size(); size+sz <= chain.MaxBlockEvidenceBytes {
+			out = append(out, e)
+			size += sz
 		}
 	}
 	return out, size
 }
 
-// executeEvidence records a payload entry carrying evidence, in a block of
-// round round: verified, within the window, by the round's leader for a
-// double proposal, and at most once per validator per window. *count is
-// the ledger's evidence count so far and *inBlock the evidence entries of
-// this block so far, both updated; puts receives the writes.
-func (n *Node) executeEvidence(height, round uint64, tx []byte, puts map[string][]byte, count *uint64, inBlock *int) (app.TxResult, error) {
-	r := app.TxResult{}
-	if *inBlock++; *inBlock > maxBlockEvidence {
-		r.Code, r.Log = 1, fmt.Sprintf("invalid evidence: more than %d in one block", maxBlockEvidence)
-		return r, nil
+// checkEvidence is a voter's judgement of the evidence a proposed block
+// carries (consensus has checked its count and bytes): each proof
+// verifies, at the block's round, is of an earlier round, and no two
+// accuse one validator. Whether the ledger holds one already is not
+// judged here, since voters' ledgers lag differently: execution settles
+// that, alike everywhere.
+func (n *Node) checkEvidence(b *chain.Block) error {
+	var seen map[uint32]bool
+	for i, e := range b.Evidence {
+		if seen[e.Validator] {
+			return fmt.Errorf("evidence %d: a second proof against validator %d", i, e.Validator)
+		}
+		if seen == nil {
+			seen = make(map[uint32]bool, len(b.Evidence))
+		}
+		seen[e.Validator] = true
+		if err := n.validEvidence(e, b.Round); err != nil {
+			return fmt.Errorf("evidence %d: %w", i, err)
+		}
 	}
-	e, err := wire.UnmarshalEvidence(tx[len(evidencePrefix):])
-	if err == nil {
-		err = chain.VerifyEvidence(e, n.chainID, n.vals, chain.Ed25519Verifier{}, n.evidenceRules(round))
+	return nil
+}
+
+// validEvidence checks a proof as a block of round records it.
+func (n *Node) validEvidence(e chain.Evidence, round uint64) error {
+	if err := chain.VerifyEvidence(e, n.chainID, n.vals, chain.Ed25519Verifier{}, n.evidenceRules(round)); err != nil {
+		return err
 	}
-	if err == nil && e.Round >= round {
-		err = fmt.Errorf("proof of round %d in a block of the same or a later round %d", e.Round, round)
+	if !recordableAt(e, round) {
+		return fmt.Errorf("proof of round %d in a block of the same or a later round %d", e.Round, round)
 	}
+	return nil
+}
+
+// blockEvidence records on the ledger the proofs a committed block
+// carries, and returns them as the application's misbehaviour. A proof is
+// recorded if it verifies (voters checked it; this only keeps execution
+// independent of them) and the ledger holds no proof against its
+// validator within the window; either way the pool has no more need of
+// one. puts receives the writes.
+func (n *Node) blockEvidence(b *chain.Block, puts map[string][]byte) ([]app.Misbehavior, error) {
+	if len(b.Evidence) == 0 {
+		return nil, nil
+	}
+	count := uint64(0)
+	v, ok, err := n.store.AppGet(evidenceCountKey)
 	if err != nil {
-		r.Code, r.Log = 1, fmt.Sprintf("invalid evidence: %v", err)
-		return r, nil
+		return nil, err
 	}
+	if ok && len(v) == 8 {
+		count = binary.BigEndian.Uint64(v)
+	}
+	var recorded []byte
+	for i, e := range b.Evidence {
+		if err := n.validEvidence(e, b.Round); err != nil {
+			n.log.Warn("a committed block carries invalid evidence: not recorded", "height", b.Height, "against", e.Validator, "err", err)
+			continue
+		}
+		ok, last, err := n.recordEvidence(b.Height, e, puts, count)
+		if err != nil {
+			return nil, fmt.Errorf("node: evidence of height %d: %w", b.Height, err)
+		}
+		n.evidenceCommitted(e.Validator, last)
+		if ok {
+			count++
+			recorded = append(recorded, byte(i))
+		}
+	}
+	if len(recorded) == 0 {
+		return nil, nil
+	}
+	puts[evidenceCountKey] = binary.BigEndian.AppendUint64(nil, count)
+	puts[evidenceAtKey(b.Height)] = recorded
+	return misbehaviorAt(b, recorded), nil
+}
+
+// recordedEvidence returns the misbehaviour a block recorded when it was
+// first executed, for a replay: the ledger then already holds it.
+func (n *Node) recordedEvidence(b *chain.Block) ([]app.Misbehavior, error) {
+	pos, ok, err := n.store.AppGet(evidenceAtKey(b.Height))
+	if err != nil || !ok {
+		return nil, err
+	}
+	for _, p := range pos {
+		if int(p) >= len(b.Evidence) {
+			return nil, fmt.Errorf("node: the evidence record of height %d names proof %d of %d", b.Height, p, len(b.Evidence))
+		}
+	}
+	return misbehaviorAt(b, pos), nil
+}
+
+// misbehaviorAt is the application's view of the proofs of b at pos.
+func misbehaviorAt(b *chain.Block, pos []byte) []app.Misbehavior {
+	out := make([]app.Misbehavior, len(pos))
+	for i, p := range pos {
+		out[i] = misbehaviorOf(b.Evidence[p], b.Height, b.Time)
+	}
+	return out
+}
+
+// recordEvidence writes a verified proof into puts, as the count-th
+// record, unless the ledger (or puts) holds a proof against its validator
+// within the window; it reports whether it did, and the round of the
+// validator's latest recorded proof after it.
+func (n *Node) recordEvidence(height uint64, e chain.Evidence, puts map[string][]byte, count uint64) (bool, uint64, error) {
 	lastKey := evidenceLastKey(e.Validator)
 	last, recorded, err := n.lastRecorded(e.Validator)
 	if err != nil {
-		return r, err
+		return false, 0, err
 	}
 	if b := puts[lastKey]; b != nil {
 		last, recorded = binary.BigEndian.Uint64(b), true
 	}
 	if recorded && (e.Round <= last || recordedWithin(last, recorded, e.Round)) {
-		r.Code, r.Log = 1, fmt.Sprintf("evidence already recorded: validator %d has a proof of round %d", e.Validator, last)
-		return r, nil
+		return false, last, nil
 	}
 	proof, err := wire.MarshalEvidence(e)
 	if err != nil {
-		return r, err
+		return false, 0, err
 	}
 	puts[evidenceKeyPrefix+e.Key()] = binary.BigEndian.AppendUint64(nil, height)
-	puts[evidenceItemKey(*count)] = append(binary.BigEndian.AppendUint64(nil, height), proof...)
+	puts[evidenceItemKey(count)] = append(binary.BigEndian.AppendUint64(nil, height), proof...)
 	puts[lastKey] = binary.BigEndian.AppendUint64(nil, e.Round)
-	*count++
-	n.evidence.mu.Lock()
-	delete(n.evidence.pending, e.Validator)
-	n.evidence.mu.Unlock()
-	return r, nil
+	return true, e.Round, nil
 }
 
-func isEvidenceTx(tx []byte) bool { return bytes.HasPrefix(tx, evidencePrefix) }
+// evidenceCommitted marks what a committed block recorded: the ledger
+// holds a proof against v of round last, so the pool drops a pending proof
+// against v that it makes needless (the one included, or another within
+// the window), as addEvidence would refuse it now.
+func (n *Node) evidenceCommitted(v uint32, last uint64) {
+	n.evidence.mu.Lock()
+	defer n.evidence.mu.Unlock()
+	if e, ok := n.evidence.pending[v]; ok && (e.Round <= last || recordedWithin(last, true, e.Round)) {
+		delete(n.evidence.pending, v)
+	}
+}
 
 // EvidenceRecord is a proven misbehaviour as the API shows it.
 type EvidenceRecord struct {
@@ -309,8 +399,8 @@ func (n *Node) hasPendingEvidence() bool {
 	return false
 }
 
-// recordableAt reports whether a block of round could record e: execution
-// refuses a proof of its own round or a later one. A Byzantine validator
+// recordableAt reports whether a block of round could record e: voters
+// refuse a proof of its own round or a later one. A Byzantine validator
 // that double-votes for rounds ahead is proven at once, but proposing that
 // proof in every block until then would only keep an idle chain from
 // waiting for transactions, block after block, for nothing.

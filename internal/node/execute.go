@@ -65,10 +65,11 @@ func (n *Node) execute(ctx context.Context, b *chain.Block, c *consensus.Commit)
 		return executed{}, err
 	}
 	puts := make(map[string][]byte)
-	if err := n.blockEvidence(b, txs, results, puts); err != nil {
+	misbehavior, err := n.blockEvidence(b, puts)
+	if err != nil {
 		return executed{}, err
 	}
-	res, err := n.finalize(ctx, b, fresh)
+	res, err := n.finalize(ctx, b, fresh, misbehavior)
 	if err != nil {
 		return executed{}, err
 	}
@@ -109,11 +110,9 @@ const duplicateLog = "duplicate: transaction already committed"
 
 func dupResult(r app.TxResult) bool { return r.Code == codeDuplicate && r.Log == duplicateLog }
 
-// Codes the node gives to payload entries it settles itself.
-const (
-	codeDuplicate uint32 = 1<<31 + iota
-	codeEvidence
-)
+// codeDuplicate is the code the node gives to a transaction it settles
+// itself, as already committed.
+const codeDuplicate uint32 = 1 << 31
 
 // freshTxs returns the transactions of b that reach the application, their
 // positions in the block, and the results of the block with those of the
@@ -137,49 +136,17 @@ func (n *Node) freshTxs(b *chain.Block, txs []*app.Tx) (fresh []*app.Tx, pos []i
 			continue
 		}
 		seen[t.Hash] = true
-		if isEvidenceTx(t.Bytes) {
-			continue // blockEvidence settles it
-		}
 		fresh = append(fresh, t)
 		pos = append(pos, i)
 	}
 	return fresh, pos, results, nil
 }
 
-// blockEvidence records the evidence a block carries.
-func (n *Node) blockEvidence(b *chain.Block, txs []*app.Tx, results []app.TxResult, puts map[string][]byte) error {
-	count := uint64(0)
-	v, ok, err := n.store.AppGet(evidenceCountKey)
-	if err != nil {
-		return err
-	}
-	if ok && len(v) == 8 {
-		count = binary.BigEndian.Uint64(v)
-	}
-	before, inBlock := count, 0
-	for i, t := range txs {
-		if dupResult(results[i]) || !isEvidenceTx(t.Bytes) {
-			continue
-		}
-		r, err := n.executeEvidence(b.Height, b.Round, t.Bytes, puts, &count, &inBlock)
-		if err != nil {
-			return fmt.Errorf("node: execute height %d: %w", b.Height, err)
-		}
-		if r.Code != 0 {
-			r.Code = codeEvidence
-		}
-		results[i] = r
-	}
-	if count != before {
-		puts[evidenceCountKey] = binary.BigEndian.AppendUint64(nil, count)
-	}
-	return nil
-}
-
 // finalize has the application execute a block's fresh transactions and
-// checks that its answer keeps to the protocol.
-func (n *Node) finalize(ctx context.Context, b *chain.Block, fresh []*app.Tx) (app.BlockResult, error) {
-	blk := app.Block{Height: b.Height, Round: b.Round, Time: b.Time, Proposer: b.Proposer, Txs: fresh}
+// the misbehaviour it records, and checks that its answer keeps to the
+// protocol.
+func (n *Node) finalize(ctx context.Context, b *chain.Block, fresh []*app.Tx, misbehavior []app.Misbehavior) (app.BlockResult, error) {
+	blk := app.Block{Height: b.Height, Round: b.Round, Time: b.Time, Proposer: b.Proposer, Txs: fresh, Misbehavior: misbehavior}
 	if b.QC != nil {
 		blk.LastCommit, blk.LastCommitRound = b.QC.Signers(), b.QC.Round
 	}
@@ -191,9 +158,9 @@ func (n *Node) finalize(ctx context.Context, b *chain.Block, fresh []*app.Tx) (a
 		return app.BlockResult{}, fmt.Errorf("node: finalize height %d: %w: %d results for %d transactions",
 			b.Height, app.ErrUnavailable, len(res.TxResults), len(fresh))
 	}
-	if len(res.AppHash) > maxAppHash {
+	if len(res.AppHash) > chain.MaxStateRoot {
 		return app.BlockResult{}, fmt.Errorf("node: finalize height %d: %w: app hash of %d bytes, at most %d",
-			b.Height, app.ErrUnavailable, len(res.AppHash), maxAppHash)
+			b.Height, app.ErrUnavailable, len(res.AppHash), chain.MaxStateRoot)
 	}
 	if res.ValidatorUpdates > 0 {
 		n.metrics.dropped.WithLabelValues("validator updates refused").Add(float64(res.ValidatorUpdates))
@@ -203,10 +170,6 @@ func (n *Node) finalize(ctx context.Context, b *chain.Block, fresh []*app.Tx) (a
 	return res, nil
 }
 
-// maxAppHash bounds an application's hash, which every later block
-// carries.
-const maxAppHash = 64
-
 // replay re-finalizes a block whose outcome the node recorded before the
 // application made it durable (the application was killed in between):
 // the application must reach the app hash recorded then.
@@ -215,7 +178,11 @@ func (n *Node) replay(ctx context.Context, b *chain.Block) error {
 	if err != nil {
 		return err
 	}
-	res, err := n.finalize(ctx, b, fresh)
+	misbehavior, err := n.recordedEvidence(b)
+	if err != nil {
+		return err
+	}
+	res, err := n.finalize(ctx, b, fresh, misbehavior)
 	if err != nil {
 		return err
 	}

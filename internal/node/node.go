@@ -12,6 +12,7 @@
 package node
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/ed25519"
@@ -384,9 +385,10 @@ const (
 // pending, then what the application makes of the mempool's candidates
 // (PrepareProposal), all within the block's budget. While the application
 // is unusable, the block carries evidence only.
-func (s source) Payload(height uint64, branch []*chain.Block) [][]byte {
+func (s source) Payload(height uint64, branch []*chain.Block) ([][]byte, []chain.Evidence) {
 	n := s.n
 	var skip map[chain.Hash]bool
+	var accused map[uint32]bool
 	for _, b := range branch {
 		for _, t := range n.txsOf(b) {
 			if skip == nil {
@@ -394,28 +396,36 @@ func (s source) Payload(height uint64, branch []*chain.Block) [][]byte {
 			}
 			skip[t.Hash] = true
 		}
+		for _, e := range b.Evidence {
+			if accused == nil {
+				accused = make(map[uint32]bool)
+			}
+			accused[e.Validator] = true
+		}
 	}
-	// Evidence comes out of the block's budget, never on top of it: a
+	// Evidence comes out of the block's bytes, never on top of them: a
 	// block always fits the transport's frame.
-	ev, size := n.pendingEvidence(skip)
+	ev, size := n.pendingEvidence(accused)
 	if n.appError() != "" {
-		return ev
+		return nil, ev
 	}
-	maxTxs, maxBytes := maxBlockTxs-len(ev), maxBlockBytes-size
-	cands := n.pool.Reap(maxTxs, maxBytes, skip)
+	maxBytes := maxBlockBytes - size
+	cands := n.pool.Reap(maxBlockTxs, maxBytes, skip)
 	ctx, cancel := appContext()
 	defer cancel()
+	now := n.clock.now()
 	txs, err := n.app.PrepareProposal(ctx, app.Proposal{
-		Height: height, Time: n.clock.now(), Proposer: n.self, Txs: cands, MaxBytes: maxBytes, MaxTxs: maxTxs,
+		Height: height, Time: now, Proposer: n.self, Txs: cands, MaxBytes: maxBytes, MaxTxs: maxBlockTxs,
+		Misbehavior: proposedMisbehavior(height, now, ev),
 	})
 	if err == nil {
-		err = fitsBlock(txs, maxTxs, maxBytes)
+		err = fitsBlock(txs, maxBlockTxs, maxBytes)
 	}
 	if err != nil {
 		n.appFailed(fmt.Errorf("prepare proposal: %w", err))
-		return ev
+		return nil, ev
 	}
-	return append(ev, app.Bytes(txs)...)
+	return app.Bytes(txs), ev
 }
 
 // fitsBlock refuses a prepared proposal over the block's budget.
@@ -431,10 +441,8 @@ func fitsBlock(txs []*app.Tx, maxTxs, maxBytes int) error {
 }
 
 func (s source) Time() int64 { return s.n.clock.now() } // see check.go
-func (s source) Executed() (uint64, chain.Hash) {
+func (s source) Executed() (uint64, []byte) {
 	h, root := s.n.store.AppState()
-	var r chain.Hash
-	copy(r[:], root)
-	return h, r
+	return h, bytes.Clone(root)
 }
 func (s source) HasTxs() bool { return s.n.pool.Ready() || s.n.hasPendingEvidence() }

@@ -73,21 +73,22 @@ type source struct {
 	n    int
 }
 
-func (s *source) Payload(height uint64, _ []*chain.Block) [][]byte {
+func (s *source) Payload(height uint64, _ []*chain.Block) ([][]byte, []chain.Evidence) {
 	s.n++
-	return [][]byte{[]byte("tx/" + itoa(uint64(s.node)) + "/" + itoa(uint64(s.n)) + "/h" + itoa(height))}
+	return [][]byte{[]byte("tx/" + itoa(uint64(s.node)) + "/" + itoa(uint64(s.n)) + "/h" + itoa(height))}, nil
 }
 
 func (s *source) HasTxs() bool { return true }
 
 func (s *source) Time() int64 { return s.r.now * 1e6 }
 
-func (s *source) Executed() (uint64, chain.Hash) {
+func (s *source) Executed() (uint64, []byte) {
 	st := s.r.nodes[s.node].store
 	if len(st.committed) == 0 {
-		return 0, chain.Hash{}
+		return 0, nil
 	}
-	return uint64(len(st.committed)), st.committed[len(st.committed)-1]
+	root := st.committed[len(st.committed)-1]
+	return uint64(len(st.committed)), root[:]
 }
 
 func itoa(v uint64) string {

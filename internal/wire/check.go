@@ -55,6 +55,24 @@ func checkBlock(b *chain.Block) error {
 	if len(b.Payload) > MaxTxs {
 		return fmt.Errorf("%d transactions, want at most %d", len(b.Payload), MaxTxs)
 	}
+	if err := checkRoot(b.StateRoot); err != nil {
+		return err
+	}
+	if len(b.Evidence) > chain.MaxBlockEvidence {
+		return fmt.Errorf("%d proofs of misbehaviour, want at most %d", len(b.Evidence), chain.MaxBlockEvidence)
+	}
+	for i := range b.Evidence {
+		if err := checkEvidence(&b.Evidence[i]); err != nil {
+			return fmt.Errorf("evidence %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func checkRoot(root []byte) error {
+	if len(root) > chain.MaxStateRoot {
+		return fmt.Errorf("state root has %d bytes, want at most %d", len(root), chain.MaxStateRoot)
+	}
 	return nil
 }
 
@@ -216,6 +234,9 @@ func checkSignedHeader(h *chain.SignedHeader) error {
 		if err := checkQC(h.Header.QC); err != nil {
 			return fmt.Errorf("height %d: qc: %w", h.Header.Height, err)
 		}
+	}
+	if err := checkRoot(h.Header.StateRoot); err != nil {
+		return err
 	}
 	return checkSig(h.Sig)
 }

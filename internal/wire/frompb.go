@@ -26,6 +26,15 @@ func hashFrom(b []byte, what string) (chain.Hash, error) {
 	return h, nil
 }
 
+// rootFrom converts a state root: an application's app hash, of any
+// length up to chain.MaxStateRoot; empty is nil.
+func rootFrom(b []byte) ([]byte, error) {
+	if len(b) > chain.MaxStateRoot {
+		return nil, fmt.Errorf("state root has %d bytes, want at most %d", len(b), chain.MaxStateRoot)
+	}
+	return bytesFrom(b), nil
+}
+
 func indexFrom(v uint64, what string) (uint32, error) {
 	if v > math.MaxUint32 {
 		return 0, fmt.Errorf("%s %d does not fit in 32 bits", what, v)
@@ -107,7 +116,7 @@ func blockFrom(m *wirepb.Block) (*chain.Block, error) {
 	if err != nil {
 		return nil, err
 	}
-	root, err := hashFrom(m.StateRoot, "state root")
+	root, err := rootFrom(m.StateRoot)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +132,12 @@ func blockFrom(m *wirepb.Block) (*chain.Block, error) {
 	if err != nil {
 		return nil, err
 	}
+	evs, err := evidenceListFrom(m.Evidence)
+	if err != nil {
+		return nil, err
+	}
 	return &chain.Block{
+		Evidence:      evs,
 		FailedLeaders: failed,
 		Height:        m.Height,
 		Round:         m.Round,
@@ -237,6 +251,26 @@ func blockResponseFrom(m *wirepb.BlockResponse) (*consensus.BlockResponse, error
 	return r, nil
 }
 
+// evidenceListFrom converts a block's evidence; an empty list is nil. The
+// count is checked first, so that a block cannot make the decoder convert
+// more proofs than a block may hold.
+func evidenceListFrom(ms []*wirepb.Evidence) ([]chain.Evidence, error) {
+	if len(ms) == 0 {
+		return nil, nil
+	}
+	if len(ms) > chain.MaxBlockEvidence {
+		return nil, fmt.Errorf("%d proofs of misbehaviour, want at most %d", len(ms), chain.MaxBlockEvidence)
+	}
+	out := make([]chain.Evidence, len(ms))
+	for i, m := range ms {
+		var err error
+		if out[i], err = evidenceFrom(m); err != nil {
+			return nil, fmt.Errorf("evidence %d: %w", i, err)
+		}
+	}
+	return out, nil
+}
+
 func evidenceFrom(m *wirepb.Evidence) (chain.Evidence, error) {
 	var e chain.Evidence
 	switch m.Kind {
@@ -322,7 +356,10 @@ func signedHeaderFrom(m *wirepb.SignedHeader) (*chain.SignedHeader, error) {
 	if h.Header.PayloadHash, err = hashFrom(x.PayloadHash, "payload hash"); err != nil {
 		return nil, err
 	}
-	if h.Header.StateRoot, err = hashFrom(x.StateRoot, "state root"); err != nil {
+	if h.Header.EvidenceHash, err = hashFrom(x.EvidenceHash, "evidence hash"); err != nil {
+		return nil, err
+	}
+	if h.Header.StateRoot, err = rootFrom(x.StateRoot); err != nil {
 		return nil, err
 	}
 	if h.Header.Proposer, err = indexFrom(x.Proposer, "proposer"); err != nil {

@@ -19,6 +19,7 @@ func FuzzDecode(f *testing.F) {
 		{Msg: consensus.Message{Timeout: sampleTimeout()}},
 		{Msg: consensus.Message{BlockRequest: &consensus.BlockRequest{Hash: h(3), Count: 64}}},
 		{Msg: consensus.Message{BlockResponse: &consensus.BlockResponse{Blocks: []*chain.Block{sampleBlock(3), {}}}}},
+		{Msg: consensus.Message{Proposal: &chain.Proposal{Block: evidenceBlock(), Sig: sig(2)}}},
 		{TxBatch: [][]byte{[]byte("a"), nil}},
 	} {
 		b, err := Encode(e)
@@ -29,6 +30,13 @@ func FuzzDecode(f *testing.F) {
 	}
 	for _, v := range []func() ([]byte, error){
 		func() ([]byte, error) { return MarshalBlock(sampleBlock(9)) },
+		func() ([]byte, error) { return MarshalBlock(evidenceBlock()) },
+		func() ([]byte, error) { b := sampleBlock(9); b.StateRoot = nil; return MarshalBlock(b) },
+		func() ([]byte, error) {
+			b := sampleBlock(9)
+			b.StateRoot = root(7, chain.MaxStateRoot)
+			return MarshalBlock(b)
+		},
 		func() ([]byte, error) { return MarshalQC(sampleQC(2)) },
 		func() ([]byte, error) {
 			return MarshalSafety(consensus.SafetyState{LastVotedRound: 12, HighQC: sampleQC(9), LastTimeout: sampleTimeout()})
@@ -49,6 +57,9 @@ func FuzzDecode(f *testing.F) {
 			reencode(t, "envelope", e, Encode, Decode)
 		}
 		if v, err := UnmarshalBlock(b); err == nil {
+			if len(v.StateRoot) > chain.MaxStateRoot || len(v.Evidence) > chain.MaxBlockEvidence {
+				t.Fatalf("decoded a block with a root of %d bytes and %d proofs", len(v.StateRoot), len(v.Evidence))
+			}
 			reencode(t, "block", v, MarshalBlock, UnmarshalBlock)
 		}
 		if v, err := UnmarshalQC(b); err == nil {
@@ -61,6 +72,14 @@ func FuzzDecode(f *testing.F) {
 			reencode(t, "evidence", v, MarshalEvidence, UnmarshalEvidence)
 		}
 	})
+}
+
+// evidenceBlock is a block with a short root and both kinds of proof.
+func evidenceBlock() *chain.Block {
+	b := sampleBlock(7)
+	b.StateRoot = root(3, 8)
+	b.Evidence = []chain.Evidence{doubleProposal(1), doubleVote(2)}
+	return b
 }
 
 func reencode[T any](t *testing.T, kind string, v T, enc func(T) ([]byte, error), dec func([]byte) (T, error)) {

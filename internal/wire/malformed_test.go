@@ -23,6 +23,23 @@ func pbBlock() *wirepb.Block {
 	return &wirepb.Block{Height: 2, Parent: hb(1), Qc: pbQC(), StateRoot: hb(0), Payload: [][]byte{[]byte("tx")}}
 }
 
+// pbEvidence is n double votes.
+func pbEvidence(n int) []*wirepb.Evidence {
+	out := make([]*wirepb.Evidence, n)
+	for i := range out {
+		out[i] = &wirepb.Evidence{Kind: wirepb.Evidence_KIND_DOUBLE_VOTE, Validator: 1, Round: 3, VoteA: pbVote(), VoteB: pbVote()}
+	}
+	return out
+}
+
+func pbDoubleProposal() *wirepb.Evidence {
+	hd := func() *wirepb.SignedHeader {
+		return &wirepb.SignedHeader{Sig: sig(4), Header: &wirepb.Header{Height: 2, Round: 3, Parent: hb(1), Qc: pbQC(),
+			PayloadHash: hb(2), EvidenceHash: hb(0), Proposer: 1, StateRoot: []byte{1, 2}}}
+	}
+	return &wirepb.Evidence{Kind: wirepb.Evidence_KIND_DOUBLE_PROPOSAL, Validator: 1, Round: 3, Height: 2, HeaderA: hd(), HeaderB: hd()}
+}
+
 func pbVote() *wirepb.Vote { return &wirepb.Vote{Round: 3, BlockHash: hb(3), Voter: 1, Sig: sig(3)} }
 
 func env(p any) []byte {
@@ -87,7 +104,17 @@ func TestDecodeRejects(t *testing.T) {
 		{"proposal without block", env(&wirepb.Proposal{}), "wire: decode proposal: block: missing"},
 		{"block without qc", env(&wirepb.Proposal{Block: with(func(b *wirepb.Block) { b.Qc = nil })}), "wire: decode proposal: block: height 2: qc: missing"},
 		{"bad parent", env(&wirepb.Proposal{Block: with(func(b *wirepb.Block) { b.Parent = nil })}), "proposal: block: parent has 0 bytes"},
-		{"bad state root", env(&wirepb.Proposal{Block: with(func(b *wirepb.Block) { b.StateRoot = make([]byte, 33) })}), "block: state root has 33 bytes"},
+		{"state root too long", env(&wirepb.Proposal{Block: with(func(b *wirepb.Block) { b.StateRoot = make([]byte, 65) })}), "block: state root has 65 bytes, want at most 64"},
+		{"too many proofs", env(&wirepb.Proposal{Block: with(func(b *wirepb.Block) { b.Evidence = pbEvidence(chain.MaxBlockEvidence + 1) })}), "block: more than 4 proofs of misbehaviour"},
+		{"legacy proof in a block", env(&wirepb.Proposal{Block: with(func(b *wirepb.Block) {
+			b.Evidence = []*wirepb.Evidence{{Kind: wirepb.Evidence_KIND_DOUBLE_PROPOSAL, ProposalA: &wirepb.Proposal{}}}
+		})}), "proofs of misbehaviour: more than 0 proposal a"},
+		{"undecodable proof in a block", env(&wirepb.Proposal{Block: with(func(b *wirepb.Block) { b.Evidence = []*wirepb.Evidence{{Kind: 9}} })}), "block: evidence 0: unknown kind 9"},
+		{"proof with a bad header root", env(&wirepb.Proposal{Block: with(func(b *wirepb.Block) {
+			e := pbDoubleProposal()
+			e.HeaderB.Header.StateRoot = make([]byte, 65)
+			b.Evidence = []*wirepb.Evidence{e}
+		})}), "block: evidence 0: header b: state root has 65 bytes, want at most 64"},
 		{"proposer over uint32", env(&wirepb.Proposal{Block: with(func(b *wirepb.Block) { b.Proposer = 1 << 40 })}), "block: proposer 1099511627776 does not fit"},
 		{"signer over uint32", env(&wirepb.Proposal{Block: with(func(b *wirepb.Block) { b.Qc.Votes[0].Signer = 1 << 32 })}), "block: qc: vote 0: signer 4294967296 does not fit"},
 		{"qc signature too long", env(&wirepb.Proposal{Block: with(func(b *wirepb.Block) { b.Qc.Votes[0].Sig = make([]byte, 65) })}), "block: height 2: qc: vote 0: signature has 65 bytes"},

@@ -77,6 +77,7 @@ type schema struct {
 }
 
 func once(*Limits) int      { return 1 }
+func never(*Limits) int     { return 0 }
 func signers(l *Limits) int { return l.Validators }
 
 // The schemas mirror proto/strategos/wire/v1/wire.proto for the fields
@@ -95,14 +96,21 @@ var (
 	failedLeaders = field{num: 10, name: "failed leaders",
 		maxLen: func(l *Limits) int { return 10 * chain.MaxFailedLeaders(l.Validators) },
 		max:    func(l *Limits) int { return chain.MaxFailedLeaders(l.Validators) }}
-	blockSchema = msg("block", fm(4, "qc", qcSchema, once),
-		field{num: 5, name: "transactions", maxLen: func(l *Limits) int { return l.TxBytes }, max: func(l *Limits) int { return l.BlockTxs }},
-		failedLeaders)
 	headerSchema       = msg("header", fm(4, "qc", qcSchema, once), failedLeaders)
 	signedHeaderSchema = msg("signed header", fm(1, "header", headerSchema, once))
-	proposalSchema     = msg("proposal", fm(1, "block", blockSchema, once), fm(2, "tc", tcSchema, once))
-	blocksField        = fm(1, "blocks", blockSchema, func(l *Limits) int { return l.Blocks })
-	evidenceSchema     = msg("evidence",
+	// blockEvidence is a proof in a block: the compact form only, so the
+	// legacy whole proposals (which would nest blocks) are refused at once.
+	blockEvidence = msg("evidence",
+		fm(5, "proposal a", msg("proposal"), never), fm(6, "proposal b", msg("proposal"), never),
+		fm(7, "vote a", voteSchema, once), fm(8, "vote b", voteSchema, once),
+		fm(9, "header a", signedHeaderSchema, once), fm(10, "header b", signedHeaderSchema, once))
+	blockSchema = msg("block", fm(4, "qc", qcSchema, once),
+		field{num: 5, name: "transactions", maxLen: func(l *Limits) int { return l.TxBytes }, max: func(l *Limits) int { return l.BlockTxs }},
+		failedLeaders,
+		fm(11, "proofs of misbehaviour", blockEvidence, func(*Limits) int { return chain.MaxBlockEvidence }))
+	proposalSchema = msg("proposal", fm(1, "block", blockSchema, once), fm(2, "tc", tcSchema, once))
+	blocksField    = fm(1, "blocks", blockSchema, func(l *Limits) int { return l.Blocks })
+	evidenceSchema = msg("evidence",
 		fm(5, "proposal a", proposalSchema, once), fm(6, "proposal b", proposalSchema, once),
 		fm(7, "vote a", voteSchema, once), fm(8, "vote b", voteSchema, once),
 		fm(9, "header a", signedHeaderSchema, once), fm(10, "header b", signedHeaderSchema, once))

@@ -67,7 +67,11 @@ func maybe[T any](t *rapid.T, gen func(*rapid.T) *T) *T {
 	return nil
 }
 
-func genBlock(t *rapid.T) *chain.Block {
+func genBlock(t *rapid.T) *chain.Block { return genBlockOf(t, true) }
+
+// genBlockOf draws a block; with evidence, it may carry proofs (whose
+// headers are of blocks without).
+func genBlockOf(t *rapid.T, evidence bool) *chain.Block {
 	b := &chain.Block{
 		Height:     rapid.Uint64Range(0, 1<<40).Draw(t, "height"),
 		Round:      rapid.Uint64().Draw(t, "round"),
@@ -76,7 +80,7 @@ func genBlock(t *rapid.T) *chain.Block {
 		Proposer:   rapid.Uint32().Draw(t, "proposer"),
 		Time:       rapid.Int64().Draw(t, "time"),
 		ExecHeight: rapid.Uint64().Draw(t, "exec"),
-		StateRoot:  genHash.Draw(t, "root"),
+		StateRoot:  genBytes(chain.MaxStateRoot).Draw(t, "root"),
 	}
 	if b.Height > 0 || rapid.Bool().Draw(t, "genesis with qc") {
 		b.QC = genQC(t)
@@ -84,7 +88,28 @@ func genBlock(t *rapid.T) *chain.Block {
 	if n := rapid.IntRange(0, 4).Draw(t, "failed leaders"); n > 0 {
 		b.FailedLeaders = rapid.SliceOfN(rapid.Uint32(), n, n).Draw(t, "failed")
 	}
+	if evidence {
+		for range rapid.IntRange(0, chain.MaxBlockEvidence).Draw(t, "evidence") {
+			b.Evidence = append(b.Evidence, genEvidence(t))
+		}
+	}
 	return b
+}
+
+func genSignedHeader(t *rapid.T) *chain.SignedHeader {
+	p := &chain.Proposal{Block: genBlockOf(t, false), Sig: genSig.Draw(t, "sig")}
+	return p.SignedHeader("c")
+}
+
+func genEvidence(t *rapid.T) chain.Evidence {
+	var e chain.Evidence
+	if rapid.Bool().Draw(t, "double vote") {
+		e = chain.Evidence{Kind: chain.DoubleVote, VoteA: genVote(t), VoteB: genVote(t)}
+	} else {
+		e = chain.Evidence{Kind: chain.DoubleProposal, Height: rapid.Uint64().Draw(t, "height"), HeaderA: genSignedHeader(t), HeaderB: genSignedHeader(t)}
+	}
+	e.Validator, e.Round = rapid.Uint32().Draw(t, "validator"), rapid.Uint64().Draw(t, "round")
+	return e
 }
 
 func genVote(t *rapid.T) *chain.Vote {
@@ -165,13 +190,7 @@ func TestStorageRoundTripProperty(t *testing.T) {
 			t.Fatalf("safety: got %+v, %v, want %+v", got, err, s)
 		}
 
-		var e chain.Evidence
-		if rapid.Bool().Draw(t, "double vote") {
-			e = chain.Evidence{Kind: chain.DoubleVote, VoteA: genVote(t), VoteB: genVote(t)}
-		} else {
-			e = chain.Evidence{Kind: chain.DoubleProposal, Height: rapid.Uint64().Draw(t, "height"), HeaderA: genProposal(t).SignedHeader("c"), HeaderB: genProposal(t).SignedHeader("c")}
-		}
-		e.Validator, e.Round = rapid.Uint32().Draw(t, "validator"), rapid.Uint64().Draw(t, "round")
+		e := genEvidence(t)
 		enc, err = MarshalEvidence(e)
 		if err != nil {
 			t.Fatal(err)

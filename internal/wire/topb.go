@@ -41,10 +41,22 @@ func blockPB(b *chain.Block) *wirepb.Block {
 		Proposer:   uint64(b.Proposer),
 		Time:       b.Time,
 		ExecHeight: b.ExecHeight,
-		StateRoot:  hashPB(b.StateRoot),
+		StateRoot:  b.StateRoot,
 
 		FailedLeaders: indicesPB(b.FailedLeaders),
+		Evidence:      evidenceListPB(b.Evidence),
 	}
+}
+
+func evidenceListPB(evs []chain.Evidence) []*wirepb.Evidence {
+	if len(evs) == 0 {
+		return nil
+	}
+	out := make([]*wirepb.Evidence, len(evs))
+	for i := range evs {
+		out[i] = evidencePB(&evs[i])
+	}
+	return out
 }
 
 func votePB(v *chain.Vote) *wirepb.Vote {
@@ -138,7 +150,8 @@ func signedHeaderPB(h *chain.SignedHeader) *wirepb.SignedHeader {
 	x := &h.Header
 	return &wirepb.SignedHeader{Sig: h.Sig, Header: &wirepb.Header{
 		Height: x.Height, Round: x.Round, Parent: x.Parent[:], Qc: qcPB(x.QC), PayloadHash: x.PayloadHash[:],
-		Proposer: uint64(x.Proposer), Time: x.Time, ExecHeight: x.ExecHeight, StateRoot: x.StateRoot[:],
+		EvidenceHash: x.EvidenceHash[:],
+		Proposer:     uint64(x.Proposer), Time: x.Time, ExecHeight: x.ExecHeight, StateRoot: x.StateRoot,
 		FailedLeaders: indicesPB(x.FailedLeaders),
 	}}
 }

@@ -15,6 +15,9 @@ func h(b byte) chain.Hash { return chain.Hash{b, 1, 2, 3, 31: b} }
 
 func sig(b byte) []byte { return bytes.Repeat([]byte{b}, 64) }
 
+// root is a state root of n bytes b.
+func root(b byte, n int) []byte { return bytes.Repeat([]byte{b}, n) }
+
 func sampleQC(round uint64) *chain.QC {
 	return &chain.QC{Round: round, BlockHash: h(byte(round)), Votes: []chain.Signature{
 		{Signer: 0, Sig: sig(1)}, {Signer: 2, Sig: sig(2)}, {Signer: 1<<32 - 1, Sig: []byte("short")},
@@ -31,7 +34,7 @@ func sampleBlock(height uint64) *chain.Block {
 	return &chain.Block{
 		Height: height, Round: height + 2, Parent: h(7), QC: sampleQC(height + 1),
 		Payload:  [][]byte{[]byte("tx-a"), nil, bytes.Repeat([]byte("b"), 300)},
-		Proposer: 3, Time: -1_700_000_000_000_000_000, ExecHeight: height - 1, StateRoot: h(9),
+		Proposer: 3, Time: -1_700_000_000_000_000_000, ExecHeight: height - 1, StateRoot: root(9, 8),
 	}
 }
 
@@ -63,7 +66,7 @@ func TestRoundTrip(t *testing.T) {
 		{"sync request", Envelope{Msg: consensus.Message{SyncRequest: &consensus.SyncRequest{From: 7, Count: 64}}}},
 		{"sync response", Envelope{Msg: consensus.Message{SyncResponse: &consensus.SyncResponse{Blocks: []*chain.Block{sampleBlock(2), sampleBlock(3)}, QC: sampleBlock(3).QC}}}},
 		{"qc", Envelope{Msg: consensus.Message{QC: sampleBlock(3).QC}}},
-		{"block response with genesis", Envelope{Msg: consensus.Message{BlockResponse: &consensus.BlockResponse{Blocks: []*chain.Block{{StateRoot: h(1)}}}}}},
+		{"block response with genesis", Envelope{Msg: consensus.Message{BlockResponse: &consensus.BlockResponse{Blocks: []*chain.Block{{StateRoot: root(1, 32)}}}}}},
 		{"tx batch", Envelope{TxBatch: [][]byte{[]byte("a"), nil, []byte("ccc")}}},
 	}
 	for _, tt := range tests {
@@ -130,7 +133,7 @@ func TestEmptyDecodesAsNil(t *testing.T) {
 }
 
 func TestStorageRoundTrip(t *testing.T) {
-	blocks := []*chain.Block{sampleBlock(4), {StateRoot: h(1)}, {Height: 0, QC: &chain.QC{}}}
+	blocks := []*chain.Block{sampleBlock(4), {StateRoot: root(1, 32)}, {Height: 0, QC: &chain.QC{}}}
 	for i, b := range blocks {
 		enc, err := MarshalBlock(b)
 		if err != nil {

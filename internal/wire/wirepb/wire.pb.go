@@ -7,7 +7,8 @@
 // changing its identity.
 //
 // Conventions:
-//   - A hash is exactly 32 bytes, a signature at most 64 bytes.
+//   - A hash is exactly 32 bytes, a signature at most 64 bytes, a state
+//     root (an application's app hash) at most 64 bytes.
 //   - A validator index is a uint32 carried as uint64, so that a decoder
 //     rejects a larger value instead of silently truncating it.
 //   - An absent message field is a nil pointer in Go; where the Go type
@@ -358,10 +359,13 @@ type Block struct {
 	Proposer   uint64                 `protobuf:"varint,6,opt,name=proposer,proto3" json:"proposer,omitempty"` // validator index
 	Time       int64                  `protobuf:"varint,7,opt,name=time,proto3" json:"time,omitempty"`         // unix nanoseconds
 	ExecHeight uint64                 `protobuf:"varint,8,opt,name=exec_height,json=execHeight,proto3" json:"exec_height,omitempty"`
-	StateRoot  []byte                 `protobuf:"bytes,9,opt,name=state_root,json=stateRoot,proto3" json:"state_root,omitempty"`
+	StateRoot  []byte                 `protobuf:"bytes,9,opt,name=state_root,json=stateRoot,proto3" json:"state_root,omitempty"` // at most 64 bytes
 	// Leaders of the rounds since the parent's that produced no block this
 	// one extends, most recent first (validator indices).
 	FailedLeaders []uint64 `protobuf:"varint,10,rep,packed,name=failed_leaders,json=failedLeaders,proto3" json:"failed_leaders,omitempty"`
+	// Proven misbehaviour the block records (at most 4 proofs), in the
+	// compact form: signed headers or votes, never whole proposals.
+	Evidence      []*Evidence `protobuf:"bytes,11,rep,name=evidence,proto3" json:"evidence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -462,6 +466,13 @@ func (x *Block) GetStateRoot() []byte {
 func (x *Block) GetFailedLeaders() []uint64 {
 	if x != nil {
 		return x.FailedLeaders
+	}
+	return nil
+}
+
+func (x *Block) GetEvidence() []*Evidence {
+	if x != nil {
+		return x.Evidence
 	}
 	return nil
 }
@@ -1127,9 +1138,8 @@ type Evidence struct {
 	Validator uint64                 `protobuf:"varint,2,opt,name=validator,proto3" json:"validator,omitempty"` // validator index
 	Round     uint64                 `protobuf:"varint,3,opt,name=round,proto3" json:"round,omitempty"`
 	Height    uint64                 `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
-	// Legacy: records written before proofs were compact hold the two whole
-	// proposals. Decoded only from a ledger record or block (where the chain
-	// id turns them into headers); refused in gossip.
+	// Legacy: records written before proofs were compact held the two whole
+	// proposals. Refused wherever they appear.
 	ProposalA     *Proposal     `protobuf:"bytes,5,opt,name=proposal_a,json=proposalA,proto3" json:"proposal_a,omitempty"`
 	ProposalB     *Proposal     `protobuf:"bytes,6,opt,name=proposal_b,json=proposalB,proto3" json:"proposal_b,omitempty"`
 	VoteA         *Vote         `protobuf:"bytes,7,opt,name=vote_a,json=voteA,proto3" json:"vote_a,omitempty"` // double vote
@@ -1252,10 +1262,13 @@ type Header struct {
 	Proposer    uint64                 `protobuf:"varint,6,opt,name=proposer,proto3" json:"proposer,omitempty"` // validator index
 	Time        int64                  `protobuf:"varint,7,opt,name=time,proto3" json:"time,omitempty"`         // unix nanoseconds
 	ExecHeight  uint64                 `protobuf:"varint,8,opt,name=exec_height,json=execHeight,proto3" json:"exec_height,omitempty"`
-	StateRoot   []byte                 `protobuf:"bytes,9,opt,name=state_root,json=stateRoot,proto3" json:"state_root,omitempty"`
+	StateRoot   []byte                 `protobuf:"bytes,9,opt,name=state_root,json=stateRoot,proto3" json:"state_root,omitempty"` // at most 64 bytes
 	// Leaders of the rounds since the parent's that produced no block this
 	// one extends, most recent first (validator indices).
 	FailedLeaders []uint64 `protobuf:"varint,10,rep,packed,name=failed_leaders,json=failedLeaders,proto3" json:"failed_leaders,omitempty"`
+	// Digest of the block's evidence (chain.EvidenceHash): all zero for
+	// none.
+	EvidenceHash  []byte `protobuf:"bytes,11,opt,name=evidence_hash,json=evidenceHash,proto3" json:"evidence_hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1356,6 +1369,13 @@ func (x *Header) GetStateRoot() []byte {
 func (x *Header) GetFailedLeaders() []uint64 {
 	if x != nil {
 		return x.FailedLeaders
+	}
+	return nil
+}
+
+func (x *Header) GetEvidenceHash() []byte {
+	if x != nil {
+		return x.EvidenceHash
 	}
 	return nil
 }
@@ -1503,7 +1523,7 @@ const file_strategos_wire_v1_wire_proto_rawDesc = "" +
 	"\bevidence\x18\v \x01(\v2\x1b.strategos.wire.v1.EvidenceH\x00R\bevidenceB\t\n" +
 	"\apayload\"\x1b\n" +
 	"\aTxBatch\x12\x10\n" +
-	"\x03txs\x18\x01 \x03(\fR\x03txs\"\xa5\x02\n" +
+	"\x03txs\x18\x01 \x03(\fR\x03txs\"\xde\x02\n" +
 	"\x05Block\x12\x16\n" +
 	"\x06height\x18\x01 \x01(\x04R\x06height\x12\x14\n" +
 	"\x05round\x18\x02 \x01(\x04R\x05round\x12\x16\n" +
@@ -1517,7 +1537,8 @@ const file_strategos_wire_v1_wire_proto_rawDesc = "" +
 	"\n" +
 	"state_root\x18\t \x01(\fR\tstateRoot\x12%\n" +
 	"\x0efailed_leaders\x18\n" +
-	" \x03(\x04R\rfailedLeaders\"5\n" +
+	" \x03(\x04R\rfailedLeaders\x127\n" +
+	"\bevidence\x18\v \x03(\v2\x1b.strategos.wire.v1.EvidenceR\bevidence\"5\n" +
 	"\tSignature\x12\x16\n" +
 	"\x06signer\x18\x01 \x01(\x04R\x06signer\x12\x10\n" +
 	"\x03sig\x18\x02 \x01(\fR\x03sig\"m\n" +
@@ -1581,7 +1602,7 @@ const file_strategos_wire_v1_wire_proto_rawDesc = "" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14KIND_DOUBLE_PROPOSAL\x10\x01\x12\x14\n" +
-	"\x10KIND_DOUBLE_VOTE\x10\x02\"\xaf\x02\n" +
+	"\x10KIND_DOUBLE_VOTE\x10\x02\"\xd4\x02\n" +
 	"\x06Header\x12\x16\n" +
 	"\x06height\x18\x01 \x01(\x04R\x06height\x12\x14\n" +
 	"\x05round\x18\x02 \x01(\x04R\x05round\x12\x16\n" +
@@ -1595,7 +1616,8 @@ const file_strategos_wire_v1_wire_proto_rawDesc = "" +
 	"\n" +
 	"state_root\x18\t \x01(\fR\tstateRoot\x12%\n" +
 	"\x0efailed_leaders\x18\n" +
-	" \x03(\x04R\rfailedLeaders\"S\n" +
+	" \x03(\x04R\rfailedLeaders\x12#\n" +
+	"\revidence_hash\x18\v \x01(\fR\fevidenceHash\"S\n" +
 	"\fSignedHeader\x121\n" +
 	"\x06header\x18\x01 \x01(\v2\x19.strategos.wire.v1.HeaderR\x06header\x12\x10\n" +
 	"\x03sig\x18\x02 \x01(\fR\x03sig\"\xd6\x01\n" +
@@ -1652,33 +1674,34 @@ var file_strategos_wire_v1_wire_proto_depIdxs = []int32{
 	2,  // 8: strategos.wire.v1.Envelope.tx_batch:type_name -> strategos.wire.v1.TxBatch
 	15, // 9: strategos.wire.v1.Envelope.evidence:type_name -> strategos.wire.v1.Evidence
 	5,  // 10: strategos.wire.v1.Block.qc:type_name -> strategos.wire.v1.QC
-	4,  // 11: strategos.wire.v1.QC.votes:type_name -> strategos.wire.v1.Signature
-	5,  // 12: strategos.wire.v1.Timeout.high_qc:type_name -> strategos.wire.v1.QC
-	9,  // 13: strategos.wire.v1.Timeout.last_tc:type_name -> strategos.wire.v1.TC
-	5,  // 14: strategos.wire.v1.TC.high_qc:type_name -> strategos.wire.v1.QC
-	8,  // 15: strategos.wire.v1.TC.timeouts:type_name -> strategos.wire.v1.TimeoutSig
-	3,  // 16: strategos.wire.v1.Proposal.block:type_name -> strategos.wire.v1.Block
-	9,  // 17: strategos.wire.v1.Proposal.tc:type_name -> strategos.wire.v1.TC
-	3,  // 18: strategos.wire.v1.BlockResponse.blocks:type_name -> strategos.wire.v1.Block
-	3,  // 19: strategos.wire.v1.SyncResponse.blocks:type_name -> strategos.wire.v1.Block
-	5,  // 20: strategos.wire.v1.SyncResponse.qc:type_name -> strategos.wire.v1.QC
-	0,  // 21: strategos.wire.v1.Evidence.kind:type_name -> strategos.wire.v1.Evidence.Kind
-	10, // 22: strategos.wire.v1.Evidence.proposal_a:type_name -> strategos.wire.v1.Proposal
-	10, // 23: strategos.wire.v1.Evidence.proposal_b:type_name -> strategos.wire.v1.Proposal
-	6,  // 24: strategos.wire.v1.Evidence.vote_a:type_name -> strategos.wire.v1.Vote
-	6,  // 25: strategos.wire.v1.Evidence.vote_b:type_name -> strategos.wire.v1.Vote
-	17, // 26: strategos.wire.v1.Evidence.header_a:type_name -> strategos.wire.v1.SignedHeader
-	17, // 27: strategos.wire.v1.Evidence.header_b:type_name -> strategos.wire.v1.SignedHeader
-	5,  // 28: strategos.wire.v1.Header.qc:type_name -> strategos.wire.v1.QC
-	16, // 29: strategos.wire.v1.SignedHeader.header:type_name -> strategos.wire.v1.Header
-	5,  // 30: strategos.wire.v1.SafetyState.high_qc:type_name -> strategos.wire.v1.QC
-	7,  // 31: strategos.wire.v1.SafetyState.last_timeout:type_name -> strategos.wire.v1.Timeout
-	9,  // 32: strategos.wire.v1.SafetyState.high_tc:type_name -> strategos.wire.v1.TC
-	33, // [33:33] is the sub-list for method output_type
-	33, // [33:33] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	15, // 11: strategos.wire.v1.Block.evidence:type_name -> strategos.wire.v1.Evidence
+	4,  // 12: strategos.wire.v1.QC.votes:type_name -> strategos.wire.v1.Signature
+	5,  // 13: strategos.wire.v1.Timeout.high_qc:type_name -> strategos.wire.v1.QC
+	9,  // 14: strategos.wire.v1.Timeout.last_tc:type_name -> strategos.wire.v1.TC
+	5,  // 15: strategos.wire.v1.TC.high_qc:type_name -> strategos.wire.v1.QC
+	8,  // 16: strategos.wire.v1.TC.timeouts:type_name -> strategos.wire.v1.TimeoutSig
+	3,  // 17: strategos.wire.v1.Proposal.block:type_name -> strategos.wire.v1.Block
+	9,  // 18: strategos.wire.v1.Proposal.tc:type_name -> strategos.wire.v1.TC
+	3,  // 19: strategos.wire.v1.BlockResponse.blocks:type_name -> strategos.wire.v1.Block
+	3,  // 20: strategos.wire.v1.SyncResponse.blocks:type_name -> strategos.wire.v1.Block
+	5,  // 21: strategos.wire.v1.SyncResponse.qc:type_name -> strategos.wire.v1.QC
+	0,  // 22: strategos.wire.v1.Evidence.kind:type_name -> strategos.wire.v1.Evidence.Kind
+	10, // 23: strategos.wire.v1.Evidence.proposal_a:type_name -> strategos.wire.v1.Proposal
+	10, // 24: strategos.wire.v1.Evidence.proposal_b:type_name -> strategos.wire.v1.Proposal
+	6,  // 25: strategos.wire.v1.Evidence.vote_a:type_name -> strategos.wire.v1.Vote
+	6,  // 26: strategos.wire.v1.Evidence.vote_b:type_name -> strategos.wire.v1.Vote
+	17, // 27: strategos.wire.v1.Evidence.header_a:type_name -> strategos.wire.v1.SignedHeader
+	17, // 28: strategos.wire.v1.Evidence.header_b:type_name -> strategos.wire.v1.SignedHeader
+	5,  // 29: strategos.wire.v1.Header.qc:type_name -> strategos.wire.v1.QC
+	16, // 30: strategos.wire.v1.SignedHeader.header:type_name -> strategos.wire.v1.Header
+	5,  // 31: strategos.wire.v1.SafetyState.high_qc:type_name -> strategos.wire.v1.QC
+	7,  // 32: strategos.wire.v1.SafetyState.last_timeout:type_name -> strategos.wire.v1.Timeout
+	9,  // 33: strategos.wire.v1.SafetyState.high_tc:type_name -> strategos.wire.v1.TC
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_strategos_wire_v1_wire_proto_init() }

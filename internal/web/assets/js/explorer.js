@@ -117,7 +117,11 @@ function block(b) {
       row('Round', String(b.round)),
       row('Proposer', 'validator ', proposer(b.proposer)),
       row('Time', new Date(b.time).toISOString()),
-      row('State root', h('code', {class: 'hash'}, b.state_root)),
+      row('State root', b.state_root ? h('code', {class: 'hash'}, b.state_root) : '(none)'),
+      b.evidence?.length
+        ? row('Evidence', h('ul', {class: 'chips', 'aria-label': 'evidence'},
+          b.evidence.map((e) => h('li', {class: 'chip byz'}, `${e.kind} by validator ${e.validator}, round ${e.round}`))))
+        : null,
       row('Certificate (QC)', `round ${b.qc?.round ?? '?'}, signed by ${signers.length} of ${n} (quorum ${q})`,
         h('ul', {class: 'chips', 'aria-label': 'certificate signers', dataset: {testid: 'qc-signers'}},
           signers.map((s) => h('li', {class: 'chip yes' + (byzantine(s) ? ' byz' : ''), dataset: {signer: s}},
