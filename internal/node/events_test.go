@@ -415,6 +415,13 @@ func TestEventsRejected(t *testing.T) {
 // (a fast stream of events), with the given event limits.
 func startFast(t *testing.T, ec events.Config) *Node {
 	t.Helper()
+	n, _ := runFast(t, ec)
+	return n
+}
+
+// runFast is startFast that also returns a function stopping the node.
+func runFast(t *testing.T, ec events.Config) (*Node, func()) {
+	t.Helper()
 	dir := t.TempDir()
 	h, err := testbin.OneValidator(dir, "kv")
 	if err != nil {
@@ -433,13 +440,17 @@ func startFast(t *testing.T, ec events.Config) *Node {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- n.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	return n
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return n, stop
 }
 
 // A subscriber that stops reading costs the node nothing: heights go on,

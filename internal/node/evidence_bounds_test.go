@@ -2,7 +2,6 @@ package node
 
 import (
 	"crypto/ed25519"
-	"encoding/binary"
 	"fmt"
 	"github.com/strategos/strategos/internal/app/apps"
 	"net"
@@ -62,15 +61,6 @@ func doubleProposal(n *Node, key ed25519.PrivateKey, v uint32, round uint64, siz
 	return chain.Evidence{Kind: chain.DoubleProposal, Validator: v, Round: round, Height: 2, HeaderA: sh('a'), HeaderB: sh('b')}
 }
 
-func evidenceEntry(t *testing.T, e chain.Evidence) []byte {
-	t.Helper()
-	b, err := wire.MarshalEvidence(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(append([]byte(nil), evidencePrefix...), b...)
-}
-
 // TestEvidenceStaysInsideTheBlockBudget is finding 1: self-accusing double
 // proposals of 1 MiB blocks used to ride on top of every honest proposal's
 // 3 MiB payload, past the 4 MiB frame, and halted the chain. A proof is now
@@ -94,19 +84,22 @@ func TestEvidenceStaysInsideTheBlockBudget(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	payload := source{n}.Payload(3, nil)
-	size, proofs := 0, 0
-	for _, tx := range payload {
+	txs, ev := source{n}.Payload(3, nil)
+	size := 0
+	for _, tx := range txs {
 		size += len(tx)
-		if isEvidenceTx(tx) {
-			proofs++
-			if len(tx) > 4<<10 {
-				t.Errorf("a proof of two 1 MiB proposals takes %d bytes, want a few hundred", len(tx))
-			}
+	}
+	evBytes := 0
+	for _, e := range ev {
+		evBytes += e.Size()
+		if e.Size() > 4<<10 {
+			t.Errorf("a proof of two 1 MiB proposals takes %d bytes, want a few hundred", e.Size())
 		}
 	}
-	if proofs != 3 || size > maxBlockBytes {
-		t.Fatalf("payload of %d bytes with %d proofs, want 3 proofs within %d bytes", size, proofs, maxBlockBytes)
+	b := &chain.Block{Payload: txs, Evidence: ev}
+	if len(ev) != 3 || size+evBytes > maxBlockBytes || b.CheckBudget(maxBlockTxs, maxBlockBytes) != nil {
+		t.Fatalf("%d bytes of transactions with %d proofs of %d bytes, want 3 proofs within %d bytes in all (%v)",
+			size, len(ev), evBytes, maxBlockBytes, b.CheckBudget(maxBlockTxs, maxBlockBytes))
 	}
 	if err := checkBlockBudget(100, n.tr.MaxFrame()); err != nil {
 		t.Fatalf("the block budget does not fit the frame for 100 validators: %v", err)
@@ -114,51 +107,82 @@ func TestEvidenceStaysInsideTheBlockBudget(t *testing.T) {
 }
 
 // TestExecutionBoundsEvidence: whatever a Byzantine leader puts in its
-// block, execution records at most maxBlockEvidence proofs, refuses a
-// stale proof and
-// a second proof against one validator within the window.
+// block, execution records a stale proof, one of a later round than its
+// block, or a second proof against one validator within the window, never;
+// what it records reaches the application as misbehaviour.
 func TestExecutionBoundsEvidence(t *testing.T) {
 	n, keys := evidenceNode(t)
 	const w = evidenceWindow
 	const round = w + 50
 	puts := map[string][]byte{}
-	count := uint64(0)
-	block := func(entries []chain.Evidence, want []string) {
-		inBlock := 0
-		for i, e := range entries {
-			r, err := n.executeEvidence(1, round, evidenceEntry(t, e), puts, &count, &inBlock)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if (want[i] == "") != r.OK() || !strings.Contains(r.Log, want[i]) {
-				t.Errorf("entry %d: ok %v, error %q; want error containing %q", i, r.OK(), r.Log, want[i])
+	block := func(height uint64, entries []chain.Evidence, want []uint32) {
+		t.Helper()
+		b := &chain.Block{Height: height, Round: round, Time: 7, Evidence: entries}
+		mis, err := n.blockEvidence(b, puts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []uint32
+		for _, m := range mis {
+			got = append(got, m.Validator)
+			if m.Height != height || m.Time != 7 || m.Kind == "" {
+				t.Errorf("misbehaviour %+v, want height %d and time 7", m, height)
 			}
 		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("block %d recorded against %v, want %v", height, got, want)
+		}
+		if err := n.store.AppPut(puts, nil); err != nil { // as the block's commit would
+			t.Fatal(err)
+		}
+		clear(puts)
 	}
-	block([]chain.Evidence{
+	block(1, []chain.Evidence{
 		doubleProposal(n, keys[1], 1, w+1, 8), // recorded
 		doubleProposal(n, keys[1], 1, w+5, 8), // the same validator within the window
 		doubleProposal(n, keys[0], 0, w+5, 8), // whoever led the round: two signed proposals
 		doubleProposal(n, keys[3], 3, 3, 8),   // stale: more than a window before the block
-	}, []string{"", "already recorded", "", "window"})
-	block([]chain.Evidence{
+	}, []uint32{1, 0})
+	block(2, []chain.Evidence{
 		doubleProposal(n, keys[2], 2, w+2, 8),     // recorded
 		doubleProposal(n, keys[3], 3, round+5, 8), // from a later round than its block
 		doubleProposal(n, keys[1], 1, w+9, 8),     // validator 1 again, within the window
 		doubleProposal(n, keys[3], 3, 3, 8),       // stale
-		doubleProposal(n, keys[3], 3, w+3, 8),     // valid, but the block's fifth
-	}, []string{"", "later", "already recorded", "window", "more than 4"})
-	puts[evidenceCountKey] = binary.BigEndian.AppendUint64(nil, count)
-	if err := n.store.AppPut(puts, nil); err != nil {
-		t.Fatal(err)
-	}
+	}, []uint32{2})
 	proven, err := n.Proven()
 	if err != nil || len(proven) != 3 || proven[0] != 0 || proven[1] != 1 || proven[2] != 2 {
 		t.Fatalf("proven = %v, %v; want [0 1 2]", proven, err)
 	}
 	recs, err := n.Evidence()
 	if err != nil || len(recs) != 3 {
-		t.Fatalf("evidence = %+v, %v; want two records", recs, err)
+		t.Fatalf("evidence = %+v, %v; want three records", recs, err)
+	}
+	// A replay hands the application exactly what the block recorded.
+	again, err := n.recordedEvidence(&chain.Block{Height: 1, Round: round, Evidence: []chain.Evidence{
+		doubleProposal(n, keys[1], 1, w+1, 8), doubleProposal(n, keys[1], 1, w+5, 8), doubleProposal(n, keys[0], 0, w+5, 8),
+	}})
+	if err != nil || len(again) != 2 || again[0].Validator != 1 || again[1].Validator != 0 {
+		t.Fatalf("replayed misbehaviour %+v, %v; want validators 1 and 0", again, err)
+	}
+}
+
+// A voter refuses a block that accuses one validator twice, or records a
+// proof of its own or a later round.
+func TestVotersJudgeBlockEvidence(t *testing.T) {
+	n, keys := evidenceNode(t)
+	const round = 20
+	for name, ev := range map[string][]chain.Evidence{
+		"twice":      {doubleProposal(n, keys[1], 1, 5, 8), doubleProposal(n, keys[1], 1, 6, 8)},
+		"same round": {doubleProposal(n, keys[2], 2, round, 8)},
+		"forged":     {doubleProposal(n, keys[2], 1, 5, 8)},
+	} {
+		if err := n.checkEvidence(&chain.Block{Round: round, Evidence: ev}); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	good := []chain.Evidence{doubleProposal(n, keys[1], 1, 5, 8), doubleProposal(n, keys[2], 2, 6, 8)}
+	if err := n.checkEvidence(&chain.Block{Round: round, Evidence: good}); err != nil {
+		t.Fatalf("two good proofs refused: %v", err)
 	}
 }
 

@@ -247,16 +247,19 @@ func TestCheckStateRoot(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatal("no root recorded for height 1")
 	}
-	var good chain.Hash
-	copy(good[:], own)
+	good := bytes.Clone(own)
 	src := source{n}
 	if err := src.Check(&chain.Block{Height: 9, ExecHeight: 1, StateRoot: good}); err != nil {
 		t.Fatalf("matching root refused: %v", err)
 	}
-	bad := good
+	bad := bytes.Clone(good)
 	bad[0] ^= 1
 	if err := src.Check(&chain.Block{Height: 9, ExecHeight: 1, StateRoot: bad}); err == nil {
 		t.Fatal("a wrong state root was accepted")
+	}
+	// Exactly the app hash: the same bytes padded are another root.
+	if err := src.Check(&chain.Block{Height: 9, ExecHeight: 1, StateRoot: append(bytes.Clone(good), 0)}); err == nil {
+		t.Fatal("a padded state root was accepted")
 	}
 	if err := src.Check(&chain.Block{Height: 9, ExecHeight: 1 << 40, StateRoot: bad}); err != nil {
 		t.Fatalf("a height not executed yet cannot be checked, but was refused: %v", err)

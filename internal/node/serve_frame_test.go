@@ -27,7 +27,7 @@ func worstChain(n, votes, txs, txBytes int) ([]*chain.Block, []*chain.QC) {
 	parent := chain.Hash{1}
 	for i := range n {
 		b := &chain.Block{Height: 1<<63 + uint64(i), Round: math.MaxUint64, Parent: parent, QC: qc(parent),
-			Proposer: math.MaxUint32, Time: math.MinInt64, ExecHeight: math.MaxUint64, StateRoot: chain.Hash{2}}
+			Proposer: math.MaxUint32, Time: math.MinInt64, ExecHeight: math.MaxUint64, StateRoot: bytes.Repeat([]byte{2}, chain.MaxStateRoot)}
 		for range txs {
 			b.Payload = append(b.Payload, bytes.Repeat([]byte{byte(i)}, txBytes))
 		}
