@@ -128,6 +128,7 @@ type rpcRun struct {
 	height     atomic.Int64
 	committed  atomic.Int64 // the run's transactions seen committed
 	winCommit  atomic.Int64 // ... seen during the window
+	winDone    atomic.Int64 // ... submitted during the window
 	blocks     atomic.Int64 // blocks seen during the window
 	foreign    atomic.Int64
 	lastCommit atomic.Int64
@@ -239,7 +240,7 @@ func (r *rpcRun) measure(ctx context.Context, from int64) (*Report, error) {
 	go func() { defer follow.Done(); r.follow(followCtx, from) }()
 	for i := range len(r.urls) * rpcSenders {
 		loads.Add(1)
-		go func() { defer loads.Done(); r.sender(loadCtx, r.urls[i%len(r.urls)]) }()
+		go func() { defer loads.Done(); r.sender(loadCtx, ctx, r.urls[i%len(r.urls)]) }()
 	}
 	progCtx, stopProg := context.WithCancel(context.Background())
 	progDone := make(chan struct{})
@@ -272,14 +273,16 @@ func (r *rpcRun) measure(ctx context.Context, from int64) (*Report, error) {
 		}
 	}
 	// Cool-down: the load goes on until the window's transactions are
-	// resolved (seen committed, refused or expired); drain: the load
+	// resolved (seen committed, refused or expired), or stop committing
+	// (a mempool may drop an accepted transaction without a word: CometBFT
+	// does when it is full by the time CheckTx answers); drain: the load
 	// stops, and the rest commit or stop committing.
 	if !interrupted {
 		r.settle(ctx, cooldownMax, func() bool {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			return r.winIn == 0
-		})
+		}, r.winDone.Load)
 	}
 	stopLoad()
 	loads.Wait()
@@ -288,7 +291,7 @@ func (r *rpcRun) measure(ctx context.Context, from int64) (*Report, error) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			return len(r.out) == 0
-		})
+		}, r.committed.Load)
 	}
 	stopFollow()
 	follow.Wait()
@@ -312,13 +315,13 @@ func (r *rpcRun) measure(ctx context.Context, from int64) (*Report, error) {
 	return rep, nil
 }
 
-// settle waits until done, or ctx ends, or limit passes, or nothing of
-// the run's commits for the idle wait.
-func (r *rpcRun) settle(ctx context.Context, limit time.Duration, done func() bool) {
+// settle waits until done, or ctx ends, or limit passes, or progress
+// stops growing for the idle wait.
+func (r *rpcRun) settle(ctx context.Context, limit time.Duration, done func() bool, progress func() int64) {
 	deadline := r.now() + limit
-	last, since := r.committed.Load(), r.now()
+	last, since := progress(), r.now()
 	for r.now() < deadline && ctx.Err() == nil && !done() {
-		if c := r.committed.Load(); c != last {
+		if c := progress(); c != last {
 			last, since = c, r.now()
 		} else if r.now()-since > r.o.idle {
 			return
@@ -405,11 +408,13 @@ func (r *rpcRun) resolve(h [32]byte) (time.Duration, bool) {
 	return sent, true
 }
 
-// sender offers batches to one endpoint until ctx ends.
-func (r *rpcRun) sender(ctx context.Context, url string) {
+// sender offers batches to one endpoint until load ends. A batch sent
+// is waited for until ctx (the run's) ends: one cut off may have been
+// taken, and its transactions must stay booked.
+func (r *rpcRun) sender(load, ctx context.Context, url string) {
 	failSince := time.Duration(-1)
 	for {
-		txs, hashes, sent := r.take(ctx)
+		txs, hashes, sent := r.take(load)
 		if txs == nil {
 			return
 		}
@@ -431,7 +436,7 @@ func (r *rpcRun) sender(ctx context.Context, url string) {
 			}
 			if errors.Is(err, errRPCBusy) {
 				add(&r.cnt.busy, &r.cnt.winBusy, len(txs))
-				r.pause(ctx, busyBackoff)
+				r.pause(load, busyBackoff)
 				continue
 			}
 			add(&r.cnt.errors, &r.cnt.winErrors, len(txs))
@@ -443,7 +448,7 @@ func (r *rpcRun) sender(ctx context.Context, url string) {
 				r.fail(fmt.Errorf("bench: %s failed every batch for %v: %w", url, unreachableAfter, err))
 				return
 			}
-			r.pause(ctx, tick)
+			r.pause(load, tick)
 			continue
 		}
 		failSince = -1
@@ -463,7 +468,7 @@ func (r *rpcRun) sender(ctx context.Context, url string) {
 			r.resolve(hashes[i])
 		}
 		if busy == len(answers) && r.o.Rate == 0 {
-			r.pause(ctx, busyBackoff) // a full mempool: let it drain a little
+			r.pause(load, busyBackoff) // a full mempool: let it drain a little
 		}
 	}
 }
@@ -739,6 +744,7 @@ func (r *rpcRun) block(txs [][]byte, now time.Duration) {
 		}
 		lat = append(lat, now-sent)
 		if r.win.contains(sent) {
+			r.winDone.Add(1)
 			winLat = append(winLat, now-sent)
 		}
 	}
