@@ -116,7 +116,7 @@ type rpcRun struct {
 	cnt     counters
 	pace    pacer // open loop; guarded by mu
 	expired atomic.Int64
-	winExp  atomic.Int64
+	drain   atomic.Bool // the load has stopped
 
 	mu    sync.Mutex
 	room  *sync.Cond                 // signalled when the map shrinks or the run ends
@@ -286,6 +286,7 @@ func (r *rpcRun) measure(ctx context.Context, from int64) (*Report, error) {
 	}
 	stopLoad()
 	loads.Wait()
+	r.drain.Store(true)
 	if ctx.Err() == nil {
 		r.settle(ctx, drainMax, func() bool {
 			r.mu.Lock()
@@ -776,7 +777,6 @@ func (r *rpcRun) sweep(now time.Duration) {
 		r.expired.Add(1)
 		if r.win.contains(sent) {
 			r.winIn--
-			r.winExp.Add(1)
 		}
 	}
 	if n > 0 {
@@ -815,6 +815,8 @@ func (r *rpcRun) progress(ctx context.Context) {
 		r.smu.Unlock()
 		phase := "warm-up"
 		switch {
+		case r.drain.Load():
+			phase = "drain"
 		case now >= r.win.end:
 			phase = "cool-down"
 		case now >= r.win.start:
