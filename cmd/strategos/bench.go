@@ -28,7 +28,9 @@ Without --target it starts its own network: --nodes validators of --app on
 ` + "`strategos node`" + ` child process with real TCP and storage, in a temporary
 directory removed at the end. With --target it loads running nodes instead;
 for bank it then needs --keys DIR with funded key files (account0.key, ...,
-such as a testnet's keys/), whose next nonces it reads from the nodes.
+such as a testnet's keys/), whose next nonces it reads from the nodes. Nodes
+that run an ABCI application (testnet --app abci) get the kv load: key=value
+transactions, which CometBFT's example kvstore takes.
 
 --byzantine K (own network only) makes the K highest validators run
 --behavior instead of the protocol (as testnet does; default equivocate),
@@ -156,7 +158,7 @@ validators' (nodes_cpu_s, own network only).`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.Nodes, "nodes", 4, "validators of its own network")
-	f.StringVar(&o.App, "app", "bank", "application: bank or kv (with --target: the targets' own)")
+	f.StringVar(&o.App, "app", "bank", "application: bank or kv (with --target: the targets' own, which may be abci)")
 	f.DurationVar(&o.Duration, "duration", 30*time.Second, "length of the measuring window")
 	f.DurationVar(&o.Warmup, "warmup", 0, "load before the window (default a quarter of --duration, 1s to 5s)")
 	f.Float64Var(&o.Rate, "rate", 0, "offered load in tx/s, open loop (default: as fast as the network accepts)")

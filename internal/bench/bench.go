@@ -49,7 +49,7 @@ const (
 // Options describe a run.
 type Options struct {
 	Nodes    int           // validators of the own network
-	App      string        // "bank" or "kv"
+	App      string        // "bank" or "kv"; on targets also "abci", loaded with kv transactions
 	Duration time.Duration // the measuring window
 	Warmup   time.Duration // load before the window; 0 for a quarter of it, within 1s..5s
 	Rate     float64       // offered tx/s, open loop; 0 for closed loop
@@ -346,8 +346,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if app != o.App {
 		return nil, fmt.Errorf("bench: %s runs the %s app, not %s", targets[0].c.URL(), app, o.App)
 	}
-	if o.App != "bank" && o.App != "kv" {
+	if o.App != "bank" && o.App != "kv" && o.App != "abci" {
 		return nil, fmt.Errorf("bench: %s runs the %s app, which bench cannot load", targets[0].c.URL(), app)
+	}
+	if o.App == "abci" {
+		fmt.Fprintf(o.Progress, "bench: %s runs an ABCI application; the load is kv transactions key=value (as CometBFT's kvstore takes)\n", targets[0].c.URL())
 	}
 	streams, err := prepare(ctx, &o, targets, keysDir)
 	if err != nil {
