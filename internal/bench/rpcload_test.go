@@ -234,6 +234,15 @@ func TestRPCClosedLoop(t *testing.T) {
 	if len(rep.Targets) != 2 || rep.RPCWindow != DefaultWindow {
 		t.Errorf("targets %v, window %d", rep.Targets, rep.RPCWindow)
 	}
+	var text strings.Builder
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"app rpc, JSON-RPC endpoints " + urls[0], "batches of 10", "not seen committed"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("the text report lacks %q:\n%s", want, text.String())
+		}
+	}
 }
 
 func TestRPCOpenLoop(t *testing.T) {
