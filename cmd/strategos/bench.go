@@ -14,7 +14,7 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	var o bench.Options
-	var targets string
+	var targets, rpcs string
 	var jsonOut bool
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -28,7 +28,9 @@ Without --target it starts its own network: --nodes validators of --app on
 ` + "`strategos node`" + ` child process with real TCP and storage, in a temporary
 directory removed at the end. With --target it loads running nodes instead;
 for bank it then needs --keys DIR with funded key files (account0.key, ...,
-such as a testnet's keys/), whose next nonces it reads from the nodes.
+such as a testnet's keys/), whose next nonces it reads from the nodes. Nodes
+that run an ABCI application (testnet --app abci) get the kv load: key=value
+transactions, which CometBFT's example kvstore takes.
 
 --byzantine K (own network only) makes the K highest validators run
 --behavior instead of the protocol (as testnet does; default equivocate),
@@ -54,6 +56,17 @@ the window's transactions commit, then a drain looks up every accepted
 transaction that did not commit: "lost" counts those unknown to the node
 that accepted them.
 
+--rpc URL,... loads CometBFT-compatible JSON-RPC endpoints instead: CometBFT
+v0.38 itself (any application that takes key=value transactions, such as its
+kvstore), or a node's own RPC. Transactions <runid>-<n>=<filler> (about 200
+bytes, unique per run) go by broadcast_tx_async in JSON-RPC batches of 10,
+spread over the endpoints, at --rate (open loop) or as fast as they are
+taken; either way at most --window of them submitted and not yet seen
+committed (one that is not seen committed in 30 s is given up). Commits are
+followed on the first endpoint: status for the latest height, then block for
+each height (every --poll); a transaction's latency runs from the sending of
+its batch to the poll that shows its block. The report's app is "rpc".
+
 --json prints one JSON object: nodes, app, offered_tps, committed_tps,
 latency_ms {p50, p95, p99, max, mean}, duration_s (the window), blocks,
 byzantine (K) and behavior ("honest" when K is 0), and
@@ -62,7 +75,24 @@ validators' (nodes_cpu_s, own network only).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
-			if targets != "" {
+			if rpcs != "" {
+				for _, name := range []string{"target", "nodes", "app", "keys", "api-port", "p2p-port", "pprof-port", "byzantine", "behavior"} {
+					if f.Changed(name) {
+						return fmt.Errorf("bench: --%s cannot go with --rpc", name)
+					}
+				}
+				for _, u := range strings.Split(rpcs, ",") {
+					if u = strings.TrimSpace(u); u != "" {
+						o.RPC = append(o.RPC, u)
+					}
+				}
+				if len(o.RPC) == 0 {
+					return errors.New("bench: --rpc names no endpoint")
+				}
+				o.App, o.Behavior = "", "" // the flags' defaults are for the other modes
+			} else if f.Changed("window") {
+				return errors.New("bench: --window is for --rpc")
+			} else if targets != "" {
 				for _, name := range []string{"nodes", "api-port", "p2p-port", "pprof-port", "byzantine", "behavior"} {
 					if f.Changed(name) {
 						return fmt.Errorf("bench: --%s is for its own network; it cannot go with --target", name)
@@ -92,6 +122,9 @@ validators' (nodes_cpu_s, own network only).`,
 					return fmt.Errorf("bench: cannot find the strategos binary to run validators: %w", err)
 				}
 				o.Binary = exe
+			}
+			if len(o.RPC) == 0 {
+				o.Window = 0 // the flag's default is for --rpc
 			}
 			if err := o.Check(); err != nil {
 				return err
@@ -125,13 +158,15 @@ validators' (nodes_cpu_s, own network only).`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.Nodes, "nodes", 4, "validators of its own network")
-	f.StringVar(&o.App, "app", "bank", "application: bank or kv (with --target: the targets' own)")
+	f.StringVar(&o.App, "app", "bank", "application: bank or kv (with --target: the targets' own, which may be abci)")
 	f.DurationVar(&o.Duration, "duration", 30*time.Second, "length of the measuring window")
 	f.DurationVar(&o.Warmup, "warmup", 0, "load before the window (default a quarter of --duration, 1s to 5s)")
 	f.Float64Var(&o.Rate, "rate", 0, "offered load in tx/s, open loop (default: as fast as the network accepts)")
 	f.IntVar(&o.APIPort, "api-port", 8080, "own network: node i serves its HTTP API on 127.0.0.1:P+i")
 	f.IntVar(&o.P2PPort, "p2p-port", 26600, "own network: node i listens for its peers on 127.0.0.1:Q+i")
 	f.StringVar(&targets, "target", "", "comma-separated API URLs of running nodes to load instead")
+	f.StringVar(&rpcs, "rpc", "", "comma-separated CometBFT-compatible JSON-RPC URLs to load instead (CometBFT, or a node's RPC)")
+	f.IntVar(&o.Window, "window", bench.DefaultWindow, "with --rpc: transactions submitted and not yet seen committed, at most")
 	f.StringVar(&o.KeysDir, "keys", "", "with --target and bank: directory of funded key files account0.key, ...")
 	f.DurationVar(&o.Poll, "poll", bench.DefaultPoll, "interval between two polls of the committed blocks")
 	f.IntVar(&o.Byzantine, "byzantine", 0, "own network: how many validators (the highest indices) misbehave; they get no load")

@@ -49,7 +49,7 @@ const (
 // Options describe a run.
 type Options struct {
 	Nodes    int           // validators of the own network
-	App      string        // "bank" or "kv"
+	App      string        // "bank" or "kv"; on targets also "abci", loaded with kv transactions
 	Duration time.Duration // the measuring window
 	Warmup   time.Duration // load before the window; 0 for a quarter of it, within 1s..5s
 	Rate     float64       // offered tx/s, open loop; 0 for closed loop
@@ -59,6 +59,12 @@ type Options struct {
 
 	Targets []string // API URLs of running nodes; empty for an own network
 	KeysDir string   // bank on targets: funded key files account0.key, ...
+
+	// RPC names CometBFT-compatible JSON-RPC endpoints to load instead
+	// (rpcload.go); Window bounds their transactions submitted and not
+	// yet seen committed (0 for DefaultWindow).
+	RPC    []string
+	Window int
 
 	Binary    string // the strategos binary that runs the own network's validators
 	PprofPort int    // own network: node i serves Go's profiler on 127.0.0.1:PprofPort+i; 0 for none
@@ -73,7 +79,8 @@ type Options struct {
 	Progress io.Writer // the progress display (stderr); nil for none
 	Terminal bool      // redraw the progress in place
 
-	idle time.Duration // tests: idleWait
+	idle   time.Duration // tests: idleWait
+	expire time.Duration // tests: rpcExpire
 }
 
 // ErrInterrupted is returned, with the report of what was measured, when
@@ -82,11 +89,18 @@ var ErrInterrupted = errors.New("bench: interrupted")
 
 // Check validates o and fills defaults.
 func (o *Options) Check() error {
+	if len(o.RPC) > 0 {
+		if err := o.checkRPC(); err != nil {
+			return err
+		}
+	} else if o.Window != 0 {
+		return errors.New("bench: --window is for --rpc")
+	}
 	if o.App == "" && len(o.Targets) == 0 {
 		o.App = "bank"
 	}
 	switch {
-	case o.App != "" && o.App != "bank" && o.App != "kv":
+	case o.App != "" && o.App != "bank" && o.App != "kv" && len(o.RPC) == 0:
 		return fmt.Errorf("bench: unknown app %q (known: bank, kv)", o.App)
 	case o.Duration <= 0:
 		return fmt.Errorf("bench: --duration must be positive, got %v", o.Duration)
@@ -97,10 +111,12 @@ func (o *Options) Check() error {
 	case o.Poll < 0:
 		return fmt.Errorf("bench: --poll must be positive, got %v", o.Poll)
 	}
-	if err := o.checkByzantine(); err != nil {
-		return err
+	if len(o.RPC) == 0 {
+		if err := o.checkByzantine(); err != nil {
+			return err
+		}
 	}
-	if len(o.Targets) == 0 {
+	if len(o.Targets) == 0 && len(o.RPC) == 0 {
 		if o.Nodes < 1 || o.Nodes > MaxNodes {
 			return fmt.Errorf("bench: --nodes must be between 1 and %d, got %d", MaxNodes, o.Nodes)
 		}
@@ -286,6 +302,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.Check(); err != nil {
 		return nil, err
 	}
+	if len(o.RPC) > 0 {
+		return runRPC(ctx, &o)
+	}
 	var lnet *localNet
 	apis, keysDir := o.Targets, o.KeysDir
 	if len(o.Targets) == 0 {
@@ -327,8 +346,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if app != o.App {
 		return nil, fmt.Errorf("bench: %s runs the %s app, not %s", targets[0].c.URL(), app, o.App)
 	}
-	if o.App != "bank" && o.App != "kv" {
+	if o.App != "bank" && o.App != "kv" && o.App != "abci" {
 		return nil, fmt.Errorf("bench: %s runs the %s app, which bench cannot load", targets[0].c.URL(), app)
+	}
+	if o.App == "abci" {
+		fmt.Fprintf(o.Progress, "bench: %s runs an ABCI application; the load is kv transactions key=value (as CometBFT's kvstore takes)\n", targets[0].c.URL())
 	}
 	streams, err := prepare(ctx, &o, targets, keysDir)
 	if err != nil {

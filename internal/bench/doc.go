@@ -50,4 +50,21 @@
 //   - The report carries the load generator's own CPU time during the
 //     window (getrusage) and, for its own network, the validators' (from
 //     /proc), so that what the generator costs the machine stays visible.
+//
+// With Options.RPC (`strategos bench --rpc URL,...`, rpcload.go) it loads
+// CometBFT-compatible JSON-RPC endpoints instead of the API: CometBFT
+// v0.38 itself with an application that takes `key=value` transactions
+// (its kvstore), or a Strategos node's RPC, so that one tool measures
+// both alike. Transactions are generated as the load goes, unique per run
+// (`<runid>-<n>=<filler>`, 200 bytes like the kv load), and offered by
+// broadcast_tx_async in JSON-RPC batches of 10, a few batches in flight
+// per endpoint, paced by the rate or as fast as they are taken; at most
+// Options.Window of them are submitted and not yet seen committed, which
+// bounds memory and is the closed loop's only brake. Commits are followed
+// on the first endpoint (status, then block height by height); each
+// transaction of a block is matched by its SHA-256 to its submit time.
+// The window, cool-down and drain are as above; a transaction not seen
+// committed within 30 s is given up ("expired"), since over RPC there is
+// no lookup of a transaction's fate (CometBFT's tx method needs its
+// indexer, which a benchmark turns off). The report's app is "rpc".
 package bench

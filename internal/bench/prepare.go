@@ -31,7 +31,7 @@ func prepare(ctx context.Context, o *Options, targets []*target, keysDir string)
 		}
 	}
 	total := int(perSec*loadSeconds(o)) + 100*len(targets)
-	if o.App == "kv" {
+	if o.App == "kv" || o.App == "abci" { // abci: any app that takes key=value, as CometBFT's kvstore
 		fmt.Fprintf(o.Progress, "bench: generating %d kv transactions of %d bytes\n", total, kvTxSize)
 		var id [4]byte
 		rand.Read(id[:])

@@ -37,6 +37,8 @@ type Report struct {
 	PendingAtEnd   int64     `json:"pending_at_end"`       // accepted, still pending after the drain
 	Lost           int64     `json:"lost"`                 // accepted, and unknown to the node that accepted them
 	LostChecked    int       `json:"lost_checked"`         // transactions looked up for the three counts above
+	Expired        int64     `json:"expired,omitempty"`    // --rpc: submitted, given up after 30 s unseen in a block
+	RPCWindow      int       `json:"window,omitempty"`     // --rpc: bound on transactions submitted and not seen committed
 	PollMS         float64   `json:"poll_ms"`              // the commit follower's poll interval: the observation lag
 	LoadgenCPU     float64   `json:"loadgen_cpu_s"`        // the load generator's CPU time during the window
 	NodesCPU       *float64  `json:"nodes_cpu_s"`          // the validators' CPU time during the window; null for targets
@@ -56,6 +58,9 @@ type Report struct {
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	where := "running nodes " + strings.Join(r.Targets, ", ")
+	if r.App == "rpc" {
+		where = fmt.Sprintf("JSON-RPC endpoints %s (broadcast_tx_async, batches of %d, at most %d waiting)", strings.Join(r.Targets, ", "), rpcBatch, r.RPCWindow)
+	}
 	if r.OwnNetwork {
 		where = "its own network on 127.0.0.1"
 	}
@@ -81,8 +86,13 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "latency     p50 %.1f ms  p95 %.1f ms  p99 %.1f ms  max %.1f ms  mean %.1f ms\n", l.P50, l.P95, l.P99, l.Max, l.Mean)
 	fmt.Fprintf(&b, "            (%d transactions sent in the window; submit to commit seen on %s, polled every %g ms)\n",
 		r.LatencySamples, firstOr(r.Targets, "node 0"), r.PollMS)
-	fmt.Fprintf(&b, "after drain lost %d, dropped with a reason %d, still pending %d (of %d looked up)\n",
-		r.Lost, r.Dropped, r.PendingAtEnd, r.LostChecked)
+	if r.App == "rpc" {
+		fmt.Fprintf(&b, "after drain %d submitted not seen committed, %d given up unseen after 30 s (over RPC transactions are not looked up)\n",
+			r.PendingAtEnd, r.Expired)
+	} else {
+		fmt.Fprintf(&b, "after drain lost %d, dropped with a reason %d, still pending %d (of %d looked up)\n",
+			r.Lost, r.Dropped, r.PendingAtEnd, r.LostChecked)
+	}
 	cpu := fmt.Sprintf("load generator %.2f s (%.0f%% of one core", r.LoadgenCPU, 100*r.LoadgenCPU/max(r.DurationS, 1e-9))
 	if r.Committed > 0 {
 		cpu += fmt.Sprintf(", %.1f µs per committed tx", 1e6*r.LoadgenCPU/float64(r.Committed))

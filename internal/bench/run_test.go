@@ -88,7 +88,7 @@ func (c *fakeChain) admit(tx []byte) (chain.Hash, error) {
 	case "committed":
 		return h, errors.New("transaction already committed at height 1")
 	}
-	if c.app == "kv" {
+	if c.app == "kv" || c.app == "abci" { // abci: as CometBFT's kvstore, key=value
 		if _, _, err := kv.Parse(tx); err != nil {
 			return h, err
 		}
@@ -234,6 +234,20 @@ func TestRunKVClosedLoop(t *testing.T) {
 	checkReport(t, rep, "kv") // the app comes from the targets
 	if rep.Mode != "closed" || rep.RefusedBusy == 0 {
 		t.Errorf("mode %s, refused busy %d", rep.Mode, rep.RefusedBusy)
+	}
+}
+
+// TestRunABCITarget: nodes that run an ABCI application get the kv load.
+func TestRunABCITarget(t *testing.T) {
+	c := newFakeChain(t, "abci", 0)
+	rep, err := Run(context.Background(), Options{Targets: c.serve(t, 1), Duration: 600 * time.Millisecond,
+		Warmup: 200 * time.Millisecond, Poll: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReport(t, rep, "abci")
+	if rep.Lost != 0 || rep.Rejected != 0 {
+		t.Errorf("lost %d, rejected %d", rep.Lost, rep.Rejected)
 	}
 }
 
