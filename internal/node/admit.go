@@ -150,6 +150,8 @@ func (n *Node) admitChunk(txs []*app.Tx, errs []error, idx []int) {
 	}
 	var check []*app.Tx
 	var at []int
+	var mine []*claim
+	waits := map[int]*claim{}
 	for _, i := range idx {
 		if errs[i] != nil {
 			continue
@@ -157,14 +159,31 @@ func (n *Node) admitChunk(txs []*app.Tx, errs []error, idx []int) {
 		// Again under the lock: the same transaction may have been
 		// admitted from gossip while this one waited. idx holds no
 		// transaction twice (admitBatch, recheck).
-		if errs[i] = n.pool.Fits(txs[i]); errs[i] == nil {
-			check = append(check, txs[i])
-			at = append(at, i)
+		if errs[i] = n.pool.Fits(txs[i]); errs[i] != nil {
+			continue
 		}
+		// Another admission may be checking the very same transaction
+		// (a client sends it to every node, and gossip brings it too):
+		// the application would count the first pending and refuse the
+		// second's nonce, so the second waits for the first's answer.
+		c, ours := n.claims.take(txs[i].Hash)
+		if !ours {
+			waits[i] = c
+			continue
+		}
+		mine = append(mine, c)
+		check = append(check, txs[i])
+		at = append(at, i)
 	}
+	defer n.awaitClaims(errs, waits)
 	if len(check) == 0 {
 		return
 	}
+	defer func() {
+		for j, c := range mine {
+			n.claims.release(check[j].Hash, c, errs[at[j]])
+		}
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), appCallTime)
 	res, err := n.app.CheckTx(ctx, app.CheckNew, check)
 	cancel()
@@ -189,6 +208,56 @@ func (n *Node) admitChunk(txs []*app.Tx, errs []error, idx []int) {
 	}
 	if len(lanes) > 0 {
 		n.recheck(app.Recheck{Lanes: lanes})
+	}
+}
+
+// claim marks a transaction one admission is checking; others that meet
+// it wait for done and take err as their answer.
+type claim struct {
+	done chan struct{}
+	err  error
+}
+
+// claims are the transactions being checked by some admission now.
+type claims struct {
+	mu sync.Mutex
+	m  map[chain.Hash]*claim
+}
+
+// take claims h, or returns the claim another admission holds on it.
+func (s *claims) take(h chain.Hash) (c *claim, ours bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.m[h]; c != nil {
+		return c, false
+	}
+	if s.m == nil {
+		s.m = make(map[chain.Hash]*claim)
+	}
+	c = &claim{done: make(chan struct{})}
+	s.m[h] = c
+	return c, true
+}
+
+// release answers the admissions waiting on h's claim.
+func (s *claims) release(h chain.Hash, c *claim, err error) {
+	s.mu.Lock()
+	delete(s.m, h)
+	s.mu.Unlock()
+	c.err = err
+	close(c.done)
+}
+
+// awaitClaims gives each transaction of waits the answer of the
+// admission that checked it: its refusal, or "already pending". The
+// caller released its own claims first, so that two admissions waiting
+// on each other's transactions cannot deadlock.
+func (n *Node) awaitClaims(errs []error, waits map[int]*claim) {
+	for i, c := range waits {
+		<-c.done
+		if errs[i] = c.err; errs[i] == nil {
+			errs[i] = mempool.ErrDuplicate
+		}
 	}
 }
 

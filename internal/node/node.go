@@ -89,6 +89,7 @@ type Node struct {
 	appSt       appState     // whether the application answers: appstate.go
 	deferred    [][]byte     // journaled transactions to admit once the application is back; consensus goroutine only
 	admitMu     sync.RWMutex // admission (read) and commits with their rechecks (write)
+	claims      claims       // transactions being admitted: see admitChunk
 	rejected    rejections
 	acceptLog   *journal.Journal // client transactions accepted, durable before 202: durable.go
 	evidence    evidencePool
