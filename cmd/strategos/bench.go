@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strategos/strategos/internal/bench"
+	"github.com/strategos/strategos/internal/config"
 )
 
 func newBenchCmd() *cobra.Command {
@@ -63,7 +64,7 @@ validators' (nodes_cpu_s, own network only).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
 			if targets != "" {
-				for _, name := range []string{"nodes", "api-port", "p2p-port", "pprof-port", "byzantine", "behavior"} {
+				for _, name := range []string{"nodes", "api-port", "p2p-port", "rpc-port", "pprof-port", "byzantine", "behavior"} {
 					if f.Changed(name) {
 						return fmt.Errorf("bench: --%s is for its own network; it cannot go with --target", name)
 					}
@@ -131,6 +132,7 @@ validators' (nodes_cpu_s, own network only).`,
 	f.Float64Var(&o.Rate, "rate", 0, "offered load in tx/s, open loop (default: as fast as the network accepts)")
 	f.IntVar(&o.APIPort, "api-port", 8080, "own network: node i serves its HTTP API on 127.0.0.1:P+i")
 	f.IntVar(&o.P2PPort, "p2p-port", 26600, "own network: node i listens for its peers on 127.0.0.1:Q+i")
+	f.IntVar(&o.RPCPort, "rpc-port", config.DefaultRPCPort, "own network: node i serves its CometBFT-compatible RPC on 127.0.0.1:R+i")
 	f.StringVar(&targets, "target", "", "comma-separated API URLs of running nodes to load instead")
 	f.StringVar(&o.KeysDir, "keys", "", "with --target and bank: directory of funded key files account0.key, ...")
 	f.DurationVar(&o.Poll, "poll", bench.DefaultPoll, "interval between two polls of the committed blocks")
