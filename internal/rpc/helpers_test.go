@@ -5,11 +5,26 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
 	cmtjson "github.com/cometbft/cometbft/libs/json"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
+
+// metricValue reads a counter or gauge.
+func metricValue(c prometheus.Metric) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return -1
+	}
+	if m.Counter != nil {
+		return m.Counter.GetValue()
+	}
+	return m.Gauge.GetValue()
+}
 
 // wire is an answer as it travels.
 type wire struct {
@@ -107,11 +122,12 @@ func callWire(t testing.TB, url, method string, params any) wire {
 }
 
 // result decodes a result into v with cmtjson, as CometBFT's clients do,
-// and checks that cmtjson encodes v back to exactly those bytes: the
-// answer has precisely the shape of CometBFT's type, no field missing,
-// extra, renamed or encoded otherwise. (cmtjson decodes an empty array
-// to a nil slice, which it writes as null: the two count as the same.
-// CometBFT itself writes [] for the empty lists of a block it read.)
+// and checks that cmtjson encodes v back to the same JSON: the answer
+// has precisely the shape of CometBFT's type, no field missing, extra,
+// renamed or encoded otherwise. Two things may differ in the bytes
+// alone: cmtjson decodes an empty array to a nil slice, which it writes
+// as null (CometBFT itself writes [] for the empty lists of a block it
+// read), and it writes a map's keys in Go's random order.
 func result[T any](t testing.TB, raw json.RawMessage) *T {
 	t.Helper()
 	v := new(T)
@@ -122,7 +138,7 @@ func result[T any](t testing.TB, raw json.RawMessage) *T {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if norm := func(b []byte) []byte { return bytes.ReplaceAll(b, []byte("[]"), []byte("null")) }; !bytes.Equal(norm(again), norm(raw)) {
+	if !reflect.DeepEqual(generic(t, raw), generic(t, again)) {
 		raw, again := norm(raw), norm(again)
 		i := 0
 		for i < len(raw) && i < len(again) && raw[i] == again[i] {
@@ -131,6 +147,21 @@ func result[T any](t testing.TB, raw json.RawMessage) *T {
 		from := max(i-80, 0)
 		t.Fatalf("%T: the answer is not cmtjson's encoding of its value; from byte %d:\n got: %s\nwant: %s", v, from,
 			clipBytes(raw[from:]), clipBytes(again[from:]))
+	}
+	return v
+}
+
+func norm(b []byte) []byte { return bytes.ReplaceAll(b, []byte("[]"), []byte("null")) }
+
+// generic decodes JSON into maps, slices and strings, with empty arrays
+// as null.
+func generic(t testing.TB, b []byte) any {
+	t.Helper()
+	d := json.NewDecoder(bytes.NewReader(norm(b)))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, clipBytes(b))
 	}
 	return v
 }

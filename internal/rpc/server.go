@@ -233,7 +233,7 @@ func (s *Server) serveURI(w http.ResponseWriter, r *http.Request) {
 	m, ok := methods[name]
 	if !ok || m.ws {
 		s.metrics.count("unknown", true)
-		s.writeHTTPError(w, http.StatusNotFound, codeNoMethod, "")
+		writeJSON(w, http.StatusNotFound, response{ID: uriID, Err: newError(codeNoMethod, "")}.appendJSON(nil))
 		return
 	}
 	if r.Method == http.MethodPost {
@@ -242,7 +242,8 @@ func (s *Server) serveURI(w http.ResponseWriter, r *http.Request) {
 	p, err := decodeURIParams(m.params, r)
 	if err != nil {
 		s.metrics.count(name, true)
-		s.writeHTTPError(w, http.StatusInternalServerError, codeInvalidParams, "error converting http params to arguments: "+err.Error())
+		writeJSON(w, http.StatusInternalServerError, response{ID: uriID,
+			Err: newError(codeInvalidParams, "error converting http params to arguments: "+err.Error())}.appendJSON(nil))
 		return
 	}
 	res := s.run(r.Context(), name, m, p, uriID, nil, r)

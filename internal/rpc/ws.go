@@ -330,6 +330,7 @@ func (c *wsConn) writeLoop() {
 					break
 				}
 				if err := c.write(m); err != nil {
+					c.s.log.Debug("rpc: websocket write failed", "client", c.client, "err", err)
 					c.close()
 					return
 				}
