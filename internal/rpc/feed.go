@@ -54,7 +54,7 @@ func (f *feed) join() error {
 	}
 	if len(f.subs)+f.waiters == 0 {
 		st := f.s.b.Status()
-		f.height = min(st.Executed, st.Height) // events from now on, not a replay
+		f.height = max(f.height, min(st.Executed, st.Height)) // events from now on, not a replay
 		select {
 		case f.wake <- struct{}{}:
 		default:
@@ -163,7 +163,7 @@ func (f *feed) advance(ctx context.Context) {
 			f.publish(ctx, h, subs)
 		}
 		f.mu.Lock()
-		f.height = h
+		f.height = max(f.height, h) // a first subscriber may have moved it on meanwhile
 		close(f.tick)
 		f.tick = make(chan struct{})
 		f.mu.Unlock()

@@ -22,11 +22,17 @@ const nodeVersion = version.TMCoreSemVer + "+strategos"
 
 func health(*callCtx, params) (any, error) { return &ctypes.ResultHealth{}, nil }
 
-// appVersion returns the application's version for headers and
-// node_info: learned from its Info once, and again at every abci_info.
+// appVersionOf returns the application's version for headers and
+// node_info: learned from its Info once (tried again at most every
+// appVersionRetry while the application does not answer), and again at
+// every abci_info.
 func (s *Server) appVersionOf(ctx context.Context) uint64 {
 	if s.appVersionKnown.Load() {
 		return s.appVersion.Load()
+	}
+	now := time.Now().UnixNano()
+	if last := s.appVersionTried.Load(); now-last < int64(appVersionRetry) || !s.appVersionTried.CompareAndSwap(last, now) {
+		return 0 // unknown yet: 0, as CometBFT's default
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -35,6 +41,10 @@ func (s *Server) appVersionOf(ctx context.Context) uint64 {
 	}
 	return s.appVersion.Load()
 }
+
+// appVersionRetry is how often an application that did not answer Info
+// is asked again for its version.
+const appVersionRetry = 5 * time.Second
 
 func (s *Server) noteAppVersion(v uint64) {
 	s.appVersion.Store(v)

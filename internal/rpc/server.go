@@ -112,6 +112,7 @@ type Server struct {
 
 	appVersion      atomic.Uint64 // from the application's Info, for headers
 	appVersionKnown atomic.Bool
+	appVersionTried atomic.Int64 // unix nanoseconds of the last Info asked for it
 }
 
 // New returns a server for b.
