@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 )
 
 // The JSON-RPC 2.0 envelope, as CometBFT's server reads and writes it:
@@ -184,13 +183,4 @@ func decodeRequest(raw []byte) (request, *rpcError) {
 		return request{ID: r.ID}, newError(codeInvalidParams, "params must be an object or an array")
 	}
 	return r, nil
-}
-
-// idString is an id for logs and metrics labels: never the raw bytes of a
-// hostile client beyond a few characters.
-func idString(id json.RawMessage) string {
-	if len(id) > 24 {
-		return strconv.Quote(string(id[:24]) + "...")
-	}
-	return string(id)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -287,9 +286,6 @@ func hashParam(p params, name string) ([32]byte, error) {
 	copy(h[:], b)
 	return h, nil
 }
-
-// errNotFound is a method's answer for a height or hash it does not have.
-var errNotFound = errors.New("not found")
 
 func clip(b []byte) string { return clipString(string(b)) }
 
