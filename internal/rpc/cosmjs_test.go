@@ -55,7 +55,7 @@ func TestCosmJS(t *testing.T) {
 			unavailable("npm ci in %s: %v\n%s", cosmjsDir, err, out)
 		}
 	}
-	n := startValidator(t)
+	n := startValidator(t, "kv")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// A node without a block has no latest hash, which cosmjs refuses

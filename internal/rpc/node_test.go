@@ -18,17 +18,19 @@ import (
 	"github.com/strategos/strategos/internal/testbin"
 )
 
-// running is a single-validator kv network run by the daemon, as
+// running is a single-validator network run by the daemon, as
 // `strategos node` runs it, with its API and RPC on free ports.
 type running struct {
+	dir  string // the network's directory: keys/ holds its demo accounts
 	home *config.Home
 	api  string // http://host:port
 	rpc  string // host:port
 }
 
-func startValidator(t *testing.T) *running {
+func startValidator(t *testing.T, app string) *running {
 	t.Helper()
-	h, err := testbin.OneValidator(t.TempDir(), "kv")
+	dir := t.TempDir()
+	h, err := testbin.OneValidator(dir, app)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +39,7 @@ func startValidator(t *testing.T) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &running{home: h, api: "http://" + v.API.Addr().String(), rpc: v.RPC.Addr().String()}
+	r := &running{dir: dir, home: h, api: "http://" + v.API.Addr().String(), rpc: v.RPC.Addr().String()}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- v.Run(ctx) }()
@@ -66,7 +68,7 @@ func TestCometBFTClient(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a validator")
 	}
-	n := startValidator(t)
+	n := startValidator(t, "kv")
 	c, err := rpchttp.New("tcp://"+n.rpc, "/websocket")
 	if err != nil {
 		t.Fatal(err)
