@@ -1,13 +1,15 @@
 package rpc
 
 import (
+	"runtime"
 	"testing"
 )
 
 // FuzzDecodeRequest feeds arbitrary bodies to the request decoder and
 // every method's parameter decoder: they never panic, never decode more
-// requests than the batch limit, and whatever they accept has an id that
-// is a JSON number or string, or none.
+// requests than the batch limit, allocate within a bounded multiple of
+// the body, and whatever they accept has an id that is a JSON number or
+// string, or none.
 func FuzzDecodeRequest(f *testing.F) {
 	for _, s := range []string{
 		`{"jsonrpc":"2.0","id":1,"method":"status"}`,
@@ -23,7 +25,22 @@ func FuzzDecodeRequest(f *testing.F) {
 	}
 	const maxBatch = 8
 	f.Fuzz(func(t *testing.T, body []byte) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		reqs, reqErrs, err := decodeBody(body, maxBatch)
+		for i, r := range reqs {
+			if err == nil && reqErrs[i] == nil {
+				for _, m := range methods {
+					decodeJSONParams(m.params, r.Params)
+				}
+			}
+		}
+		runtime.ReadMemStats(&after)
+		// Each of the ~20 methods decodes the params again: the bound
+		// covers all of them.
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > uint64(64*len(methods)*len(body))+(256<<10) {
+			t.Fatalf("%d bytes allocated for a body of %d", alloc, len(body))
+		}
 		if err != nil {
 			return
 		}
