@@ -1,9 +1,11 @@
 package rpc
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -31,6 +33,7 @@ type feed struct {
 	height  uint64        // the last executed height turned into events
 	tick    chan struct{} // closed when height grows, then replaced
 	subs    map[*subscription]struct{}
+	seq     uint64        // of the last subscription added
 	waiters int           // broadcast_tx_commit calls waiting
 	wake    chan struct{} // the feed has users again
 }
@@ -72,6 +75,8 @@ func (f *feed) add(sub *subscription) error {
 	if err := f.join(); err != nil {
 		return err
 	}
+	f.seq++
+	sub.seq = f.seq
 	f.subs[sub] = struct{}{}
 	f.gauge()
 	return nil
@@ -159,6 +164,9 @@ func (f *feed) advance(ctx context.Context) {
 			subs = append(subs, s)
 		}
 		f.mu.Unlock()
+		// In the order they subscribed: a client with two subscriptions
+		// that both match an event gets it for the earlier one first.
+		slices.SortFunc(subs, func(a, b *subscription) int { return cmp.Compare(a.seq, b.seq) })
 		if len(subs) > 0 {
 			f.publish(ctx, h, subs)
 		}

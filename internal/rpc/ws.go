@@ -76,6 +76,7 @@ type subscription struct {
 	queued  int             // events queued, under conn.mu
 	bytes   int             // their bytes, under conn.mu
 	dropped bool            // under conn.mu
+	seq     uint64          // set by the feed: the order of subscriptions
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
