@@ -93,11 +93,13 @@ func TestCometBFTClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Stop()
-	blocks, err := c.Subscribe(ctx, "test", types.EventQueryNewBlock.String(), 16)
+	// Tx first: the node takes one connection's subscriptions in order,
+	// so once a NewBlock event comes the Tx subscription is in place.
+	txs, err := c.Subscribe(ctx, "test", types.EventQueryTx.String(), 16)
 	if err != nil {
 		t.Fatal(err)
 	}
-	txs, err := c.Subscribe(ctx, "test", types.EventQueryTx.String(), 16)
+	blocks, err := c.Subscribe(ctx, "test", types.EventQueryNewBlock.String(), 16)
 	if err != nil {
 		t.Fatal(err)
 	}

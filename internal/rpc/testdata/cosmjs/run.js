@@ -56,18 +56,20 @@ async function main() {
   const genesis = await client.genesis();
   check(genesis.chainId === status.nodeInfo.network, "genesis: another chain id");
 
-  // The websocket: subscribe before broadcasting, so the events come.
+  // The websocket: subscribe to Tx, then to NewBlock, on one socket. The
+  // node takes subscriptions in order, so once a NewBlock event is in,
+  // the Tx subscription is too, and the broadcast's event cannot be
+  // missed.
   const ws = await Comet38Client.connect("ws://" + rpc);
-  const newBlock = first(ws.subscribeNewBlock(), 20000, "NewBlock");
   const key = "cosmjs" + Date.now();
   const txBytes = Buffer.from(`${key}=hello`);
-  const txEvent = first(ws.subscribeTx(), 20000, "Tx");
+  const txEvent = first(ws.subscribeTx(), 30000, "Tx");
+  const block = await first(ws.subscribeNewBlock(), 20000, "NewBlock");
 
   const sent = await client.broadcastTxSync({ tx: txBytes });
   check(sent.code === 0, `broadcast_tx_sync: code ${sent.code} ${sent.log}`);
   check(sent.hash.length === 32, "broadcast_tx_sync: hash is not 32 bytes");
 
-  const block = await newBlock;
   check(block.header.height >= 1 && block.header.chainId === status.nodeInfo.network, "NewBlock event: bad header");
   const tev = await txEvent;
   check(Buffer.from(tev.tx).equals(txBytes), "Tx event: another transaction");
