@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strategos/strategos/internal/bench"
+	"github.com/strategos/strategos/internal/config"
 )
 
 func newBenchCmd() *cobra.Command {
@@ -76,7 +77,7 @@ validators' (nodes_cpu_s, own network only).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
 			if rpcs != "" {
-				for _, name := range []string{"target", "nodes", "app", "keys", "api-port", "p2p-port", "pprof-port", "byzantine", "behavior"} {
+				for _, name := range []string{"target", "nodes", "app", "keys", "api-port", "p2p-port", "rpc-port", "pprof-port", "byzantine", "behavior"} {
 					if f.Changed(name) {
 						return fmt.Errorf("bench: --%s cannot go with --rpc", name)
 					}
@@ -93,7 +94,7 @@ validators' (nodes_cpu_s, own network only).`,
 			} else if f.Changed("window") {
 				return errors.New("bench: --window is for --rpc")
 			} else if targets != "" {
-				for _, name := range []string{"nodes", "api-port", "p2p-port", "pprof-port", "byzantine", "behavior"} {
+				for _, name := range []string{"nodes", "api-port", "p2p-port", "rpc-port", "pprof-port", "byzantine", "behavior"} {
 					if f.Changed(name) {
 						return fmt.Errorf("bench: --%s is for its own network; it cannot go with --target", name)
 					}
@@ -164,6 +165,7 @@ validators' (nodes_cpu_s, own network only).`,
 	f.Float64Var(&o.Rate, "rate", 0, "offered load in tx/s, open loop (default: as fast as the network accepts)")
 	f.IntVar(&o.APIPort, "api-port", 8080, "own network: node i serves its HTTP API on 127.0.0.1:P+i")
 	f.IntVar(&o.P2PPort, "p2p-port", 26600, "own network: node i listens for its peers on 127.0.0.1:Q+i")
+	f.IntVar(&o.RPCPort, "rpc-port", config.DefaultRPCPort, "own network: node i serves its CometBFT-compatible RPC on 127.0.0.1:R+i")
 	f.StringVar(&targets, "target", "", "comma-separated API URLs of running nodes to load instead")
 	f.StringVar(&rpcs, "rpc", "", "comma-separated CometBFT-compatible JSON-RPC URLs to load instead (CometBFT, or a node's RPC)")
 	f.IntVar(&o.Window, "window", bench.DefaultWindow, "with --rpc: transactions submitted and not yet seen committed, at most")

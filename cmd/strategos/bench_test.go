@@ -128,9 +128,9 @@ func TestBenchProcess(t *testing.T) {
 	bin := strategosBinary(t)
 	for _, app := range []string{"kv", "bank"} {
 		t.Run(app, func(t *testing.T) {
-			api, p2p := freePorts(t, 4), freePorts(t, 4)
+			api, p2p, rpc := freePorts(t, 4), freePorts(t, 4), freePorts(t, 4)
 			cmd := exec.Command(bin, "bench", "--nodes", "4", "--app", app, "--duration", "3s", "--json",
-				"--api-port", strconv.Itoa(api), "--p2p-port", strconv.Itoa(p2p))
+				"--api-port", strconv.Itoa(api), "--p2p-port", strconv.Itoa(p2p), "--rpc-port", strconv.Itoa(rpc))
 			var out, errOut bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &errOut
 			if err := cmd.Run(); err != nil {
@@ -191,9 +191,9 @@ func TestBenchProcess(t *testing.T) {
 // non-zero exit, and no validator left behind.
 func TestBenchInterrupt(t *testing.T) {
 	bin := strategosBinary(t)
-	api, p2p := freePorts(t, 4), freePorts(t, 4)
+	api, p2p, rpc := freePorts(t, 4), freePorts(t, 4), freePorts(t, 4)
 	cmd := exec.Command(bin, "bench", "--nodes", "4", "--app", "kv", "--rate", "200", "--duration", "1m", "--warmup", "1s", "--json",
-		"--api-port", strconv.Itoa(api), "--p2p-port", strconv.Itoa(p2p))
+		"--api-port", strconv.Itoa(api), "--p2p-port", strconv.Itoa(p2p), "--rpc-port", strconv.Itoa(rpc))
 	var out bytes.Buffer
 	errOut := &testbin.Buffer{}
 	cmd.Stdout, cmd.Stderr = &out, errOut
@@ -247,9 +247,9 @@ func TestBenchInterrupt(t *testing.T) {
 // validators 0..2 only.
 func TestBenchByzantineProcess(t *testing.T) {
 	bin := strategosBinary(t)
-	api, p2p := freePorts(t, 4), freePorts(t, 4)
+	api, p2p, rpc := freePorts(t, 4), freePorts(t, 4), freePorts(t, 4)
 	cmd := exec.Command(bin, "bench", "--nodes", "4", "--app", "kv", "--duration", "3s", "--json",
-		"--byzantine", "1", "--behavior", "silent", "--api-port", strconv.Itoa(api), "--p2p-port", strconv.Itoa(p2p))
+		"--byzantine", "1", "--behavior", "silent", "--api-port", strconv.Itoa(api), "--p2p-port", strconv.Itoa(p2p), "--rpc-port", strconv.Itoa(rpc))
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {

@@ -29,8 +29,9 @@ func newInitCmd() *cobra.Command {
 		Short: "Write the configuration of a network: one home per validator, and demo account keys",
 		Long: `init writes DIR/node<i>/ (config.json, genesis.json, validator.key) for each
 validator and DIR/keys/account0..9.key, demo accounts funded in genesis. Node i
-listens for peers on host i (default 127.0.0.1) port Q+i and serves its HTTP API
-on 127.0.0.1:P+i; both are in its config.json, which you may edit.`,
+listens for peers on host i (default 127.0.0.1) port Q+i, serves its HTTP API on
+127.0.0.1:P+i and its CometBFT-compatible RPC on 127.0.0.1:R+i; all are in its
+config.json, which you may edit.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if hosts != "" {
@@ -49,6 +50,7 @@ on 127.0.0.1:P+i; both are in its config.json, which you may edit.`,
 	f.StringVar(&hosts, "hosts", "", "comma-separated host of each validator (default 127.0.0.1 for all)")
 	f.IntVar(&o.APIPort, "api-port", 8080, "node i serves its API on 127.0.0.1:P+i")
 	f.IntVar(&o.P2PPort, "p2p-port", 26600, "node i listens for peers on port Q+i")
+	f.IntVar(&o.RPCPort, "rpc-port", config.DefaultRPCPort, "node i serves its CometBFT-compatible RPC on 127.0.0.1:R+i")
 	f.StringVar(&o.App, "app", "bank", "application: bank, kv or abci")
 	f.StringVar(&o.ABCI, "abci", "", "abci app: validator i's application is at tcp://HOST:P+i (given tcp://HOST:P) or unix:///PATH.i")
 	cmd.MarkFlagRequired("out")
@@ -146,6 +148,7 @@ Behaviours: ` + strings.Join(byzantine.Names(), ", "),
 	f.StringVar(&o.Home, "home", "", "where keys, genesis, data and the manifest go (default: a new temp dir)")
 	f.IntVar(&o.APIPort, "api-port", 8080, "node i serves its HTTP API on 127.0.0.1:P+i")
 	f.IntVar(&o.P2PPort, "p2p-port", 26600, "node i listens for its peers on 127.0.0.1:Q+i")
+	f.IntVar(&o.RPCPort, "rpc-port", config.DefaultRPCPort, "node i serves its CometBFT-compatible RPC on 127.0.0.1:R+i")
 	f.StringVar(&o.App, "app", "bank", "application: bank, kv or abci")
 	f.StringVar(&o.ABCI, "abci", "", "abci app: validator i's application is at tcp://HOST:P+i (given tcp://HOST:P)")
 	f.StringVar(&level, "log-level", "info", "log level of the nodes' logs (DIR/node<i>/node.log)")

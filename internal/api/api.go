@@ -103,17 +103,28 @@ func newHandler(b Backend, log *slog.Logger, l limits) http.Handler {
 	return root
 }
 
-// Serve runs the API on addr until ctx is done.
+// Serve runs the API on addr until ctx is done. It returns once the
+// requests in flight have finished (for at most a few seconds), so that
+// the node's store may close after it.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
 	endStreamsOnShutdown(srv)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	shut := make(chan struct{})
 	go func() {
+		defer close(shut)
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		srv.Shutdown(sctx)
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
 	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	err := srv.Serve(ln) // returns as soon as Shutdown starts
+	stop()
+	<-shut
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

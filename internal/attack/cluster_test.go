@@ -74,10 +74,10 @@ func startNetwork(t *testing.T, edit func(*config.Node), behavior string) *netwo
 		}
 		t.Logf("keeping the network in %s", root)
 	}
-	api, p2p, pprof := freePorts(t, 4), freePorts(t, 4), freePorts(t, honestN+1)
+	api, p2p, rpc, pprof := freePorts(t, 4), freePorts(t, 4), freePorts(t, 4), freePorts(t, honestN+1)
 	n := &network{t: t, dir: filepath.Join(root, "net"), apiPort: api, p2pPort: p2p, pprofPort: pprof,
 		client: &http.Client{Timeout: 30 * time.Second}}
-	if err := config.Init(config.InitOptions{Nodes: 4, Out: n.dir, App: "kv", APIPort: api, P2PPort: p2p}); err != nil {
+	if err := config.Init(config.InitOptions{Nodes: 4, Out: n.dir, App: "kv", APIPort: api, P2PPort: p2p, RPCPort: rpc}); err != nil {
 		t.Fatal(err)
 	}
 	if edit != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/strategos/strategos/internal/byzantine"
 	"github.com/strategos/strategos/internal/client"
+	"github.com/strategos/strategos/internal/config"
 )
 
 // Defaults and bounds.
@@ -55,6 +56,7 @@ type Options struct {
 	Rate     float64       // offered tx/s, open loop; 0 for closed loop
 	APIPort  int           // own network: node i serves its API on 127.0.0.1:APIPort+i
 	P2PPort  int           // own network: node i listens for peers on 127.0.0.1:P2PPort+i
+	RPCPort  int           // own network: node i serves its CometBFT-compatible RPC on 127.0.0.1:RPCPort+i; 0 for config.DefaultRPCPort
 	Poll     time.Duration // interval of the commit follower's polls; 0 for DefaultPoll
 
 	Targets []string // API URLs of running nodes; empty for an own network
@@ -120,7 +122,10 @@ func (o *Options) Check() error {
 		if o.Nodes < 1 || o.Nodes > MaxNodes {
 			return fmt.Errorf("bench: --nodes must be between 1 and %d, got %d", MaxNodes, o.Nodes)
 		}
-		for _, p := range []int{o.APIPort, o.P2PPort} {
+		if o.RPCPort == 0 {
+			o.RPCPort = config.DefaultRPCPort
+		}
+		for _, p := range []int{o.APIPort, o.P2PPort, o.RPCPort} {
 			if p < 1 || p+o.Nodes-1 > 65535 {
 				return fmt.Errorf("bench: port range %d..%d is not valid", p, p+o.Nodes-1)
 			}
@@ -308,7 +313,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	var lnet *localNet
 	apis, keysDir := o.Targets, o.KeysDir
 	if len(o.Targets) == 0 {
-		fmt.Fprintf(o.Progress, "bench: starting %d validators (%s) on 127.0.0.1, API ports %d.., P2P ports %d..\n", o.Nodes, o.App, o.APIPort, o.P2PPort)
+		fmt.Fprintf(o.Progress, "bench: starting %d validators (%s) on 127.0.0.1, API ports %d.., P2P ports %d.., RPC ports %d..\n",
+			o.Nodes, o.App, o.APIPort, o.P2PPort, o.RPCPort)
 		if o.Byzantine > 0 {
 			fmt.Fprintf(o.Progress, "bench: %s run %s; the load goes to %s only\n",
 				validators(o.Nodes-o.Byzantine, o.Nodes-1), o.Behavior, validators(0, o.Nodes-o.Byzantine-1))

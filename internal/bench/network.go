@@ -48,10 +48,10 @@ type child struct {
 // its validators (`strategos node`, the binary o.Binary) and waits until
 // it commits. On error, whatever it started is stopped and removed.
 func startNetwork(ctx context.Context, o *Options) (_ *localNet, err error) {
-	for _, base := range []int{o.APIPort, o.P2PPort} {
+	for _, base := range []int{o.APIPort, o.P2PPort, o.RPCPort} {
 		for p := base; p < base+o.Nodes; p++ {
 			if err := portFree(p); err != nil {
-				return nil, fmt.Errorf("bench: port %d on 127.0.0.1 is taken (a testnet running?); choose other ports with --api-port and --p2p-port", p)
+				return nil, fmt.Errorf("bench: port %d on 127.0.0.1 is taken (a testnet running?); choose other ports with --api-port, --p2p-port and --rpc-port", p)
 			}
 		}
 	}
@@ -65,7 +65,7 @@ func startNetwork(ctx context.Context, o *Options) (_ *localNet, err error) {
 			n.stop()
 		}
 	}()
-	if err := config.Init(config.InitOptions{Nodes: o.Nodes, Out: dir, APIPort: o.APIPort, P2PPort: o.P2PPort, App: o.App}); err != nil {
+	if err := config.Init(config.InitOptions{Nodes: o.Nodes, Out: dir, APIPort: o.APIPort, P2PPort: o.P2PPort, RPCPort: o.RPCPort, App: o.App}); err != nil {
 		return n, err
 	}
 	env := childEnv(os.Environ())

@@ -81,8 +81,11 @@ type Node struct {
 	Index     uint32 `json:"index"`
 	P2PListen string `json:"p2p_listen"` // host:port for validator connections
 	APIListen string `json:"api_listen"` // host:port for the HTTP API
-	Peers     []Peer `json:"peers"`      // every validator, self included
-	LogLevel  string `json:"log_level"`  // debug, info, warn, error
+	// RPCListen is host:port for the CometBFT-compatible JSON-RPC (see
+	// docs/rpc.md); "" for none.
+	RPCListen string `json:"rpc_listen"`
+	Peers     []Peer `json:"peers"`     // every validator, self included
+	LogLevel  string `json:"log_level"` // debug, info, warn, error
 	// ABCI is the address of the validator's application when the
 	// genesis names the abci app: tcp://HOST:PORT or unix:///PATH.
 	ABCI string `json:"abci,omitempty"`

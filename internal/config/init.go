@@ -29,6 +29,7 @@ type InitOptions struct {
 	Out     string
 	Hosts   []string // host of node i; default 127.0.0.1 for all
 	APIPort int      // node i serves its API on 127.0.0.1:APIPort+i
+	RPCPort int      // node i serves its CometBFT-compatible RPC on 127.0.0.1:RPCPort+i
 	P2PPort int      // node i listens on Hosts[i]:P2PPort+i
 	App     string   // bank, kv or abci
 	// ABCI is, for the abci app, the address of validator 0's application
@@ -37,6 +38,11 @@ type InitOptions struct {
 	ABCI    string
 	ChainID string // default: a random one
 }
+
+// DefaultRPCPort is CometBFT's RPC port: node i serves its
+// CometBFT-compatible RPC on 127.0.0.1:DefaultRPCPort+i unless told
+// otherwise.
+const DefaultRPCPort = 26657
 
 // Apps lists the applications a network can run.
 var Apps = []string{"bank", "kv", "abci"}
@@ -103,7 +109,10 @@ func Init(o InitOptions) error {
 	if o.P2PPort == 0 {
 		o.P2PPort = 26600
 	}
-	for _, p := range []int{o.APIPort, o.P2PPort} {
+	if o.RPCPort == 0 {
+		o.RPCPort = DefaultRPCPort
+	}
+	for _, p := range []int{o.APIPort, o.P2PPort, o.RPCPort} {
 		if p < 1 || p+o.Nodes-1 > 65535 {
 			return fmt.Errorf("config: port range %d..%d is not valid", p, p+o.Nodes-1)
 		}
@@ -170,6 +179,7 @@ func Init(o InitOptions) error {
 			Index:     uint32(i),
 			P2PListen: peers[i].Addr,
 			APIListen: net.JoinHostPort("127.0.0.1", strconv.Itoa(o.APIPort+i)),
+			RPCListen: net.JoinHostPort("127.0.0.1", strconv.Itoa(o.RPCPort+i)),
 			Peers:     peers,
 		}
 		if o.ABCI != "" {

@@ -1,7 +1,9 @@
-// Package daemon runs one validator with its HTTP API: the process that
-// `strategos node` starts, and each of the validators that `strategos
-// testnet` runs side by side. It wires a node.Node to an api server and
-// stops both when the context ends.
+// Package daemon runs one validator with its HTTP API and its
+// CometBFT-compatible RPC: the process that `strategos node` starts, and
+// each of the validators that `strategos testnet` runs side by side. It
+// wires a node.Node to an api server and an rpc server, and when the
+// context ends stops the servers first, then the node (whose store they
+// read).
 package daemon
 
 import (
@@ -11,18 +13,22 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 
 	"github.com/strategos/strategos/internal/api"
 	"github.com/strategos/strategos/internal/app/apps"
 	"github.com/strategos/strategos/internal/config"
 	"github.com/strategos/strategos/internal/node"
+	"github.com/strategos/strategos/internal/rpc"
 )
 
-// Validator is a node with its API listener, ready to run.
+// Validator is a node with its API and RPC listeners, ready to run.
 type Validator struct {
 	Node *node.Node
 	API  net.Listener
+	RPC  net.Listener // nil when the config has no rpc_listen
+	rpc  *rpc.Server
 	log  *slog.Logger
 }
 
@@ -47,8 +53,9 @@ type Options struct {
 	SignLog  io.Writer
 }
 
-// Open builds the validator of a home directory and binds its API
-// address, so that a port already in use fails before anything runs.
+// Open builds the validator of a home directory and binds its API and
+// RPC addresses, so that a port already in use fails before anything
+// runs.
 func Open(home *config.Home, o Options) (*Validator, error) {
 	log := o.Logger
 	if log == nil {
@@ -63,19 +70,61 @@ func Open(home *config.Home, o Options) (*Validator, error) {
 		n.Close()
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	return &Validator{Node: n, API: ln, log: log}, nil
+	v := &Validator{Node: n, API: ln, log: log}
+	if home.Node.RPCListen != "" {
+		if v.rpc, err = rpc.New(rpc.NodeBackend(n, home), rpc.Config{Logger: log.With("part", "rpc")}); err == nil {
+			v.RPC, err = net.Listen("tcp", home.Node.RPCListen)
+		}
+		if err != nil {
+			ln.Close()
+			n.Close()
+			return nil, fmt.Errorf("rpc: %w (rpc_listen in %s)", err, filepath.Join(home.Dir, config.ConfigFile))
+		}
+	}
+	return v, nil
 }
 
-// Run serves the API and runs the node until ctx is done or either fails.
+// Close releases what Open took, for a validator that will not Run.
+func (v *Validator) Close() error {
+	err := errors.Join(v.Node.Close(), v.API.Close())
+	if v.RPC != nil {
+		v.RPC.Close()
+	}
+	return err
+}
+
+// Run serves the API and the RPC and runs the node until ctx is done or
+// any of them fails. The servers stop first, so that no request reads
+// the node's store once it closes; then the node.
 func (v *Validator) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	apiErr := make(chan error, 1)
+	srvCtx, stopServers := context.WithCancel(ctx)
+	defer stopServers()
+	nodeCtx, stopNode := context.WithCancel(context.Background())
+	defer stopNode()
+	var servers []chan error
+	serve := func(f func() error) {
+		done := make(chan error, 1)
+		servers = append(servers, done)
+		go func() {
+			done <- f()
+			stopServers() // one stopping stops all
+		}()
+	}
+	serve(func() error { return api.Serve(srvCtx, v.API, api.Handler(v.Node, v.log)) })
+	if v.RPC != nil {
+		serve(func() error { return v.rpc.Serve(srvCtx, v.RPC) })
+	}
+	nodeErr := make(chan error, 1)
 	go func() {
-		apiErr <- api.Serve(ctx, v.API, api.Handler(v.Node, v.log))
-		cancel()
+		nodeErr <- v.Node.Run(nodeCtx)
+		stopServers() // the node stopped by itself: nothing left to serve
 	}()
-	err := v.Node.Run(ctx)
-	cancel()
-	return errors.Join(err, <-apiErr)
+	<-srvCtx.Done()
+	var errs []error
+	for _, done := range servers {
+		errs = append(errs, <-done)
+	}
+	stopNode()
+	errs = append(errs, <-nodeErr)
+	return errors.Join(errs...)
 }

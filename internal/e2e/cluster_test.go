@@ -29,6 +29,7 @@ type cluster struct {
 	logDir  string // node<i>.log: stdout and stderr of every life of node i
 	apiPort int
 	p2pPort int
+	rpcPort int
 	nodes   []*proc
 	client  *http.Client
 }
@@ -76,6 +77,7 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 		logDir:  filepath.Join(root, "logs"),
 		apiPort: freePortRange(t, o.nodes),
 		p2pPort: freePortRange(t, o.nodes),
+		rpcPort: freePortRange(t, o.nodes),
 		client:  &http.Client{Timeout: 3 * time.Second},
 	}
 	if err := os.MkdirAll(c.logDir, 0o755); err != nil {
@@ -86,7 +88,7 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 		app = "kv"
 	}
 	args := []string{"init", "--nodes", strconv.Itoa(o.nodes), "--out", c.dir, "--app", app,
-		"--api-port", strconv.Itoa(c.apiPort), "--p2p-port", strconv.Itoa(c.p2pPort)}
+		"--api-port", strconv.Itoa(c.apiPort), "--p2p-port", strconv.Itoa(c.p2pPort), "--rpc-port", strconv.Itoa(c.rpcPort)}
 	if o.abci != "" {
 		args = append(args, "--abci", o.abci)
 	}

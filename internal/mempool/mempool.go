@@ -137,6 +137,13 @@ func (p *Pool) Add(tx *app.Tx) error {
 	return nil
 }
 
+// Bytes returns the size of the pending transactions.
+func (p *Pool) Bytes() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bytes
+}
+
 // Get returns a pending transaction by hash.
 func (p *Pool) Get(h chain.Hash) (*app.Tx, bool) {
 	p.mu.Lock()

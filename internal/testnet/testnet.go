@@ -34,6 +34,7 @@ type Options struct {
 	Home      string // "" for a new temporary directory
 	APIPort   int
 	P2PPort   int
+	RPCPort   int // node i serves its CometBFT-compatible RPC on 127.0.0.1:RPCPort+i; 0: config.DefaultRPCPort
 	App       string
 	ABCI      string // validator 0's application address, for the abci app
 	LogLevel  slog.Level
@@ -52,6 +53,7 @@ type Manifest struct {
 type ManifestNode struct {
 	Index    int    `json:"index"`
 	API      string `json:"api"`
+	RPC      string `json:"rpc,omitempty"` // the CometBFT-compatible RPC; absent when the node serves none
 	Behavior string `json:"behavior"`
 	Home     string `json:"home"`
 }
@@ -72,7 +74,7 @@ func (o *Options) check() error {
 	for _, p := range []struct {
 		flag string
 		port int
-	}{{"--api-port", o.APIPort}, {"--p2p-port", o.P2PPort}} {
+	}{{"--api-port", o.APIPort}, {"--p2p-port", o.P2PPort}, {"--rpc-port", o.RPCPort}} {
 		if p.port < 0 || p.port > 0 && p.port+o.Nodes-1 > 65535 {
 			return fmt.Errorf("testnet: %s %d: ports %d..%d are not all valid TCP ports", p.flag, p.port, p.port, p.port+o.Nodes-1)
 		}
@@ -114,8 +116,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	vals := make([]*daemon.Validator, 0, o.Nodes)
 	closeAll := func() {
 		for _, v := range vals {
-			v.Node.Close()
-			v.API.Close()
+			v.Close()
 		}
 	}
 	man := Manifest{KeysDir: filepath.Join(o.Home, "keys")}
@@ -143,7 +144,11 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 		vals = append(vals, v)
 		man.ChainID = home.Genesis.ChainID
-		man.Nodes = append(man.Nodes, ManifestNode{Index: i, API: "http://" + home.Node.APIListen, Behavior: behavior, Home: dir})
+		mn := ManifestNode{Index: i, API: "http://" + home.Node.APIListen, Behavior: behavior, Home: dir}
+		if home.Node.RPCListen != "" {
+			mn.RPC = "http://" + home.Node.RPCListen
+		}
+		man.Nodes = append(man.Nodes, mn)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -166,6 +171,9 @@ func Run(ctx context.Context, o Options) (err error) {
 			up = true
 			fmt.Fprintf(o.Out, "testnet: %d validators (f = %d) on 127.0.0.1, home %s\n", o.Nodes, quorum.MaxFaulty(o.Nodes), o.Home)
 			fmt.Fprintf(o.Out, "web view: %s/\n", man.Nodes[0].API)
+			if r := man.Nodes[0].RPC; r != "" {
+				fmt.Fprintf(o.Out, "CometBFT RPC: %s (node 0; node i at the port plus i)\n", r)
+			}
 			display(ctx, o, vals)
 		}
 	}
@@ -179,7 +187,8 @@ func prepare(o Options) error {
 	if _, err := os.Stat(filepath.Join(o.Home, "node0", config.ConfigFile)); err == nil {
 		return nil // restart from disk
 	}
-	return config.Init(config.InitOptions{Nodes: o.Nodes, Out: o.Home, APIPort: o.APIPort, P2PPort: o.P2PPort, App: o.App, ABCI: o.ABCI})
+	return config.Init(config.InitOptions{Nodes: o.Nodes, Out: o.Home, APIPort: o.APIPort, P2PPort: o.P2PPort, RPCPort: o.RPCPort,
+		App: o.App, ABCI: o.ABCI})
 }
 
 func waitAPIs(ctx context.Context, m Manifest) error {

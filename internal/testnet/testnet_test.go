@@ -28,6 +28,7 @@ func TestBadOptionsCreateNothing(t *testing.T) {
 	}{
 		{"api port over 65535", func(o *Options) { o.APIPort = 70000 }, "--api-port"},
 		{"api range past 65535", func(o *Options) { o.APIPort = 65534 }, "--api-port"},
+		{"rpc range past 65535", func(o *Options) { o.RPCPort = 65534 }, "--rpc-port"},
 		{"negative p2p port", func(o *Options) { o.P2PPort = -1 }, "--p2p-port"},
 		{"unknown app", func(o *Options) { o.App = "chess" }, "app"},
 		{"no nodes", func(o *Options) { o.Nodes = 0 }, "--nodes"},

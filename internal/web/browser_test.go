@@ -120,12 +120,12 @@ func startNetwork(t *testing.T) *network {
 	t.Helper()
 	home := t.TempDir()
 	out := &testbin.Buffer{}
-	apiPort, p2pPort := freePorts(t, 4), freePorts(t, 4)
+	apiPort, p2pPort, rpcPort := freePorts(t, 4), freePorts(t, 4), freePorts(t, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- testnet.Run(ctx, testnet.Options{
-			Nodes: 4, Byzantine: 1, Behavior: "equivocate", Home: home, APIPort: apiPort, P2PPort: p2pPort,
+			Nodes: 4, Byzantine: 1, Behavior: "equivocate", Home: home, APIPort: apiPort, P2PPort: p2pPort, RPCPort: rpcPort,
 			App: "bank", LogLevel: slog.LevelWarn, Out: out,
 		})
 	}()
