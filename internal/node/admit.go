@@ -159,16 +159,20 @@ func (n *Node) admitChunk(txs []*app.Tx, errs []error, idx []int) {
 		// Again under the lock: the same transaction may have been
 		// admitted from gossip while this one waited. idx holds no
 		// transaction twice (admitBatch, recheck).
-		if errs[i] = n.pool.Fits(txs[i]); errs[i] != nil {
-			continue
-		}
+		//
 		// Another admission may be checking the very same transaction
 		// (a client sends it to every node, and gossip brings it too):
 		// the application would count the first pending and refuse the
-		// second's nonce, so the second waits for the first's answer.
+		// second's nonce, so the second waits for the first's answer. The
+		// pool is asked after the claim is taken: an admission adds to
+		// the pool before it releases its claim.
 		c, ours := n.claims.take(txs[i].Hash)
 		if !ours {
 			waits[i] = c
+			continue
+		}
+		if errs[i] = n.pool.Fits(txs[i]); errs[i] != nil {
+			n.claims.release(txs[i].Hash, c, errs[i])
 			continue
 		}
 		mine = append(mine, c)

@@ -100,8 +100,20 @@ func (n *Node) handshake(limit uint64) (bool, error) {
 		return false, fmt.Errorf("node: the application committed height %d, but the node recorded outcomes only to height %d", info.Height, recorded)
 	}
 	if info.Height == 0 {
-		if _, err := n.app.InitChain(ctx, n.appGenesis()); err != nil {
+		root, err := n.app.InitChain(ctx, n.appGenesis())
+		if err != nil {
 			return false, fmt.Errorf("node: init chain: %w", err)
+		}
+		// Blocks proposed before the first is executed carry it, as
+		// CometBFT's first block carries InitChain's app hash.
+		if len(root) > chain.MaxStateRoot {
+			return false, fmt.Errorf("node: init chain: %w: app hash of %d bytes, at most %d", app.ErrUnavailable, len(root), chain.MaxStateRoot)
+		}
+		if err := n.store.AppPut(map[string][]byte{rootKey(0): root}, nil); err != nil {
+			return false, err
+		}
+		if err := n.store.AppGenesis(root); err != nil {
+			return false, err
 		}
 	}
 	to := committed

@@ -109,9 +109,7 @@ var errRootDiffers = errors.New("state root differs from ours")
 // state root for a height this validator executed that differs from the
 // one it recorded; nil also when it has not executed that height yet.
 func (n *Node) rootDiffers(b *chain.Block) error {
-	if b.ExecHeight == 0 {
-		return nil
-	}
+	// Height 0 is the genesis app hash, recorded by the handshake.
 	own, ok, err := n.store.AppGet(rootKey(b.ExecHeight))
 	if err != nil {
 		return err

@@ -37,7 +37,7 @@ func TestCheckProposal(t *testing.T) {
 		t.Fatal("no block 1")
 	}
 	block := func(at int64, txs ...string) *chain.Block {
-		b := &chain.Block{Height: 2, Round: parent.Round + 1, Parent: ph, Time: at}
+		b := &chain.Block{Height: 2, Round: parent.Round + 1, Parent: ph, Time: at, StateRoot: genesisRoot(t, n)}
 		for _, tx := range txs {
 			b.Payload = append(b.Payload, []byte(tx))
 		}
@@ -104,5 +104,28 @@ func TestProposalClock(t *testing.T) {
 	c.saw(ahead - 1) // never goes back
 	if got := c.now(); got != ahead {
 		t.Fatalf("now = %d after seeing %d", got, ahead)
+	}
+}
+
+// genesisRoot is the genesis app hash n recorded: the state root a block
+// carries before any block is executed.
+func genesisRoot(t *testing.T, n *Node) []byte {
+	t.Helper()
+	root, ok, err := n.store.AppGet(rootKey(0))
+	if err != nil || !ok {
+		t.Fatalf("no genesis app hash recorded: %v", err)
+	}
+	return root
+}
+
+// A block that carries another genesis app hash than the one InitChain
+// gave is refused like any other wrong root.
+func TestCheckGenesisRoot(t *testing.T) {
+	n, _ := evidenceNode(t)
+	if err := n.rootDiffers(&chain.Block{Height: 1, StateRoot: genesisRoot(t, n)}); err != nil {
+		t.Fatalf("the genesis app hash refused: %v", err)
+	}
+	if err := n.rootDiffers(&chain.Block{Height: 1}); !errors.Is(err, errRootDiffers) {
+		t.Fatalf("an empty root before execution: %v, want refused", err)
 	}
 }

@@ -51,7 +51,7 @@ func TestTransferAheadOfItsNonceStaysPending(t *testing.T) {
 	parentQC := chain.GenesisQC(parent)
 	commit := func(height uint64, txs ...[]byte) {
 		t.Helper()
-		b := &chain.Block{Height: height, Round: height, Parent: parent, QC: parentQC, Payload: txs}
+		b := &chain.Block{Height: height, Round: height, Parent: parent, QC: parentQC, Payload: txs, StateRoot: genesisRoot(t, n)}
 		hash := b.Hash(chainID)
 		qc := &chain.QC{Round: height, BlockHash: hash}
 		if err := n.commit([]consensus.Commit{{Block: b, Hash: hash, QC: qc}}); err != nil {

@@ -78,7 +78,32 @@ func (s *Store) AppCommitWith(height uint64, w AppWrite) error {
 	return nil
 }
 
-// AppState returns the height and state root of the last AppCommit.
+// AppGenesis records root, the application's hash of its genesis state
+// (InitChain's), as the executed state at height 0. It fails once a
+// block is executed.
+func (s *Store) AppGenesis(root []byte) error {
+	if len(root) > maxRoot {
+		return fmt.Errorf("store: genesis app hash of %d bytes, at most %d", len(root), maxRoot)
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.RLock()
+	h := s.appHeight
+	s.mu.RUnlock()
+	if h != 0 {
+		return fmt.Errorf("%w: genesis app hash after height %d", ErrAppOrder, h)
+	}
+	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyAppRoot, root) }); err != nil {
+		return fmt.Errorf("store: app genesis: %w", err)
+	}
+	s.mu.Lock()
+	s.appRoot = bytes.Clone(root)
+	s.mu.Unlock()
+	return nil
+}
+
+// AppState returns the height and state root of the last AppCommit (of
+// AppGenesis before any).
 func (s *Store) AppState() (height uint64, root []byte) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
