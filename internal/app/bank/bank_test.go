@@ -1,49 +1,120 @@
 package bank
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"maps"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/strategos/strategos/internal/app"
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/config"
 )
 
 func TestGenesis(t *testing.T) {
 	f := newFixture(t, 3, 100, 250)
-	if b, n := f.account(0); b != 100 || n != 0 {
+	if b, n := f.account(t, 0); b != 100 || n != 0 {
 		t.Fatalf("account 0: %d, %d", b, n)
 	}
-	if b, _ := f.account(1); b != 250 {
+	if b, _ := f.account(t, 1); b != 250 {
 		t.Fatalf("account 1: %d", b)
 	}
-	if b, n := f.account(2); b != 0 || n != 0 {
+	if b, n := f.account(t, 2); b != 0 || n != 0 {
 		t.Fatalf("unfunded account: %d, %d", b, n)
 	}
-	if s, ok := f.app.Supply(); !ok || s != 350 {
-		t.Fatalf("supply %d, %v", s, ok)
+	if s, ok, err := f.app.Supply(); err != nil || !ok || s != 350 {
+		t.Fatalf("supply %d, %v, %v", s, ok, err)
+	}
+	if len(f.genesis) != len(chain.Hash{}) {
+		t.Fatalf("InitChain returned a genesis app hash of %d bytes", len(f.genesis))
 	}
 	gen := []config.GenesisAccount{
 		{Address: addrOf(f.keys[1]).String(), Balance: 250}, // another order, same set
 		{Address: addrOf(f.keys[0]).String(), Balance: 100},
 	}
 	_, _, _, writes := f.st.snapshot()
-	if err := f.app.InitGenesis(gen); err != nil {
-		t.Fatalf("second InitGenesis: %v", err)
+	gd, err := f.app.InitChain(ctx, genesisOf(t, gen))
+	if err != nil {
+		t.Fatalf("second InitChain: %v", err)
+	}
+	if !bytes.Equal(gd, f.genesis) {
+		t.Fatal("the same allocations in another order gave another genesis app hash")
 	}
 	if _, _, _, w := f.st.snapshot(); w != writes {
-		t.Fatal("second InitGenesis wrote")
+		t.Fatal("second InitChain wrote")
 	}
 	gen[0].Balance++
-	if err := f.app.InitGenesis(gen); err == nil {
+	if _, err := f.app.InitChain(ctx, genesisOf(t, gen)); err == nil {
 		t.Fatal("a different genesis was accepted over an initialised state")
 	}
 	// The same allocations on another chain are another genesis.
-	if err := New(f.st, "other").InitGenesis(gen[:0]); err == nil {
+	gen[0].Balance--
+	if _, err := newApp(t, f.st, "other").InitChain(ctx, genesisOf(t, gen)); err == nil {
 		t.Fatal("another chain's genesis was accepted")
+	}
+	if _, _, _, w := f.st.snapshot(); w != writes {
+		t.Fatal("a refused InitChain wrote")
+	}
+}
+
+// TestInitChainFromGenesisAccounts initialises from the app state the
+// node builds from a genesis file's accounts, and checks what InitChain
+// returns against what the first block chains from.
+func TestInitChainFromGenesisAccounts(t *testing.T) {
+	accounts := []config.GenesisAccount{
+		{Address: addrOf(testKey(0)).String(), Balance: 7},
+		{Address: addrOf(testKey(1)).String(), Balance: 9},
+	}
+	g := genesisOf(t, accounts)
+	// The node marshals config.Genesis.Accounts, field names included.
+	if !strings.Contains(string(g.AppState), `"address":"`+addrOf(testKey(0)).String()+`","balance":7`) {
+		t.Fatalf("app state %s", g.AppState)
+	}
+	a, b := newApp(t, newMemState(), testChain), newApp(t, newMemState(), testChain)
+	ga, err := a.InitChain(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gb, err := b.InitChain(ctx, g)
+	if err != nil || !bytes.Equal(ga, gb) {
+		t.Fatalf("two apps from one genesis: %x, %x, %v", ga, gb, err)
+	}
+	if info, err := a.Info(ctx); err != nil || info.Name != "bank" || info.Height != 0 {
+		t.Fatalf("info after InitChain: %+v, %v", info, err)
+	}
+	for i, want := range []uint64{7, 9, 0} {
+		if bal, nonce, _, err := a.Account(addrOf(testKey(i))); err != nil || bal != want || nonce != 0 {
+			t.Errorf("account %d: %d, %d, %v; want %d", i, bal, nonce, err, want)
+		}
+	}
+	// Another allocation, another genesis app hash.
+	accounts[1].Balance++
+	gc, err := newApp(t, newMemState(), testChain).InitChain(ctx, genesisOf(t, accounts))
+	if err != nil || bytes.Equal(gc, ga) {
+		t.Fatalf("another genesis: %x, %v", gc, err)
+	}
+	// No app state: a ledger without accounts.
+	empty := newMemState()
+	if _, err := newApp(t, empty, testChain).InitChain(ctx, app.Genesis{ChainID: testChain}); err != nil {
+		t.Fatal(err)
+	}
+	if s, ok, err := New(empty, testChain).Supply(); err != nil || !ok || s != 0 {
+		t.Fatalf("empty genesis supply %d, %v, %v", s, ok, err)
+	}
+	// App state that is not a list of accounts.
+	bad := newMemState()
+	if _, err := newApp(t, bad, testChain).InitChain(ctx, app.Genesis{AppState: []byte(`{"accounts":1}`)}); err == nil {
+		t.Fatal("InitChain accepted an app state that is not a list of accounts")
+	}
+	if _, _, _, w := bad.snapshot(); w != 0 {
+		t.Fatal("a refused InitChain wrote")
 	}
 }
 
@@ -56,7 +127,7 @@ func TestGenesisRejects(t *testing.T) {
 	}
 	for name, gen := range cases {
 		st := newMemState()
-		if err := New(st, testChain).InitGenesis(gen); err == nil {
+		if _, err := newApp(t, st, testChain).InitChain(ctx, genesisOf(t, gen)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 		if _, _, _, w := st.snapshot(); w != 0 {
@@ -65,15 +136,23 @@ func TestGenesisRejects(t *testing.T) {
 	}
 }
 
-func TestExecuteNeedsGenesis(t *testing.T) {
-	a := New(newMemState(), testChain)
-	if _, err := a.executeCommit(1, nil); err == nil {
-		t.Fatal("executed without a genesis")
-	}
+func TestFinalizeNeedsGenesis(t *testing.T) {
 	st := newMemState()
+	a := newApp(t, st, testChain)
+	if _, err := a.FinalizeBlock(ctx, app.Block{Height: 1}); err == nil {
+		t.Fatal("finalized without a genesis")
+	}
+	st = newMemState()
 	st.height = 3 // another application's state
-	if err := New(st, testChain).InitGenesis(nil); err == nil {
+	if _, err := newApp(t, st, testChain).InitChain(ctx, genesisOf(t, nil)); err == nil {
 		t.Fatal("initialised a state that was already executed")
+	}
+	// Heights come in order.
+	f := newFixture(t, 2, 10)
+	for _, h := range []uint64{0, 2} {
+		if _, err := f.app.FinalizeBlock(ctx, app.Block{Height: h}); err == nil {
+			t.Errorf("finalized height %d after 0", h)
+		}
 	}
 }
 
@@ -85,13 +164,13 @@ func TestTransfers(t *testing.T) {
 	}
 	want := [][2]uint64{{500, 2}, {0, 1}, {510, 0}}
 	for i, w := range want {
-		if b, n := f.account(i); b != w[0] || n != w[1] {
+		if b, n := f.account(t, i); b != w[0] || n != w[1] {
 			t.Errorf("account %d: balance %d nonce %d, want %v", i, b, n, w)
 		}
 	}
-	h, root := f.app.Info()
-	if h != 1 || root.IsZero() {
-		t.Fatalf("info %d %s", h, root)
+	info, err := f.app.Info(ctx)
+	if err != nil || info.Height != 1 || len(info.AppHash) != len(chain.Hash{}) || bytes.Equal(info.AppHash, f.genesis) {
+		t.Fatalf("info %+v, %v", info, err)
 	}
 	if len(f.st.lastPut) != 3 {
 		t.Fatalf("block wrote %d keys, want the 3 changed accounts", len(f.st.lastPut))
@@ -104,44 +183,43 @@ func TestTransfers(t *testing.T) {
 
 func TestOverdraftAfterEarlierTx(t *testing.T) {
 	f := newFixture(t, 2, 100)
-	res, err := f.app.executeCommit(1, [][]byte{f.tx(t, 0, 1, 70, 0), f.tx(t, 0, 1, 50, 1)})
-	if err != nil {
-		t.Fatal(err)
+	res := f.execTxs(t, app.NewTxs([][]byte{f.tx(t, 0, 1, 70, 0), f.tx(t, 0, 1, 50, 1)})...)
+	r := res.TxResults
+	if !r[0].OK() || r[1].OK() || r[1].Code != CodeInsufficientFunds {
+		t.Fatalf("results %+v", r)
 	}
-	if !res.Results[0].OK || res.Results[1].OK {
-		t.Fatalf("results %+v", res.Results)
+	if !strings.Contains(r[1].Log, "insufficient funds: balance 30, amount 50") {
+		t.Fatalf("reason %q", r[1].Log)
 	}
-	if !strings.Contains(res.Results[1].Error, "insufficient funds: balance 30, amount 50") {
-		t.Fatalf("reason %q", res.Results[1].Error)
-	}
-	if b, n := f.account(0); b != 30 || n != 1 {
+	if b, n := f.account(t, 0); b != 30 || n != 1 {
 		t.Fatalf("sender: %d, %d", b, n)
 	}
-	if b, _ := f.account(1); b != 70 {
+	if b, _ := f.account(t, 1); b != 70 {
 		t.Fatalf("recipient: %d", b)
 	}
 }
 
 func TestNonceReuseAndGaps(t *testing.T) {
 	f := newFixture(t, 2, 100)
-	res, err := f.app.executeCommit(1, [][]byte{f.tx(t, 0, 1, 1, 0), f.tx(t, 0, 1, 2, 0), f.tx(t, 0, 1, 3, 2)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := res.Results
-	if !r[0].OK || r[1].OK || r[2].OK {
+	res := f.execTxs(t, app.NewTxs([][]byte{f.tx(t, 0, 1, 1, 0), f.tx(t, 0, 1, 2, 0), f.tx(t, 0, 1, 3, 2)})...)
+	r := res.TxResults
+	if !r[0].OK() || r[1].OK() || r[2].OK() {
 		t.Fatalf("results %+v", r)
 	}
-	if r[1].Error != "bank: nonce 0 already used, next is 1" || !strings.Contains(r[2].Error, "nonce 2 is ahead of the next nonce 1") {
-		t.Fatalf("reasons %q, %q", r[1].Error, r[2].Error)
+	if r[1].Log != "bank: nonce 0 already used, next is 1" || !strings.Contains(r[2].Log, "nonce 2 is ahead of the next nonce 1") {
+		t.Fatalf("reasons %q, %q", r[1].Log, r[2].Log)
+	}
+	if r[1].Code != CodeNonceUsed || r[2].Code != CodeNonceGap {
+		t.Fatalf("codes %d, %d", r[1].Code, r[2].Code)
 	}
 	// A used nonce is final; a nonce ahead may apply later.
 	if r[0].Later || r[1].Later || !r[2].Later {
 		t.Fatalf("later: %v %v %v, want only the gap", r[0].Later, r[1].Later, r[2].Later)
 	}
 	// The same transfer again, in a later block, is refused too.
-	if err := f.app.CheckTx(f.tx(t, 0, 1, 1, 0)); !errors.Is(err, ErrNonceUsed) || err.Error() != "bank: nonce 0 already used, next is 1" {
-		t.Fatalf("CheckTx of a used nonce: %v", err)
+	errs := f.check(t, app.CheckNew, app.NewTx(f.tx(t, 0, 1, 1, 0)))
+	if !errors.Is(errs[0], ErrNonceUsed) || code(t, errs[0]) != CodeNonceUsed || errs[0].Error() != "bank: nonce 0 already used or pending, next is 1" {
+		t.Fatalf("CheckTx of a used nonce: %v", errs[0])
 	}
 	if ok := f.exec(t, f.tx(t, 0, 1, 1, 0)); ok[0] {
 		t.Fatal("replay applied")
@@ -150,7 +228,7 @@ func TestNonceReuseAndGaps(t *testing.T) {
 	if ok := f.exec(t, f.tx(t, 0, 1, 5, 1), f.tx(t, 0, 1, 7, 2)); !ok[0] || !ok[1] {
 		t.Fatalf("results %v", ok)
 	}
-	if b, n := f.account(0); b != 87 || n != 3 {
+	if b, n := f.account(t, 0); b != 87 || n != 3 {
 		t.Fatalf("sender: %d, %d", b, n)
 	}
 }
@@ -158,21 +236,22 @@ func TestNonceReuseAndGaps(t *testing.T) {
 func TestUnknownSender(t *testing.T) {
 	f := newFixture(t, 2, 100)
 	tx := f.tx(t, 1, 0, 1, 0)
-	if err := f.app.CheckTx(tx); !errors.Is(err, ErrUnknownAccount) {
-		t.Fatalf("CheckTx: %v", err)
+	errs := f.check(t, app.CheckNew, app.NewTx(tx))
+	if !errors.Is(errs[0], ErrUnknownAccount) || code(t, errs[0]) != CodeUnknownAccount {
+		t.Fatalf("CheckTx: %v", errs[0])
 	}
-	res, err := f.app.executeCommit(1, [][]byte{tx})
-	if err != nil {
-		t.Fatal(err)
+	res := f.execTxs(t, app.NewTx(tx))
+	if r := res.TxResults[0]; r.OK() || r.Code != CodeUnknownAccount || !strings.Contains(r.Log, "unknown account") {
+		t.Fatalf("result %+v", r)
 	}
-	if res.Results[0].OK || !strings.Contains(res.Results[0].Error, "unknown account") {
-		t.Fatalf("result %+v", res.Results[0])
-	}
-	if len(f.st.lastPut) != 0 {
+	if len(f.st.lastPut) != 0 || len(res.Writes.Puts) != 0 {
 		t.Fatalf("rejected block wrote %v", f.st.lastPut)
 	}
 }
 
+// TestRejectedTxsChangeNothing finalizes a block of transactions that all
+// fail, each with its own code, and checks that the state is unchanged
+// and only the gap may apply later.
 func TestRejectedTxsChangeNothing(t *testing.T) {
 	f := newFixture(t, 3, 100, 5)
 	other, err := Sign(f.keys[0], "other-chain", addrOf(f.keys[1]), 1, 0)
@@ -180,32 +259,42 @@ func TestRejectedTxsChangeNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	forged := reencode(t, f.tx(t, 0, 1, 1, 0), func(w *body) { w.Amount = 99 })
-	txs := [][]byte{
-		[]byte("garbage"), other, forged,
-		f.tx(t, 1, 0, 6, 0),   // overdraft
-		f.tx(t, 2, 0, 1, 0),   // unknown sender
-		f.tx(t, 0, 1, 101, 0), // overdraft
-		f.tx(t, 0, 1, 1, 1),   // gap
+	cases := []struct {
+		tx   []byte
+		code uint32
+		log  string
+	}{
+		{[]byte("garbage"), CodeMalformed, "not a valid transfer"},
+		{other, CodeWrongChain, `transaction is for chain "other-chain"`},
+		{forged, CodeBadSignature, "bad signature"},
+		{f.tx(t, 1, 0, 6, 0), CodeInsufficientFunds, "insufficient funds"},
+		{f.tx(t, 2, 0, 1, 0), CodeUnknownAccount, "unknown account"},
+		{f.tx(t, 0, 1, 101, 0), CodeInsufficientFunds, "insufficient funds"},
+		{f.tx(t, 0, 1, 1, 1), CodeNonceGap, "ahead of the next nonce"},
+	}
+	var txs [][]byte
+	for _, c := range cases {
+		txs = append(txs, c.tx)
 	}
 	before, _, _, _ := f.st.snapshot()
-	res, err := f.app.executeCommit(1, txs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, r := range res.Results {
-		if r.OK || r.Error == "" {
-			t.Errorf("tx %d: %+v", i, r)
+	res := f.execTxs(t, app.NewTxs(txs)...)
+	for i, r := range res.TxResults {
+		c := cases[i]
+		if r.OK() || r.Code != c.code || !strings.Contains(r.Log, c.log) || r.Later != (c.code == CodeNonceGap) {
+			t.Errorf("tx %d: %+v, want code %d and a log with %q", i, r, c.code, c.log)
 		}
-	}
-	if !strings.Contains(res.Results[2].Error, "bad signature") {
-		t.Errorf("forged: %q", res.Results[2].Error)
 	}
 	after, h, _, _ := f.st.snapshot()
 	if !maps.Equal(before, after) || h != 1 {
 		t.Fatal("rejected transactions changed the state")
 	}
+	if len(res.Writes.Puts) != 0 || len(res.Writes.Deletes) != 0 {
+		t.Fatalf("rejected transactions wrote %v", res.Writes)
+	}
 }
 
+// TestCheckTx checks one transaction at a time against the committed
+// state (a fresh App each time, so that nothing is pending).
 func TestCheckTx(t *testing.T) {
 	f := newFixture(t, 3, 100, 5)
 	f.exec(t, f.tx(t, 0, 1, 10, 0))
@@ -217,21 +306,31 @@ func TestCheckTx(t *testing.T) {
 		name string
 		tx   []byte
 		want error
+		code uint32
 	}{
-		{"valid", f.tx(t, 0, 1, 90, 1), nil},
-		{"future nonce", f.tx(t, 0, 1, 1, 9), nil},
-		{"used nonce", f.tx(t, 0, 1, 1, 0), ErrNonceUsed},
-		{"overdraft", f.tx(t, 0, 1, 91, 1), ErrInsufficientFunds},
-		{"unknown", f.tx(t, 2, 0, 1, 0), ErrUnknownAccount},
-		{"wrong chain", other, ErrWrongChain},
-		{"forged", reencode(t, f.tx(t, 0, 1, 1, 1), func(w *body) { w.Amount = 2 }), ErrBadSignature},
-		{"malformed", []byte(`{"amount":1}`), ErrMalformed},
+		{"valid", f.tx(t, 0, 1, 90, 1), nil, 0},
+		{"future nonce", f.tx(t, 0, 1, 1, 9), ErrNonceGap, CodeNonceGap},
+		{"used nonce", f.tx(t, 0, 1, 1, 0), ErrNonceUsed, CodeNonceUsed},
+		{"overdraft", f.tx(t, 0, 1, 91, 1), ErrInsufficientFunds, CodeInsufficientFunds},
+		{"unknown", f.tx(t, 2, 0, 1, 0), ErrUnknownAccount, CodeUnknownAccount},
+		{"wrong chain", other, ErrWrongChain, CodeWrongChain},
+		{"forged", reencode(t, f.tx(t, 0, 1, 1, 1), func(w *body) { w.Amount = 2 }), ErrBadSignature, CodeBadSignature},
+		{"malformed", []byte(`{"amount":1}`), ErrMalformed, CodeMalformed},
+		{"empty", nil, ErrMalformed, CodeMalformed},
 	}
 	before, h, root, writes := f.st.snapshot()
 	for _, c := range cases {
-		err := f.app.CheckTx(c.tx)
-		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
-			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		a := newApp(t, f.st, testChain)
+		tx := app.NewTx(c.tx)
+		errs, err := a.CheckTx(ctx, app.CheckNew, []*app.Tx{tx})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := errs[0]; c.want == nil && got != nil || c.want != nil && !errors.Is(got, c.want) || code(t, got) != c.code {
+			t.Errorf("%s: %v (code %d), want %v (code %d)", c.name, got, code(t, got), c.want, c.code)
+		}
+		if _, parsed := tx.Parsed.(Tx); parsed != (c.code == 0 || c.code > CodeWrongChain) {
+			t.Errorf("%s: parsed %v", c.name, parsed)
 		}
 	}
 	after, h2, root2, writes2 := f.st.snapshot()
@@ -240,51 +339,179 @@ func TestCheckTx(t *testing.T) {
 	}
 }
 
-func TestCheckTxAt(t *testing.T) {
-	f := newFixture(t, 2, 100)
-	// Admit a sequence from one account: pending nonce and spend grow.
-	next, avail := uint64(0), uint64(100)
-	for i := range uint64(3) {
-		tx, err := f.app.CheckTxAt(f.tx(t, 0, 1, 30, i), next, avail)
+// TestCheckTxPending admits a sequence of transfers from one sender: each
+// must carry the nonce after the pending ones and fit in what they leave.
+func TestCheckTxPending(t *testing.T) {
+	f := newFixture(t, 3, 100, 100)
+	sender := addrOf(f.keys[0]).String()
+	// In one call and across calls, the pending nonce and spend grow.
+	first := app.NewTxs([][]byte{f.tx(t, 0, 1, 30, 0), f.tx(t, 0, 2, 30, 1)})
+	for i, err := range f.check(t, app.CheckNew, first...) {
 		if err != nil {
 			t.Fatalf("pending %d: %v", i, err)
 		}
-		if tx.From() != addrOf(f.keys[0]) || tx.Nonce != i {
-			t.Fatalf("decoded %+v", tx)
+	}
+	third := app.NewTx(f.tx(t, 0, 1, 30, 2))
+	if errs := f.check(t, app.CheckNew, third); errs[0] != nil {
+		t.Fatalf("pending 2: %v", errs[0])
+	}
+	for i, tx := range append(first, third) {
+		d, ok := tx.Parsed.(Tx)
+		if !ok || d.Nonce != uint64(i) || d.From() != addrOf(f.keys[0]) || tx.Lane != sender {
+			t.Fatalf("tx %d: parsed %+v, lane %q; want the sender %s", i, tx.Parsed, tx.Lane, sender)
 		}
-		next, avail = next+1, avail-tx.Amount
 	}
-	if _, err := f.app.CheckTxAt(f.tx(t, 0, 1, 30, 3), next, avail); !errors.Is(err, ErrInsufficientFunds) {
-		t.Fatalf("overspend of pending balance: %v", err)
+	if p := f.pendingNonce(t, 0); p != 3 {
+		t.Fatalf("pending nonce %d, want 3", p)
 	}
-	if _, err := f.app.CheckTxAt(f.tx(t, 0, 1, 1, 2), next, avail); !errors.Is(err, ErrNonceUsed) {
-		t.Fatalf("pending nonce again: %v", err)
+	if b, n := f.account(t, 0); b != 100 || n != 0 {
+		t.Fatalf("pending transfers changed the committed account: %d, %d", b, n)
 	}
-	if tx, err := f.app.CheckTxAt(f.tx(t, 0, 1, 1, 7), next, avail); err != nil || tx.Nonce != 7 {
-		t.Fatalf("gap is the caller's decision: %v", err)
+	refused := []struct {
+		name string
+		tx   []byte
+		code uint32
+		log  string
+	}{
+		{"overspend of the pending balance", f.tx(t, 0, 1, 11, 3), CodeInsufficientFunds, "10 available after pending transfers"},
+		{"pending nonce again", f.tx(t, 0, 1, 1, 2), CodeNonceUsed, "already used or pending, next is 3"},
+		{"gap", f.tx(t, 0, 1, 1, 7), CodeNonceGap, "nonce 7 is ahead of the next nonce 3"},
+	}
+	for _, c := range refused {
+		errs := f.check(t, app.CheckNew, app.NewTx(c.tx))
+		if code(t, errs[0]) != c.code || !strings.Contains(errs[0].Error(), c.log) {
+			t.Errorf("%s: %v (code %d), want code %d and %q", c.name, errs[0], code(t, errs[0]), c.code, c.log)
+		}
+	}
+	if p := f.pendingNonce(t, 0); p != 3 {
+		t.Fatalf("refusals changed the pending nonce: %d", p)
+	}
+	// What is left, exactly, fits; in a batch, a refusal does not count as
+	// pending, and a gap is refused whatever follows it in the batch.
+	errs := f.check(t, app.CheckNew, app.NewTxs([][]byte{
+		f.tx(t, 0, 1, 5, 4), // gap: 3 is not pending yet
+		f.tx(t, 0, 1, 10, 3),
+		f.tx(t, 0, 1, 1, 4), // nothing left
+	})...)
+	if code(t, errs[0]) != CodeNonceGap || errs[1] != nil || code(t, errs[2]) != CodeInsufficientFunds {
+		t.Fatalf("batch: %v", errs)
+	}
+	// Another sender's lane is its own.
+	if errs := f.check(t, app.CheckNew, app.NewTx(f.tx(t, 1, 0, 100, 0))); errs[0] != nil {
+		t.Fatalf("second sender: %v", errs[0])
+	}
+	if p := f.pendingNonce(t, 1); p != 1 {
+		t.Fatalf("second sender's pending nonce %d", p)
+	}
+}
+
+// TestRecheckAfterCommit commits part of what a sender has pending and
+// rechecks the rest, in the order concurrent admission may have left it.
+func TestRecheckAfterCommit(t *testing.T) {
+	f := newFixture(t, 3, 100, 100)
+	pending := app.NewTxs([][]byte{
+		f.tx(t, 0, 1, 10, 0), f.tx(t, 0, 1, 10, 1), f.tx(t, 0, 1, 10, 2), f.tx(t, 0, 1, 10, 3),
+		f.tx(t, 1, 0, 10, 0), f.tx(t, 1, 0, 10, 1),
+	})
+	for i, err := range f.check(t, app.CheckNew, pending...) {
+		if err != nil {
+			t.Fatalf("tx %d: %v", i, err)
+		}
+	}
+	res := f.execTxs(t, pending[0], pending[1], pending[4])
+	lanes := res.Recheck.Lanes
+	if res.Recheck.All || len(lanes) != 2 || lanes[0] != addrOf(f.keys[0]).String() || lanes[1] != addrOf(f.keys[1]).String() {
+		t.Fatalf("recheck %+v, want the block's two senders in block order", res.Recheck)
+	}
+	// Commit forgot what the block's senders had pending.
+	if p := f.pendingNonce(t, 0); p != 2 {
+		t.Fatalf("pending nonce after commit %d, want the committed 2", p)
+	}
+	// The node gives each lane whole, in any order: the bank rechecks a
+	// sender's transfers in nonce order.
+	errs := f.check(t, app.CheckRecheck, pending[5], pending[3], pending[2])
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("recheck %d: %v", i, err)
+		}
+	}
+	if p0, p1 := f.pendingNonce(t, 0), f.pendingNonce(t, 1); p0 != 4 || p1 != 2 {
+		t.Fatalf("pending nonces after recheck %d, %d; want 4, 2", p0, p1)
+	}
+	// A new transfer follows the rebuilt lane.
+	if errs := f.check(t, app.CheckNew, app.NewTx(f.tx(t, 0, 1, 70, 4))); errs[0] != nil {
+		t.Fatalf("after recheck: %v", errs[0])
+	}
+	if errs := f.check(t, app.CheckNew, app.NewTx(f.tx(t, 0, 1, 1, 5))); code(t, errs[0]) != CodeInsufficientFunds {
+		t.Fatalf("spend after recheck: %v", errs[0])
+	}
+	// Rechecking twice rebuilds, never counts twice.
+	lane0 := []*app.Tx{pending[2], pending[3]}
+	for range 2 {
+		if errs := f.check(t, app.CheckRecheck, lane0...); errs[0] != nil || errs[1] != nil {
+			t.Fatalf("recheck again: %v", errs)
+		}
+	}
+	if p := f.pendingNonce(t, 0); p != 4 {
+		t.Fatalf("pending nonce after rechecking twice %d", p)
+	}
+}
+
+// TestRecheckRefusesWhatNoLongerFollows commits, from another validator's
+// mempool, a twin of a pending transfer (the same nonce, another amount):
+// the pending one's nonce is used, and the spending of the twin leaves too
+// little for a later one.
+func TestRecheckRefusesWhatNoLongerFollows(t *testing.T) {
+	f := newFixture(t, 2, 100)
+	pending := app.NewTxs([][]byte{f.tx(t, 0, 1, 10, 0), f.tx(t, 0, 1, 10, 1), f.tx(t, 0, 1, 60, 2), f.tx(t, 0, 1, 1, 4)})
+	errs := f.check(t, app.CheckNew, pending...)
+	if errs[0] != nil || errs[1] != nil || errs[2] != nil || code(t, errs[3]) != CodeNonceGap {
+		t.Fatalf("admission: %v", errs)
+	}
+	twin := app.NewTx(f.tx(t, 0, 1, 50, 0))
+	if ok := f.execTxs(t, twin).TxResults[0].OK(); !ok {
+		t.Fatal("twin not applied")
+	}
+	errs = f.check(t, app.CheckRecheck, pending[2], pending[1], pending[0])
+	if code(t, errs[2]) != CodeNonceUsed || !errors.Is(errs[2], ErrNonceUsed) {
+		t.Fatalf("the twin's pending sibling: %v", errs[2])
+	}
+	if errs[1] != nil {
+		t.Fatalf("nonce 1 still follows: %v", errs[1])
+	}
+	if code(t, errs[0]) != CodeInsufficientFunds || !strings.Contains(errs[0].Error(), "once earlier transfers committed") {
+		t.Fatalf("nonce 2 can no longer be paid: %v", errs[0])
+	}
+	if p := f.pendingNonce(t, 0); p != 2 {
+		t.Fatalf("pending nonce %d, want 2", p)
+	}
+	// A lane that no longer starts at the committed nonce is a gap.
+	f.execTxs(t, app.NewTx(f.tx(t, 0, 1, 1, 1)), app.NewTx(f.tx(t, 0, 1, 1, 2)))
+	errs = f.check(t, app.CheckRecheck, app.NewTx(f.tx(t, 0, 1, 1, 4)))
+	if code(t, errs[0]) != CodeNonceGap {
+		t.Fatalf("recheck of a gap: %v", errs[0])
 	}
 }
 
 func TestVerifyOncePerTx(t *testing.T) {
 	f := newFixture(t, 2, 100)
-	tx := f.tx(t, 0, 1, 1, 0)
-	h := chain.TxHash(tx)
-	if err := f.app.CheckTx(tx); err != nil {
-		t.Fatal(err)
+	tx := app.NewTx(f.tx(t, 0, 1, 1, 0))
+	if errs := f.check(t, app.CheckNew, tx); errs[0] != nil {
+		t.Fatal(errs[0])
 	}
-	if !f.app.sigs.has(h) {
+	if !f.app.sigs.has(tx.Hash) {
 		t.Fatal("CheckTx did not remember the verified signature")
 	}
-	if ok := f.exec(t, tx); !ok[0] {
-		t.Fatal("not applied")
+	if r := f.execTxs(t, tx).TxResults[0]; !r.OK() {
+		t.Fatalf("not applied: %+v", r)
 	}
-	if f.app.sigs.has(h) {
+	if f.app.sigs.has(tx.Hash) {
 		t.Fatal("a committed transaction stays in the cache")
 	}
 	// A rejected signature is never remembered.
-	forged := reencode(t, f.tx(t, 0, 1, 1, 1), func(w *body) { w.Amount = 2 })
-	_ = f.app.CheckTx(forged)
-	if f.app.sigs.has(chain.TxHash(forged)) {
+	forged := app.NewTx(reencode(t, f.tx(t, 0, 1, 1, 1), func(w *body) { w.Amount = 2 }))
+	f.check(t, app.CheckNew, forged)
+	if f.app.sigs.has(forged.Hash) {
 		t.Fatal("a bad signature was cached")
 	}
 }
@@ -321,8 +548,15 @@ func TestConcurrentCheckAndExecute(t *testing.T) {
 	for g := range 4 {
 		wg.Go(func() {
 			for i := g; i < len(txs); i += 4 {
-				_ = f.app.CheckTx(txs[i])
-				_, _ = f.app.Query(addrOf(f.keys[i%4]).String())
+				if _, err := f.app.CheckTx(ctx, app.CheckNew, app.NewTxs(txs[i:i+1])); err != nil {
+					t.Error(err)
+				}
+				if _, err := f.app.Query(ctx, app.Query{Path: "account", Data: []byte(addrOf(f.keys[i%4]).String())}); err != nil {
+					t.Error(err)
+				}
+				if _, _, _, err := f.app.Account(addrOf(f.keys[i%4])); err != nil {
+					t.Error(err)
+				}
 			}
 		})
 	}
@@ -330,49 +564,68 @@ func TestConcurrentCheckAndExecute(t *testing.T) {
 		f.exec(t, txs[i:i+10]...)
 	}
 	wg.Wait()
-	if b, n := f.account(0); b != 950 || n != 50 {
+	if b, n := f.account(t, 0); b != 950 || n != 50 {
 		t.Fatalf("account 0: %d, %d", b, n)
 	}
 }
 
+// TestDeterministicRoot feeds two apps the same blocks: they reach the
+// same app hash and write the same state, height after height, and a
+// root never repeats.
 func TestDeterministicRoot(t *testing.T) {
 	a, b := newFixture(t, 3, 500, 500), newFixture(t, 3, 500, 500)
-	if ha, ra := a.app.Info(); ha != 0 || !ra.IsZero() {
-		t.Fatal("fresh app has a root")
+	if info, err := a.app.Info(ctx); err != nil || info.Height != 0 || len(info.AppHash) != 0 {
+		t.Fatalf("fresh app has a root: %+v, %v", info, err)
 	}
 	blocks := [][][]byte{
 		{a.tx(t, 0, 1, 10, 0), a.tx(t, 1, 2, 20, 0)},
 		{},
 		{a.tx(t, 2, 0, 5, 0), []byte("junk"), a.tx(t, 0, 2, 1000, 1)},
+		{a.tx(t, 0, 2, 1, 1), a.tx(t, 2, 1, 1, 1), a.tx(t, 1, 0, 1, 1)},
 	}
-	var roots []chain.Hash
+	var roots [][]byte
 	for _, blk := range blocks {
-		ra, err := a.app.executeCommit(uint64(len(roots)+1), blk)
-		if err != nil {
-			t.Fatal(err)
+		// a sees the transactions admitted first (decoded, verified);
+		// b sees them only in the block.
+		txa := app.NewTxs(blk)
+		a.check(t, app.CheckNew, txa...)
+		ra := a.execTxs(t, txa...)
+		rb := b.execTxs(t, app.NewTxs(blk)...)
+		h := len(roots) + 1
+		if !bytes.Equal(ra.AppHash, rb.AppHash) || len(ra.AppHash) != len(chain.Hash{}) {
+			t.Fatalf("height %d: app hashes %x, %x", h, ra.AppHash, rb.AppHash)
 		}
-		rb, err := b.app.executeCommit(uint64(len(roots)+1), blk)
-		if err != nil {
-			t.Fatal(err)
+		if !maps.EqualFunc(ra.Writes.Puts, rb.Writes.Puts, bytes.Equal) {
+			t.Fatalf("height %d: writes differ", h)
 		}
-		if ra.StateRoot != rb.StateRoot {
-			t.Fatalf("height %d: roots differ", ra.Height)
-		}
-		for _, r := range roots {
-			if r == ra.StateRoot {
-				t.Fatal("a root repeated")
+		for i := range ra.TxResults {
+			if !reflect.DeepEqual(ra.TxResults[i], rb.TxResults[i]) {
+				t.Fatalf("height %d tx %d: results %+v, %+v", h, i, ra.TxResults[i], rb.TxResults[i])
 			}
 		}
-		roots = append(roots, ra.StateRoot)
+		for _, r := range append(roots, a.genesis) {
+			if bytes.Equal(r, ra.AppHash) {
+				t.Fatalf("height %d: a root repeated", h)
+			}
+		}
+		roots = append(roots, ra.AppHash)
+	}
+	sa, ha, roota, _ := a.st.snapshot()
+	sb, hb, rootb, _ := b.st.snapshot()
+	if !maps.Equal(sa, sb) || ha != hb || roota != rootb {
+		t.Fatal("the two states differ")
 	}
 	// Another genesis gives another root from the first block on.
 	c := newFixture(t, 3, 500, 501)
-	rc, err := c.app.executeCommit(1, blocks[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rc.StateRoot == roots[0] {
+	if rc := c.execTxs(t, app.NewTxs(blocks[0])...); bytes.Equal(rc.AppHash, roots[0]) {
 		t.Fatal("different genesis, same root")
+	}
+	// Both orders of the first block apply both transfers and change the
+	// same accounts the same way: the root commits to the state the block
+	// left, not to the order that produced it.
+	d := newFixture(t, 3, 500, 500)
+	if rd := d.execTxs(t, app.NewTxs([][]byte{blocks[0][1], blocks[0][0]})...); !bytes.Equal(rd.AppHash, roots[0]) {
+		t.Fatal("the same changes in another order gave another root")
 	}
 }
 
@@ -381,9 +634,9 @@ func TestInvariantFailureStopsBlock(t *testing.T) {
 	// Corrupt the state: an account holding more than the supply.
 	f.st.kv[acctKey(addrOf(f.keys[0]))] = account{balance: 1000}.encode()
 	before, _, _, writes := f.st.snapshot()
-	_, err := f.app.executeCommit(1, [][]byte{f.tx(t, 0, 1, 1, 0)})
+	_, err := f.app.finalizeCommit(f.st, app.NewTxs([][]byte{f.tx(t, 0, 1, 1, 0)}))
 	if !errors.Is(err, ErrInvariant) {
-		t.Fatalf("Execute = %v, want ErrInvariant", err)
+		t.Fatalf("FinalizeBlock = %v, want ErrInvariant", err)
 	}
 	after, h, _, w := f.st.snapshot()
 	if h != 0 || w != writes || !maps.Equal(before, after) {
@@ -391,8 +644,31 @@ func TestInvariantFailureStopsBlock(t *testing.T) {
 	}
 	// An unreadable account stops execution too.
 	f.st.kv[acctKey(addrOf(f.keys[0]))] = []byte{1, 2, 3}
-	if _, err := f.app.executeCommit(1, [][]byte{f.tx(t, 0, 1, 1, 0)}); err == nil {
+	if _, err := f.app.FinalizeBlock(ctx, app.Block{Height: 1, Txs: app.NewTxs([][]byte{f.tx(t, 0, 1, 1, 0)})}); err == nil {
 		t.Fatal("executed over a corrupt account")
+	}
+}
+
+// TestStateReadErrors checks that a state that cannot be read is the
+// application failing, never an absent account.
+func TestStateReadErrors(t *testing.T) {
+	f := newFixture(t, 2, 100)
+	f.st.getErr = errors.New("disk on fire")
+	tx := app.NewTx(f.tx(t, 0, 1, 1, 0))
+	if _, err := f.app.CheckTx(ctx, app.CheckNew, []*app.Tx{tx}); err == nil {
+		t.Error("CheckTx over an unreadable state answered")
+	}
+	if _, err := f.app.FinalizeBlock(ctx, app.Block{Height: 1, Txs: []*app.Tx{tx}}); err == nil {
+		t.Error("FinalizeBlock over an unreadable state answered")
+	}
+	if _, err := f.app.Query(ctx, app.Query{Path: "account", Data: []byte(addrOf(f.keys[0]).String())}); err == nil {
+		t.Error("Query over an unreadable state answered")
+	}
+	if _, err := f.app.Query(ctx, app.Query{Path: "supply"}); err == nil {
+		t.Error("Query of the supply over an unreadable state answered")
+	}
+	if _, _, _, err := f.app.Account(addrOf(f.keys[0])); err == nil {
+		t.Error("Account over an unreadable state answered")
 	}
 }
 
@@ -421,25 +697,108 @@ func TestCheckInvariants(t *testing.T) {
 func TestQuery(t *testing.T) {
 	f := newFixture(t, 2, 100)
 	f.exec(t, f.tx(t, 0, 1, 40, 0))
-	var got AccountJSON
-	b, err := f.app.Query(addrOf(f.keys[0]).String())
-	if err != nil || json.Unmarshal(b, &got) != nil {
-		t.Fatalf("query: %s, %v", b, err)
+	a0 := addrOf(f.keys[0])
+	query := func(q app.Query) app.QueryResult {
+		t.Helper()
+		r, err := f.app.Query(ctx, q)
+		if err != nil {
+			t.Fatalf("query %+v: %v", q, err)
+		}
+		return r
 	}
-	if got != (AccountJSON{Address: addrOf(f.keys[0]).String(), Balance: 60, Nonce: 1}) {
-		t.Fatalf("got %+v", got)
+	want := AccountJSON{Address: a0.String(), Balance: 60, Nonce: 1}
+	for _, q := range []app.Query{
+		{Path: "account", Data: []byte(a0.String())},
+		{Path: "/account", Data: a0[:]},
+		{Path: "", Data: []byte(strings.ToUpper(a0.String()))},
+		{Path: "account", Data: []byte(a0.String()), Height: 1},
+	} {
+		r := query(q)
+		var got AccountJSON
+		if r.Code != 0 || r.Height != 1 || json.Unmarshal(r.Value, &got) != nil || got != want {
+			t.Errorf("query %+v: %+v (%s), want %+v", q, r, r.Value, want)
+		}
 	}
-	b, err = f.app.Query(addrOf(testKey(9)).String())
-	if err != nil || !strings.Contains(string(b), `"balance":0,"nonce":0`) {
-		t.Fatalf("unknown account: %s, %v", b, err)
+	if r := query(app.Query{Path: "account", Data: []byte(addrOf(testKey(9)).String())}); r.Code != 0 || !strings.Contains(string(r.Value), `"balance":0,"nonce":0`) {
+		t.Fatalf("unknown account: %+v (%s)", r, r.Value)
 	}
-	if b, err := f.app.Query("supply"); err != nil || string(b) != `{"supply":100}` {
-		t.Fatalf("supply: %s, %v", b, err)
+	for _, p := range []string{"supply", "/supply"} {
+		if r := query(app.Query{Path: p}); r.Code != 0 || string(r.Value) != `{"supply":100}` {
+			t.Fatalf("%s: %+v (%s)", p, r, r.Value)
+		}
 	}
-	if _, err := f.app.Query("nope"); err == nil {
-		t.Fatal("bad key answered")
+	for name, q := range map[string]app.Query{
+		"bad address":  {Path: "account", Data: []byte("nope")},
+		"unknown path": {Path: "balances", Data: []byte(a0.String())},
+		"old height":   {Path: "account", Data: []byte(a0.String()), Height: 2},
+	} {
+		if r := query(q); r.Code == 0 || r.Log == "" || r.Value != nil {
+			t.Errorf("%s answered: %+v", name, r)
+		}
 	}
-	if f.app.Name() != "bank" {
-		t.Fatal("name")
+	if info, err := f.app.Info(ctx); err != nil || info.Name != "bank" {
+		t.Fatalf("info %+v, %v", info, err)
+	}
+}
+
+// TestAppHashFormula recomputes, independently of the code that does it,
+// the genesis digest and the root after a block as the package
+// documentation defines them (a version byte, the length-prefixed domain
+// tag, then fixed-width fields), so that a change of either is
+// deliberate: every validator must compute the same bytes.
+func TestAppHashFormula(t *testing.T) {
+	u64 := func(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(b, v) }
+	tagged := func(domain string) []byte { return append(u64([]byte{1}, uint64(len(domain))), domain...) }
+	addrs := []chain.Address{addrOf(testKey(0)), addrOf(testKey(1)), addrOf(testKey(2))}
+
+	f := newFixture(t, 3, 100, 50)
+	// Genesis: the chain id and the allocations in address order.
+	g := tagged("strategos/bank/genesis")
+	g = append(u64(g, uint64(len(testChain))), testChain...)
+	g = u64(g, 2)
+	funded := []struct {
+		addr    chain.Address
+		balance uint64
+	}{{addrs[0], 100}, {addrs[1], 50}}
+	if bytes.Compare(funded[0].addr[:], funded[1].addr[:]) > 0 {
+		funded[0], funded[1] = funded[1], funded[0]
+	}
+	for _, a := range funded {
+		g = u64(append(g, a.addr[:]...), a.balance)
+	}
+	gd := sha256.Sum256(g)
+	if !bytes.Equal(f.genesis, gd[:]) {
+		t.Fatalf("genesis digest %x, want %x", f.genesis, gd)
+	}
+
+	// Height 1: 0 pays 1 ten and 2 five (and a rejected transfer changes
+	// nothing); the changed accounts in address order.
+	res := f.execTxs(t, app.NewTxs([][]byte{f.tx(t, 0, 1, 10, 0), f.tx(t, 0, 2, 5, 1), f.tx(t, 1, 0, 1000, 0)})...)
+	after := map[chain.Address][2]uint64{addrs[0]: {85, 2}, addrs[1]: {60, 0}, addrs[2]: {5, 0}}
+	sorted := slices.SortedFunc(maps.Keys(after), func(x, y chain.Address) int { return bytes.Compare(x[:], y[:]) })
+	r := append(tagged("strategos/bank/root"), gd[:]...)
+	r = u64(u64(r, 1), uint64(len(sorted)))
+	for _, a := range sorted {
+		r = u64(u64(append(r, a[:]...), after[a][0]), after[a][1])
+	}
+	want := sha256.Sum256(r)
+	if !bytes.Equal(res.AppHash, want[:]) {
+		t.Fatalf("root after height 1 %x, want %x", res.AppHash, want)
+	}
+	// Height 2, empty: the root chains the previous one and the height.
+	res = f.execTxs(t)
+	want = sha256.Sum256(u64(u64(append(tagged("strategos/bank/root"), want[:]...), 2), 0))
+	if !bytes.Equal(res.AppHash, want[:]) {
+		t.Fatalf("root after an empty height 2 %x, want %x", res.AppHash, want)
+	}
+	// The writes are the changed accounts, as the documentation encodes
+	// them: balance and next nonce, big-endian.
+	if len(f.st.kv) != 3+2 { // 3 accounts, supply, genesis
+		t.Fatalf("state holds %d keys", len(f.st.kv))
+	}
+	for a, v := range after {
+		if got := f.st.kv["bank/acct/"+a.String()]; !bytes.Equal(got, u64(u64(nil, v[0]), v[1])) {
+			t.Errorf("account %s stored as %x", a, got)
+		}
 	}
 }

@@ -1,11 +1,13 @@
 package bank
 
 import (
+	"bytes"
+	"reflect"
 	"testing"
 
 	"pgregory.net/rapid"
 
-	"github.com/strategos/strategos/internal/chain"
+	"github.com/strategos/strategos/internal/app"
 )
 
 // model is the reference ledger: five accounts, a map of balances and
@@ -82,28 +84,34 @@ func TestPropertyLedger(t *testing.T) {
 				}
 				txs, want = append(txs, body), append(want, ok)
 			}
-			res, err := f.app.executeCommit(h, txs)
+			// f saw the transfers admitted first (decoded and verified),
+			// twin only in the block.
+			ftxs := app.NewTxs(txs)
+			if _, err := f.app.CheckTx(rt.Context(), app.CheckNew, ftxs); err != nil {
+				rt.Fatal(err)
+			}
+			res, err := f.app.finalizeCommitAt(f.st, h, ftxs)
 			if err != nil {
 				rt.Fatal(err)
 			}
-			res2, err := twin.app.executeCommit(h, txs)
+			res2, err := twin.app.finalizeCommitAt(twin.st, h, app.NewTxs(txs))
 			if err != nil {
 				rt.Fatal(err)
 			}
-			if res.StateRoot != res2.StateRoot {
+			if !bytes.Equal(res.AppHash, res2.AppHash) {
 				rt.Fatalf("height %d: twins disagree on the root", h)
 			}
-			for i, r := range res.Results {
-				if r.OK != want[i] {
-					rt.Fatalf("height %d tx %d: ok=%v (%s), model says %v", h, i, r.OK, r.Error, want[i])
+			for i, r := range res.TxResults {
+				if r.OK() != want[i] {
+					rt.Fatalf("height %d tx %d: ok=%v (%s), model says %v", h, i, r.OK(), r.Log, want[i])
 				}
-				if r.Hash != chain.TxHash(txs[i]) || r.OK == (r.Error != "") {
-					rt.Fatalf("height %d tx %d: result %+v", h, i, r)
+				if r.OK() == (r.Log != "") || !reflect.DeepEqual(r, res2.TxResults[i]) {
+					rt.Fatalf("height %d tx %d: result %+v, twin's %+v", h, i, r, res2.TxResults[i])
 				}
 			}
 			var total uint64
 			for i := range 5 {
-				b, nonce := f.account(i)
+				b, nonce := f.account(rt, i)
 				if b != m.balance[i] || nonce != m.nonce[i] {
 					rt.Fatalf("height %d account %d: %d/%d, model %d/%d", h, i, b, nonce, m.balance[i], m.nonce[i])
 				}

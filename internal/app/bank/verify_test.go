@@ -4,6 +4,9 @@ import (
 	"errors"
 	"math/rand/v2"
 	"testing"
+	"time"
+
+	"github.com/strategos/strategos/internal/app"
 )
 
 // forge returns tx with one bit of its signature flipped: still a
@@ -23,9 +26,12 @@ func forge(t testing.TB, tx []byte) []byte {
 	return b
 }
 
-func TestPreVerifyRemembersOnlyValidSignatures(t *testing.T) {
+// TestVerifyAllRemembersOnlyValidSignatures verifies a batch of transfers
+// (as admission, ProcessProposal's verifier and FinalizeBlock do) with
+// forgeries among them: only the valid ones are remembered.
+func TestVerifyAllRemembersOnlyValidSignatures(t *testing.T) {
 	f := newFixture(t, 4, 1000, 1000, 1000, 1000)
-	var txs [][]byte
+	var txs []Tx
 	bad := map[int]bool{}
 	for i := range 300 {
 		tx := f.tx(t, i%4, (i+1)%4, 1, uint64(i/4))
@@ -33,20 +39,73 @@ func TestPreVerifyRemembersOnlyValidSignatures(t *testing.T) {
 			tx = forge(t, tx)
 			bad[i] = true
 		}
-		txs = append(txs, tx)
+		d, err := Decode(tx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		txs = append(txs, d)
 	}
-	f.app.PreVerify(txs, nil)
-	for i, tx := range txs {
-		d, _ := Decode(tx)
+	f.app.verifyAll(txs)
+	for i, d := range txs {
 		if got := f.app.sigs.has(d.Hash); got == bad[i] {
 			t.Errorf("tx %d (forged %v): remembered as verified = %v", i, bad[i], got)
 		}
 	}
-	// A forged transfer is still refused with its reason.
+	// A forged transfer is still refused with its reason, once its nonce
+	// is the sender's next.
 	for i := range bad {
-		if err := f.app.CheckTx(txs[i]); !errors.Is(err, ErrBadSignature) {
-			t.Fatalf("forged tx %d: CheckTx = %v, want ErrBadSignature", i, err)
+		body, err := txs[i].canonical()
+		if err != nil {
+			t.Fatal(err)
 		}
+		f.st.kv[acctKey(txs[i].From())] = account{balance: 1000, nonce: txs[i].Nonce}.encode()
+		errs := f.check(t, app.CheckNew, app.NewTx(body))
+		if !errors.Is(errs[0], ErrBadSignature) || code(t, errs[0]) != CodeBadSignature {
+			t.Fatalf("forged tx %d: CheckTx = %v, want ErrBadSignature", i, errs[0])
+		}
+	}
+}
+
+// TestProcessProposalVerifiesAhead checks that the signatures of a
+// proposal are verified beside consensus, so that FinalizeBlock finds
+// them done.
+func TestProcessProposalVerifiesAhead(t *testing.T) {
+	f := newFixture(t, 2, 1000)
+	var bodies [][]byte
+	for n := range uint64(100) {
+		bodies = append(bodies, f.tx(t, 0, 1, 1, n))
+	}
+	bodies = append(bodies, forge(t, f.tx(t, 0, 1, 1, 100)))
+	txs := app.NewTxs(bodies)
+	if ok, err := f.app.ProcessProposal(ctx, app.Proposal{Height: 1, Txs: txs}); err != nil || !ok {
+		t.Fatalf("ProcessProposal: %v, %v", ok, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	verified := func() bool {
+		for _, tx := range txs[:100] {
+			if !f.app.sigs.has(tx.Hash) {
+				return false
+			}
+		}
+		return true
+	}
+	for !verified() {
+		if time.Now().After(deadline) {
+			t.Fatal("the proposal's signatures were not verified ahead")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if f.app.sigs.has(txs[100].Hash) {
+		t.Fatal("a forged signature was remembered")
+	}
+	res := f.execTxs(t, txs...)
+	for i, r := range res.TxResults {
+		if want := i < 100; r.OK() != want {
+			t.Fatalf("tx %d: %+v", i, r)
+		}
+	}
+	if r := res.TxResults[100]; r.Code != CodeBadSignature {
+		t.Fatalf("forged: %+v", r)
 	}
 }
 
@@ -91,16 +150,20 @@ func BenchmarkVerifySingle(b *testing.B) {
 	}
 }
 
-// BenchmarkPreVerify measures batch verification of 1,000 transfers
+// BenchmarkVerifyAll measures batch verification of 1,000 transfers
 // spread over the cores; ns/op / 1000 is the cost per transfer.
-func BenchmarkPreVerify(b *testing.B) {
+func BenchmarkVerifyAll(b *testing.B) {
 	f := newFixture(b, 10, 1000)
-	txs := make([][]byte, 1000)
+	txs := make([]Tx, 1000)
 	for i := range txs {
-		txs[i] = f.tx(b, i%10, (i+1)%10, 1, uint64(i/10))
+		d, err := Decode(f.tx(b, i%10, (i+1)%10, 1, uint64(i/10)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		txs[i] = d
 	}
 	for b.Loop() {
 		f.app.sigs = newSigCache(DefaultCacheSize)
-		f.app.PreVerify(txs, nil)
+		f.app.verifyAll(txs)
 	}
 }
