@@ -224,8 +224,8 @@ func TestFinalizeBlock(t *testing.T) {
 	st := newMemState()
 	a := New(st)
 	root, err := a.InitChain(ctx, app.Genesis{ChainID: "c"})
-	if err != nil || len(root) != 0 {
-		t.Fatalf("InitChain: %x, %v", root, err)
+	if empty := sha256.Sum256(nil); err != nil || !bytes.Equal(root, empty[:]) {
+		t.Fatalf("InitChain: %x, %v; want the empty store's hash", root, err)
 	}
 	res := exec(t, a, st, "a=1", "no-equals", "b=2", "a=3", "", "c=")
 	for i, want := range []uint32{0, CodeInvalid, 0, 0, CodeInvalid, 0} {
