@@ -109,11 +109,15 @@ func (n *Node) handshake(limit uint64) (bool, error) {
 		if len(root) > chain.MaxStateRoot {
 			return false, fmt.Errorf("node: init chain: %w: app hash of %d bytes, at most %d", app.ErrUnavailable, len(root), chain.MaxStateRoot)
 		}
-		if err := n.store.AppPut(map[string][]byte{rootKey(0): root}, nil); err != nil {
-			return false, err
-		}
-		if err := n.store.AppGenesis(root); err != nil {
-			return false, err
+		// An application restarted empty gets InitChain again while the
+		// node has executed further: its genesis hash is recorded already.
+		if recorded == 0 {
+			if err := n.store.AppPut(map[string][]byte{rootKey(0): root}, nil); err != nil {
+				return false, err
+			}
+			if err := n.store.AppGenesis(root); err != nil {
+				return false, err
+			}
 		}
 	}
 	to := committed
