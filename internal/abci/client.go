@@ -89,6 +89,7 @@ type Client struct {
 	addrs     [][]byte // CometBFT address of each validator, by index
 	consensus *conn
 	mempool   *conn
+	checks    *coalescer // CheckTx calls on mempool, merged
 	query     *conn
 }
 
@@ -114,6 +115,7 @@ func New(addr string, vals *chain.ValidatorSet, opts Options) (*Client, error) {
 	}
 	c.consensus = newConn("consensus", network, address, &c.opts)
 	c.mempool = newConn("mempool", network, address, &c.opts)
+	c.checks = newCoalescer(c.mempool, c.opts.CheckTxChunk)
 	c.query = newConn("query", network, address, &c.opts)
 	return c, nil
 }
@@ -214,7 +216,7 @@ func (c *Client) CheckTx(ctx context.Context, kind app.CheckKind, txs []*app.Tx)
 		for i, t := range chunk {
 			reqs[i] = abcitypes.ToRequestCheckTx(&abcitypes.RequestCheckTx{Tx: t.Bytes, Type: typ})
 		}
-		resps, err := c.mempool.call(ctx, reqs...)
+		resps, err := c.checks.call(ctx, reqs)
 		if err != nil {
 			return nil, err
 		}

@@ -29,7 +29,7 @@ const (
 	DefaultWindow = 20_000
 
 	rpcBatch   = 10 // broadcast_tx_async requests per JSON-RPC batch
-	rpcSenders = 4  // batches in flight at once per target
+	rpcSenders = 16 // batches in flight at once per target
 	rpcTxSize  = kvTxSize
 
 	// rpcExpire is how long a submitted transaction is waited for: one

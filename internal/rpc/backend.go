@@ -33,9 +33,11 @@ type Backend interface {
 	// Tx returns what the node knows of a transaction; false if it never
 	// saw it.
 	Tx(h chain.Hash) (TxStatus, bool, error)
-	// Submit admits a transaction as POST /v1/txs does. A refusal by the
-	// application is an *app.TxError.
-	Submit(tx []byte) (chain.Hash, error)
+	// SubmitBatch admits transactions as POST /v1/txs/batch does:
+	// hashes[i] and errs[i] answer txs[i]. A refusal by the application
+	// is an *app.TxError. A JSON-RPC batch's broadcasts go in one call,
+	// which costs the node far less than each alone.
+	SubmitBatch(txs [][]byte) (hashes []chain.Hash, errs []error)
 	// CheckTx has the application judge a transaction without admitting
 	// it: nil, an *app.TxError, or the application failing.
 	CheckTx(ctx context.Context, tx []byte) error

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ type fake struct {
 	executed uint64
 	txs      map[chain.Hash]TxStatus
 	pending  [][]byte
+	batches  []int // the size of each SubmitBatch call
 	links    []Link
 	reg      *prometheus.Registry
 	info     app.Info
@@ -164,7 +166,18 @@ func (f *fake) Tx(h chain.Hash) (TxStatus, bool, error) {
 	return TxStatus{}, false, nil
 }
 
-func (f *fake) Submit(tx []byte) (chain.Hash, error) {
+func (f *fake) SubmitBatch(txs [][]byte) ([]chain.Hash, []error) {
+	hs, errs := make([]chain.Hash, len(txs)), make([]error, len(txs))
+	f.mu.Lock()
+	f.batches = append(f.batches, len(txs))
+	f.mu.Unlock()
+	for i, tx := range txs {
+		hs[i], errs[i] = f.submit(tx)
+	}
+	return hs, errs
+}
+
+func (f *fake) submit(tx []byte) (chain.Hash, error) {
 	h := chain.TxHash(tx)
 	if err := f.judge(tx); err != nil {
 		return h, err
@@ -247,4 +260,11 @@ func serve(t testing.TB, f *fake, cfg Config) (*Server, string) {
 func rootOf(height uint64) []byte {
 	r := sha256.Sum256(fmt.Appendf(nil, "root %d", height))
 	return r[:]
+}
+
+// batchSizes returns the size of each SubmitBatch call so far.
+func (f *fake) batchSizes() []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.batches)
 }

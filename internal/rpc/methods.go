@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"github.com/strategos/strategos/internal/chain"
 	"net/http"
 )
 
@@ -12,6 +13,13 @@ type callCtx struct {
 	id   []byte        // the request's id (raw JSON)
 	conn *wsConn       // the websocket the call came on; nil over HTTP
 	http *http.Request // the HTTP request; nil over a websocket
+	pre  *admission    // a broadcast already admitted with its batch
+}
+
+// admission is the node's answer to one transaction of a batch.
+type admission struct {
+	hash chain.Hash
+	err  error
 }
 
 // method is one RPC method: its parameters, in CometBFT's order (the

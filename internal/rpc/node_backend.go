@@ -83,15 +83,17 @@ func (b nodeBackend) Tx(h chain.Hash) (TxStatus, bool, error) {
 	return TxStatus{Status: st.Status, Height: st.Height, Code: st.Code, Log: st.Error}, true, nil
 }
 
-func (b nodeBackend) Submit(tx []byte) (chain.Hash, error) {
-	h, err := b.n.Submit(tx)
-	switch {
-	case node.IsDuplicate(err), errors.Is(err, node.ErrCommitted):
-		err = fmt.Errorf("%w: %v", ErrInCache, err)
-	case node.IsBusy(err):
-		err = fmt.Errorf("%w: %v", ErrFull, err)
+func (b nodeBackend) SubmitBatch(txs [][]byte) ([]chain.Hash, []error) {
+	hs, errs := b.n.SubmitBatch(txs)
+	for i, err := range errs {
+		switch {
+		case node.IsDuplicate(err), errors.Is(err, node.ErrCommitted):
+			errs[i] = fmt.Errorf("%w: %v", ErrInCache, err)
+		case node.IsBusy(err):
+			errs[i] = fmt.Errorf("%w: %v", ErrFull, err)
+		}
 	}
-	return h, err
+	return hs, errs
 }
 
 // dryChecker is an application whose CheckTx counts what it admits as

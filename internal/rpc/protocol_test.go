@@ -1,13 +1,17 @@
 package rpc
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
+	cmtjson "github.com/cometbft/cometbft/libs/json"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 
 	"github.com/strategos/strategos/internal/chain"
@@ -159,5 +163,54 @@ func TestURIForm(t *testing.T) {
 	}
 	if w := uri("/nosuch"); w.Error == nil || w.Error.Code != codeNoMethod {
 		t.Errorf("unknown path: %+v", w)
+	}
+}
+
+// A batch's broadcasts reach the node in one admission, in request
+// order, and each request gets its own transaction's answer: the load of
+// CometBFT's tools (batches of broadcast_tx_async) then costs the node
+// one admission per batch, not one per transaction.
+func TestBatchAdmitsTogether(t *testing.T) {
+	f := newFake(t, 1)
+	_, url := serve(t, f, Config{})
+	code, b := post(t, url, `[
+		{"jsonrpc":"2.0","id":1,"method":"broadcast_tx_async","params":{"tx":"YT0x"}},
+		{"jsonrpc":"2.0","id":2,"method":"broadcast_tx_sync","params":{"tx":"YmFk"}},
+		{"jsonrpc":"2.0","id":3,"method":"health"},
+		{"jsonrpc":"2.0","id":4,"method":"broadcast_tx_async","params":{"tx":"YT0x"}},
+		{"jsonrpc":"2.0","id":5,"method":"broadcast_tx_async","params":{"tx":"Yj0y"}}
+	]`)
+	if code != http.StatusOK {
+		t.Fatalf("HTTP %d: %s", code, b)
+	}
+	var ws []wire
+	if err := json.Unmarshal(b, &ws); err != nil || len(ws) != 5 {
+		t.Fatalf("%d answers (%v), want 5: %s", len(ws), err, clipBytes(b))
+	}
+	var res [5]ctypes.ResultBroadcastTx
+	for i, w := range ws {
+		if string(w.ID) != fmt.Sprint(i+1) {
+			t.Fatalf("answer %d has id %s", i, w.ID)
+		}
+		if w.Error == nil && i != 2 {
+			if err := cmtjson.Unmarshal(w.Result, &res[i]); err != nil {
+				t.Fatalf("answer %d: %v", i, err)
+			}
+		}
+	}
+	if h := chain.TxHash([]byte("a=1")); ws[0].Error != nil || res[0].Code != 0 || !bytes.Equal(res[0].Hash, h[:]) {
+		t.Errorf("a=1: %+v %+v", ws[0], res[0])
+	}
+	if res[1].Code != 7 || res[1].Log != "bad transaction" {
+		t.Errorf("refused transaction: %+v", res[1])
+	}
+	if ws[3].Error == nil || !strings.Contains(ws[3].Error.Data, "already exists in cache") {
+		t.Errorf("second copy of a=1: %+v", ws[3])
+	}
+	if h := chain.TxHash([]byte("b=2")); ws[4].Error != nil || !bytes.Equal(res[4].Hash, h[:]) {
+		t.Errorf("b=2: %+v %+v", ws[4], res[4])
+	}
+	if got := f.batchSizes(); !slices.Equal(got, []int{4}) {
+		t.Errorf("admissions of sizes %v, want one of 4", got)
 	}
 }

@@ -209,6 +209,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeHTTPError(w, http.StatusInternalServerError, codeParse, "error unmarshaling request: "+err.Error())
 		return
 	}
+	pre := s.admitBatch(reqs, reqErrs)
 	var out []response
 	for i, req := range reqs {
 		if reqErrs[i] != nil {
@@ -219,7 +220,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if req.ID == nil {
 			continue // a notification: CometBFT neither runs nor answers it
 		}
-		out = append(out, s.call(r.Context(), req, nil, r))
+		out = append(out, s.call(r.Context(), req, nil, r, pre[i]))
 	}
 	if len(out) == 0 {
 		w.WriteHeader(http.StatusOK)
@@ -247,7 +248,7 @@ func (s *Server) serveURI(w http.ResponseWriter, r *http.Request) {
 			Err: newError(codeInvalidParams, "error converting http params to arguments: "+err.Error())}.appendJSON(nil))
 		return
 	}
-	res := s.run(r.Context(), name, m, p, uriID, nil, r)
+	res := s.run(r.Context(), name, m, p, uriID, nil, r, nil)
 	code := http.StatusOK
 	if res.Err != nil {
 		code = http.StatusInternalServerError // as CometBFT's URI handler
@@ -255,8 +256,37 @@ func (s *Server) serveURI(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, res.appendJSON(nil))
 }
 
-// call runs one JSON-RPC request, over HTTP (conn nil) or a websocket.
-func (s *Server) call(ctx context.Context, req request, conn *wsConn, r *http.Request) response {
+// admitBatch admits the transactions of a batch's broadcast_tx_async and
+// broadcast_tx_sync requests in one call to the node, in request order,
+// and returns each request's answer (nil for the others). A request whose
+// params do not decode is left to fail on its own.
+func (s *Server) admitBatch(reqs []request, reqErrs []*rpcError) []*admission {
+	pre := make([]*admission, len(reqs))
+	var txs [][]byte
+	var at []int
+	for i, req := range reqs {
+		if reqErrs[i] != nil || req.ID == nil || (req.Method != "broadcast_tx_async" && req.Method != "broadcast_tx_sync") {
+			continue
+		}
+		p, err := decodeJSONParams(methods[req.Method].params, req.Params)
+		if err != nil {
+			continue
+		}
+		txs, at = append(txs, p.bytes("tx")), append(at, i)
+	}
+	if len(txs) < 2 {
+		return pre // one alone goes the usual way
+	}
+	hs, errs := s.b.SubmitBatch(txs)
+	for j, i := range at {
+		pre[i] = &admission{hash: hs[j], err: errs[j]}
+	}
+	return pre
+}
+
+// call runs one JSON-RPC request, over HTTP (conn nil) or a websocket;
+// pre is its transaction's admission when its batch admitted it.
+func (s *Server) call(ctx context.Context, req request, conn *wsConn, r *http.Request, pre *admission) response {
 	m, ok := methods[req.Method]
 	if !ok || (m.ws && conn == nil) {
 		s.metrics.count("unknown", true)
@@ -267,12 +297,12 @@ func (s *Server) call(ctx context.Context, req request, conn *wsConn, r *http.Re
 		s.metrics.count(req.Method, true)
 		return response{ID: req.ID, Err: newError(codeInvalidParams, "error converting json params to arguments: "+err.Error())}
 	}
-	return s.run(ctx, req.Method, m, p, req.ID, conn, r)
+	return s.run(ctx, req.Method, m, p, req.ID, conn, r, pre)
 }
 
 // run calls a method with decoded params, and encodes its result.
-func (s *Server) run(ctx context.Context, name string, m method, p params, id []byte, conn *wsConn, r *http.Request) response {
-	c := &callCtx{s: s, ctx: ctx, id: id, conn: conn, http: r}
+func (s *Server) run(ctx context.Context, name string, m method, p params, id []byte, conn *wsConn, r *http.Request, pre *admission) response {
+	c := &callCtx{s: s, ctx: ctx, id: id, conn: conn, http: r, pre: pre}
 	res, err := m.call(c, p)
 	if err == nil {
 		var b []byte

@@ -24,7 +24,13 @@ var (
 // submit admits tx. A refusal by the application is an answer (its code
 // and log, as CometBFT's CheckTx response); anything else is an error.
 func (s *Server) submit(tx []byte) (chain.Hash, *app.TxError, error) {
-	h, err := s.b.Submit(tx)
+	hs, errs := s.b.SubmitBatch([][]byte{tx})
+	return submitted(hs[0], errs[0])
+}
+
+// submitted splits a Submit's answer into the application's refusal and
+// the node's error.
+func submitted(h chain.Hash, err error) (chain.Hash, *app.TxError, error) {
 	var te *app.TxError
 	if errors.As(err, &te) {
 		return h, te, nil
@@ -46,7 +52,16 @@ func checkTxResponse(te *app.TxError) abci.ResponseCheckTx {
 func broadcastTxAsync(c *callCtx, p params) (any, error) { return broadcastTxSync(c, p) }
 
 func broadcastTxSync(c *callCtx, p params) (any, error) {
-	h, te, err := c.s.submit(p.bytes("tx"))
+	var (
+		h   chain.Hash
+		te  *app.TxError
+		err error
+	)
+	if c.pre != nil { // admitted with the rest of its batch
+		h, te, err = submitted(c.pre.hash, c.pre.err)
+	} else {
+		h, te, err = c.s.submit(p.bytes("tx"))
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -184,7 +184,7 @@ func (c *wsConn) run() {
 		if m, ok := methods[req.Method]; ok && m.ws {
 			// Subscriptions run in order, so that an unsubscribe never
 			// overtakes the subscribe before it.
-			c.respond(c.s.call(c.ctx, req, c, nil))
+			c.respond(c.s.call(c.ctx, req, c, nil, nil))
 			continue
 		}
 		select {
@@ -196,7 +196,7 @@ func (c *wsConn) run() {
 		}
 		c.calls.Go(func() {
 			defer func() { <-c.sem }()
-			c.respond(c.s.call(c.ctx, req, c, nil))
+			c.respond(c.s.call(c.ctx, req, c, nil, nil))
 		})
 	}
 	c.close()
