@@ -298,7 +298,7 @@ type emptySource struct{}
 
 func (emptySource) Payload(uint64, []*chain.Block) ([][]byte, []chain.Evidence) { return nil, nil }
 func (emptySource) Time() int64                                                 { return time.Now().UnixNano() }
-func (emptySource) Executed() (uint64, []byte)                                  { return 0, nil }
+func (emptySource) Executed(*chain.Block) (uint64, []byte)                      { return 0, nil }
 func (emptySource) HasTxs() bool                                                { return false }
 func (emptySource) Check(*chain.Block) error                                    { return nil }
 

@@ -71,8 +71,8 @@ func (s markedSource) Payload(height uint64, branch []*chain.Block) ([][]byte, [
 	}
 	return p, ev
 }
-func (s markedSource) Time() int64                { return s.inner.Time() }
-func (s markedSource) Executed() (uint64, []byte) { return s.inner.Executed() }
+func (s markedSource) Time() int64                              { return s.inner.Time() }
+func (s markedSource) Executed(p *chain.Block) (uint64, []byte) { return s.inner.Executed(p) }
 
 // Step routes a message from an honest validator to the twin on its side.
 // A fellow traitor's message goes to the twin that holds the block it

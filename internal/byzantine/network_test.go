@@ -63,9 +63,9 @@ type fakeSource struct {
 func (s *fakeSource) Payload(height uint64, branch []*chain.Block) ([][]byte, []chain.Evidence) {
 	return [][]byte{fmt.Appendf(nil, "tx height=%d by=%d branch=%d", height, s.self, len(branch))}, nil
 }
-func (s *fakeSource) Time() int64                { s.clock++; return s.clock }
-func (s *fakeSource) Executed() (uint64, []byte) { return 0, nil }
-func (s *fakeSource) HasTxs() bool               { return true }
+func (s *fakeSource) Time() int64                            { s.clock++; return s.clock }
+func (s *fakeSource) Executed(*chain.Block) (uint64, []byte) { return 0, nil }
+func (s *fakeSource) HasTxs() bool                           { return true }
 
 type network struct {
 	t     *testing.T

@@ -38,9 +38,10 @@ type BlockSource interface {
 	Payload(height uint64, branch []*chain.Block) (txs [][]byte, evidence []chain.Evidence)
 	// Time returns the block time in unix nanoseconds.
 	Time() int64
-	// Executed returns the latest executed height and its state root (the
-	// application's app hash, at most chain.MaxStateRoot bytes).
-	Executed() (height uint64, root []byte)
+	// Executed returns the executed height, and its state root (the
+	// application's app hash, at most chain.MaxStateRoot bytes), that a
+	// block proposed over parent carries.
+	Executed(parent *chain.Block) (height uint64, root []byte)
 	// HasTxs reports whether transactions are waiting to be proposed.
 	HasTxs() bool
 	// Check is the application's say on a proposed block before this

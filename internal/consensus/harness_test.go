@@ -303,7 +303,7 @@ func (s *fakeSource) Payload(height uint64, branch []*chain.Block) ([][]byte, []
 
 func (s *fakeSource) Time() int64 { s.clock++; return s.clock }
 
-func (s *fakeSource) Executed() (uint64, []byte) { return 0, nil }
+func (s *fakeSource) Executed(*chain.Block) (uint64, []byte) { return 0, nil }
 
 func (s *fakeSource) HasTxs() bool { return true }
 

@@ -167,7 +167,7 @@ func (c *Core) tryPropose() {
 		return
 	}
 	height := parent.Height + 1
-	execHeight, root := c.cfg.Source.Executed()
+	execHeight, root := c.cfg.Source.Executed(parent)
 	txs, evidence := c.cfg.Source.Payload(height, c.branch(qc.BlockHash))
 	b := &chain.Block{
 		Height:     height,

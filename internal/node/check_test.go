@@ -1,7 +1,9 @@
 package node
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -127,5 +129,79 @@ func TestCheckGenesisRoot(t *testing.T) {
 	}
 	if err := n.rootDiffers(&chain.Block{Height: 1}); !errors.Is(err, errRootDiffers) {
 		t.Fatalf("an empty root before execution: %v, want refused", err)
+	}
+}
+
+// Every executed height's root is carried by some committed block, one
+// height after the parent's, so that a light client can be given a
+// certified root for any height; and every carried root is the one each
+// validator recorded for that height.
+func TestEveryRootCarried(t *testing.T) {
+	c := newCluster(t, 4)
+	for k := range 200 {
+		if _, err := c.nodes[k%4].Submit(fmt.Appendf(nil, "carry%d=v", k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.waitHeight(25, 30*time.Second)
+	st := c.nodes[0].store
+	carried := map[uint64]bool{}
+	top := st.CommittedHeight()
+	for h := uint64(1); h <= top; h++ {
+		b, _, _, ok := st.CommittedBlock(h)
+		if !ok {
+			t.Fatalf("no committed block at %d", h)
+		}
+		if b.ExecHeight == 0 {
+			continue
+		}
+		carried[b.ExecHeight] = true
+		for i, n := range c.nodes {
+			own, ok, err := n.store.AppGet(rootKey(b.ExecHeight))
+			if err == nil && ok && !bytes.Equal(own, b.StateRoot) {
+				t.Fatalf("block %d carries root %x for height %d, validator %d recorded %x", h, b.StateRoot, b.ExecHeight, i, own)
+			}
+		}
+	}
+	last := uint64(0)
+	for h := range carried {
+		last = max(last, h)
+	}
+	if last < 15 {
+		t.Fatalf("the highest carried root is of height %d, at committed height %d", last, top)
+	}
+	for h := uint64(1); h <= last; h++ {
+		if !carried[h] {
+			t.Errorf("no committed block carries the root of height %d (carried up to %d)", h, last)
+		}
+	}
+}
+
+// A proposal carries the root of the height after its parent's, or this
+// validator's latest when that is more than maxRootLag ahead or the
+// parent's is not executed here yet.
+func TestExecutedCarriesNext(t *testing.T) {
+	c := newCluster(t, 1)
+	c.waitHeight(maxRootLag+4, 20*time.Second)
+	n := c.nodes[0]
+	src := source{n}
+	root := func(h uint64) []byte {
+		r, ok, err := n.store.AppGet(rootKey(h))
+		if err != nil || !ok {
+			t.Fatalf("no root recorded for height %d", h)
+		}
+		return r
+	}
+	latest, _ := n.store.AppState()
+	h, r := src.Executed(&chain.Block{Height: 9, ExecHeight: latest - 3})
+	if h != latest-2 || !bytes.Equal(r, root(latest-2)) {
+		t.Errorf("over a parent carrying height %d: carried %d %x, want %d %x", latest-3, h, r, latest-2, root(latest-2))
+	}
+	if h, _ := src.Executed(&chain.Block{Height: 9, ExecHeight: latest - maxRootLag - 1}); h != latest && h != latest+1 {
+		// latest+1: another block executed meanwhile
+		t.Errorf("%d behind: carried %d, want the latest %d", maxRootLag+1, h, latest)
+	}
+	if h, _ := src.Executed(&chain.Block{Height: 9, ExecHeight: 1 << 40}); h >= 1<<40 {
+		t.Errorf("over a parent ahead of this validator: carried %d", h)
 	}
 }

@@ -442,8 +442,28 @@ func fitsBlock(txs []*app.Tx, maxTxs, maxBytes int) error {
 }
 
 func (s source) Time() int64 { return s.n.clock.now() } // see check.go
-func (s source) Executed() (uint64, []byte) {
+// Executed carries the root of the height after the parent's, so that
+// every height's root is carried by some block and a light client can
+// get a certified root for any height (docs/consensus.md, "Commit
+// certificates"). When this validator's execution is more than
+// maxRootLag heights ahead of the parent's (after a stall, or a parent
+// from a lagging proposer) it carries its latest instead, skipping the
+// roots between, so that the carried root never falls far behind.
+func (s source) Executed(parent *chain.Block) (uint64, []byte) {
 	h, root := s.n.store.AppState()
-	return h, bytes.Clone(root)
+	next := parent.ExecHeight + 1
+	if parent.Height == 0 || h < next || h-parent.ExecHeight > maxRootLag {
+		return h, bytes.Clone(root)
+	}
+	r, ok, err := s.n.store.AppGet(rootKey(next))
+	if err != nil || !ok {
+		return h, bytes.Clone(root)
+	}
+	return next, r
 }
+
+// maxRootLag is how far the carried root may fall behind this validator's
+// execution before a block skips to its latest.
+const maxRootLag = 8
+
 func (s source) HasTxs() bool { return s.n.pool.Ready() || s.n.hasPendingEvidence() }

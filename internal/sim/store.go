@@ -82,7 +82,7 @@ func (s *source) HasTxs() bool { return true }
 
 func (s *source) Time() int64 { return s.r.now * 1e6 }
 
-func (s *source) Executed() (uint64, []byte) {
+func (s *source) Executed(*chain.Block) (uint64, []byte) {
 	st := s.r.nodes[s.node].store
 	if len(st.committed) == 0 {
 		return 0, nil
