@@ -224,7 +224,17 @@ type QueryResult struct {
 	Key       []byte
 	Value     []byte // nil when the key has no value
 	Height    uint64
+	// With Query.Prove, from an application that proves its answers: the
+	// protobuf encoding of an ICS23 CommitmentProof of Value (of the key's
+	// absence when Value is nil) against the app hash of Height, and the
+	// name of the ics23 spec it verifies under ("smt").
+	Proof     []byte
+	ProofSpec string
 }
+
+// ErrNotKept is the error of a query for a height whose state the
+// application no longer keeps (or never did, since its restart).
+var ErrNotKept = errors.New("the state of that height is not kept")
 
 // Application is a deterministic state machine over committed blocks.
 //
@@ -267,4 +277,7 @@ type State interface {
 	AppGet(key string) (value []byte, ok bool, err error)
 	AppState() (height uint64, root []byte)
 	AppPut(puts map[string][]byte, deletes []string) error
+	// AppScan calls fn for each key starting with prefix, in key order;
+	// key and value are valid only during the call.
+	AppScan(prefix string, fn func(key, value []byte) error) error
 }

@@ -240,8 +240,18 @@ func IsPending(err error) bool { return errors.Is(err, errPending) }
 // Get fetches path (for example "/v1/blocks/3") and returns the JSON
 // answer as received.
 func (c *Client) Get(ctx context.Context, path string) (json.RawMessage, error) {
+	return c.GetBounded(ctx, path, maxAnswer)
+}
+
+// GetBounded is Get for an answer of at most limit bytes: a larger one is
+// an error wrapping ErrBadAnswer.
+func (c *Client) GetBounded(ctx context.Context, path string, limit int) (json.RawMessage, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
 	var raw json.RawMessage
-	err := c.getJSON(ctx, path, &raw)
+	err = c.doBounded(req, &raw, limit)
 	return raw, err
 }
 
@@ -255,14 +265,16 @@ func (c *Client) getJSON(ctx context.Context, path string, v any) error {
 
 // do sends req and decodes a 2xx JSON answer into v, or turns any other
 // answer into an error.
-func (c *Client) do(req *http.Request, v any) error {
+func (c *Client) do(req *http.Request, v any) error { return c.doBounded(req, v, maxAnswer) }
+
+func (c *Client) doBounded(req *http.Request, v any, maxAnswer int) error {
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return failure(ErrUnreachable, "cannot reach node %s: %s", c.base, netReason(err))
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(maxAnswer)+1))
 	if err != nil {
 		return failure(ErrUnreachable, "cannot read the answer of node %s: %s", c.base, netReason(err))
 	}

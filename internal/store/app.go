@@ -151,3 +151,25 @@ func appWrite(tx *bolt.Tx, puts map[string][]byte, deletes []string) error {
 	}
 	return nil
 }
+
+// AppScan calls fn for every key of the application area that starts
+// with prefix, in key order, within one read transaction: an application
+// rebuilds what it derives from its whole state (its Merkle tree) at
+// startup. key and value are valid only during the call. A read error,
+// or fn's, stops the scan and is returned.
+func (s *Store) AppScan(prefix string, fn func(key, value []byte) error) error {
+	p := []byte(prefix)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketApp).Cursor()
+		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+			if err := fn(k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: app scan %q: %w", prefix, err)
+	}
+	return nil
+}

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/strategos/strategos/internal/app"
@@ -275,4 +277,28 @@ func code(t tb, err error) uint32 {
 		t.Fatalf("refusal %v is a %T, not an *app.TxError", err, err)
 	}
 	return te.Code
+}
+
+func (m *memState) AppScan(prefix string, fn func(key, value []byte) error) error {
+	m.mu.RLock()
+	keys := make([]string, 0, len(m.kv))
+	for k := range m.kv {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	m.mu.RUnlock()
+	slices.Sort(keys)
+	for _, k := range keys {
+		v, ok, err := m.AppGet(k)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := fn([]byte(k), v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

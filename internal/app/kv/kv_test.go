@@ -440,3 +440,27 @@ func TestAppHashFormula(t *testing.T) {
 		prev = res.AppHash
 	}
 }
+
+func (m *memState) AppScan(prefix string, fn func(key, value []byte) error) error {
+	m.mu.RLock()
+	keys := make([]string, 0, len(m.kv))
+	for k := range m.kv {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	m.mu.RUnlock()
+	slices.Sort(keys)
+	for _, k := range keys {
+		v, ok, err := m.AppGet(k)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := fn([]byte(k), v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
