@@ -1,9 +1,6 @@
 package chain
 
-import (
-	"crypto/sha256"
-	"encoding/binary"
-)
+import "crypto/sha256"
 
 // Block is one link of the chain. A block of height h extends its parent of
 // height h-1 and carries the quorum certificate that certified the parent,
@@ -46,10 +43,17 @@ func MaxFailedLeaders(n int) int { return max(10, n) }
 
 // Hash returns the block's identity: SHA-256 over its canonical encoding,
 // which includes the chain id, every header field, the parent's certificate
-// and digests of the payload and the evidence. It is the hash of the
-// block's Header.
+// and digests of the payload (the Merkle root of its transactions, see
+// TxRoot) and the evidence. It is the hash of the block's Header.
 func (b *Block) Hash(chainID string) Hash {
 	h := b.Header(chainID)
+	return h.Hash(chainID)
+}
+
+// HashWith is Hash for a caller that holds the payload hash already; see
+// HeaderWith.
+func (b *Block) HashWith(chainID string, payloadHash Hash) Hash {
+	h := b.HeaderWith(chainID, payloadHash)
 	return h.Hash(chainID)
 }
 
@@ -57,31 +61,19 @@ func (b *Block) Hash(chainID string) Hash {
 // replaced by their digests, so the header has the block's hash and is
 // small (a few hundred bytes plus the parent's certificate).
 func (b *Block) Header(chainID string) Header {
+	return b.HeaderWith(chainID, PayloadHash(chainID, b.Payload))
+}
+
+// HeaderWith is Header for a caller that holds the payload hash already
+// (PayloadHashOf the hashes of b.Payload), so that no transaction is
+// hashed again; the caller vouches that it is b's.
+func (b *Block) HeaderWith(chainID string, payloadHash Hash) Header {
 	return Header{
 		Height: b.Height, Round: b.Round, Parent: b.Parent, QC: b.QC,
-		PayloadHash: PayloadHash(chainID, b.Payload), EvidenceHash: EvidenceHash(chainID, b.Evidence),
+		PayloadHash: payloadHash, EvidenceHash: EvidenceHash(chainID, b.Evidence),
 		Proposer: b.Proposer, Time: b.Time,
 		ExecHeight: b.ExecHeight, StateRoot: b.StateRoot, FailedLeaders: b.FailedLeaders,
 	}
-}
-
-// PayloadHash returns a digest of a list of transactions.
-func PayloadHash(chainID string, txs [][]byte) Hash {
-	// The encoding of the transactions streams into the hash rather than
-	// being built first: a block's payload is megabytes.
-	e := newEncoder(domainPayload, chainID)
-	e.u64(uint64(len(txs)))
-	d := sha256.New()
-	d.Write(e.buf)
-	var n [8]byte
-	for _, tx := range txs {
-		binary.BigEndian.PutUint64(n[:], uint64(len(tx)))
-		d.Write(n[:])
-		d.Write(tx)
-	}
-	var h Hash
-	d.Sum(h[:0])
-	return h
 }
 
 // TxHashes returns the hashes of txs (TxHash of each).

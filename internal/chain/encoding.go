@@ -11,7 +11,9 @@ import (
 // whenever a field is added or reordered, so old and new encodings never
 // collide. Version 2: a block's state root is length-prefixed (it was 32
 // bytes), its failed leaders always counted, and its evidence digested.
-const encodingVersion = 2
+// Version 3: a block's payload hash is the Merkle root of its transactions
+// (TxRoot), no longer a linear digest of their encoding.
+const encodingVersion = 3
 
 // Domain tags separate the kinds of signed messages, so that a signature
 // over one kind can never be replayed as another.
@@ -20,7 +22,6 @@ const (
 	domainVote     = "strategos/vote"
 	domainTimeout  = "strategos/timeout"
 	domainProposal = "strategos/proposal"
-	domainPayload  = "strategos/payload"
 	domainEvidence = "strategos/evidence"
 	domainValSet   = "strategos/validators"
 )

@@ -96,7 +96,9 @@ func (n *Node) flush() error {
 		for i, t := range txs {
 			hs[i] = t.Hash
 		}
-		n.pool.InFlight(b.Hash(n.chainID), b.Height, hs)
+		// The hashes are at hand: the block's hash takes its payload
+		// root from them rather than hashing every transaction again.
+		n.pool.InFlight(b.HashWith(n.chainID, chain.PayloadHashOf(hs)), b.Height, hs)
 	}
 	if n.signLog != nil {
 		n.journal(rd.Messages)

@@ -27,10 +27,12 @@ var (
 	ErrAppOrder = errors.New("store: application commit out of order")
 )
 
-// formatVersion 3: evidence on the ledger holds signed headers, not whole
-// proposals. Version 2 keyed blocks by height and hash (version 1 by hash
+// formatVersion 4: blocks are keyed by hashes of chain encoding version 3
+// (the payload hash is a Merkle root), so a store of version 3 is refused
+// as such rather than failing on its tip's hash. Version 3: evidence on
+// the ledger holds signed headers, not whole proposals. Version 2 keyed blocks by height and hash (version 1 by hash
 // alone), and added outcomes per height and the Pebble index.
-const formatVersion = 3
+const formatVersion = 4
 
 var (
 	bucketBlocks    = []byte("blocks")        // height (8 bytes) + hash -> block
