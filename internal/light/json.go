@@ -11,9 +11,10 @@ import (
 	"github.com/strategos/strategos/internal/chain"
 )
 
-// MaxCertificateBytes bounds a certificate's JSON form. It fits
-// MaxCertHeaders headers for some 25 validators, and the usual three or
-// four headers for more than 400; Build refuses to make a larger one, and
+// MaxCertificateBytes bounds a certificate's JSON form. At about 150
+// bytes per vote and 550 per header, it fits MaxCertHeaders headers for 23
+// validators and the usual four for some 340; Build refuses to make a
+// larger one, and
 // decoding refuses to read one, so the memory a decoder spends is a fixed
 // multiple of this.
 const MaxCertificateBytes = 256 << 10
