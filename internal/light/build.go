@@ -39,7 +39,7 @@ func Build(src BlockSource, chainID string, height uint64) (*Certificate, error)
 	carrier := -1
 	for h := height; h <= tip && len(c.Headers) < MaxCertHeaders; h++ {
 		b, hash, qc, ok := src.CommittedBlock(h)
-		if !ok {
+		if !ok || b == nil {
 			return nil, fmt.Errorf("light: committed block at height %d unreadable", h)
 		}
 		hd := b.Header(chainID)
@@ -62,8 +62,8 @@ func Build(src BlockSource, chainID string, height uint64) (*Certificate, error)
 		}
 	}
 	if carrier < 0 {
-		return nil, fmt.Errorf("%w: no committed block in heights %d to %d carries the state root of height %d",
-			ErrNotCertified, height+1, height+uint64(len(c.Headers))-1, height)
+		return nil, fmt.Errorf("%w: no committed block up to height %d carries the state root of height %d",
+			ErrNotCertified, height+uint64(len(c.Headers))-1, height)
 	}
 	return nil, fmt.Errorf("%w: no two committed blocks of consecutive rounds from height %d to %d",
 		ErrNotCertified, c.Headers[carrier].Height, c.Headers[len(c.Headers)-1].Height)
