@@ -13,10 +13,9 @@ import (
 
 // MaxCertificateBytes bounds a certificate's JSON form. At about 150
 // bytes per vote and 550 per header, it fits MaxCertHeaders headers for 23
-// validators and the usual four for some 340; Build refuses to make a
-// larger one, and
-// decoding refuses to read one, so the memory a decoder spends is a fixed
-// multiple of this.
+// validators and the usual four for some 340. Build refuses to make a
+// larger one and decoding to read one, so the memory a decoder spends is
+// a fixed multiple of this.
 const MaxCertificateBytes = 256 << 10
 
 // MaxCertVotes bounds the votes of one QC and the failed leaders of one
