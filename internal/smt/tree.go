@@ -1,0 +1,155 @@
+package smt
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+)
+
+// Spec is the name of the ics23 spec proofs verify under ("smt").
+const Spec = "smt"
+
+// Errors callers test with errors.Is.
+var (
+	ErrEmptyKey     = errors.New("smt: empty key")
+	ErrEmptyValue   = errors.New("smt: empty value")
+	ErrDuplicateKey = errors.New("smt: duplicate key")
+	ErrLength       = errors.New("smt: keys and values differ in length")
+	ErrEmptyTree    = errors.New("smt: the empty tree has no leaf to prove non-existence against (ics23 cannot express it; VerifyProof accepts an empty proof against the empty root)")
+)
+
+// EmptyRoot is the root of the empty tree, and the hash of an empty subtree.
+var emptyHash [32]byte
+
+// node is a leaf (leaf != nil) or an inner node (left and/or right set).
+// nil is the empty subtree. Nodes are never written once reachable from a
+// Tree, which is what makes versions immutable and readers lock-free.
+type node struct {
+	hash        [32]byte
+	left, right *node
+	leaf        *leaf
+}
+
+// leaf keeps its key and value so old versions can be read and proven, and
+// its path so that updates and proofs never rehash the key.
+type leaf struct {
+	path  [32]byte // SHA-256(key)
+	key   []byte
+	value []byte
+}
+
+// Tree is one version of the state. It is immutable and safe for
+// concurrent readers.
+type Tree struct {
+	root *node
+	n    int
+}
+
+// New returns the empty tree.
+func New() *Tree { return &Tree{} }
+
+// Root returns the 32-byte root hash.
+func (t *Tree) Root() []byte {
+	if t.root == nil {
+		return make([]byte, 32)
+	}
+	h := t.root.hash
+	return h[:]
+}
+
+// Len returns the number of keys.
+func (t *Tree) Len() int { return t.n }
+
+// Get returns the value of key, or ok false if it is absent. The value is
+// shared with the tree and must not be modified.
+func (t *Tree) Get(key []byte) (value []byte, ok bool) {
+	if len(key) == 0 {
+		return nil, false
+	}
+	path := sha256.Sum256(key)
+	n := t.root
+	for d := 0; n != nil; d++ {
+		if n.leaf != nil {
+			if n.leaf.path == path && bytes.Equal(n.leaf.key, key) {
+				return n.leaf.value, true
+			}
+			return nil, false
+		}
+		n = n.child(bit(&path, d))
+	}
+	return nil, false
+}
+
+func (n *node) child(right bool) *node {
+	if right {
+		return n.right
+	}
+	return n.left
+}
+
+// bit reports whether bit d of path (most significant first) is 1.
+func bit(path *[32]byte, d int) bool {
+	return path[d>>3]&(0x80>>(d&7)) != 0
+}
+
+func hashOf(n *node) *[32]byte {
+	if n == nil {
+		return &emptyHash
+	}
+	return &n.hash
+}
+
+// innerHash is SHA-256(0x01 || left || right); a stack buffer keeps it
+// allocation-free.
+func innerHash(l, r *[32]byte) [32]byte {
+	var buf [65]byte
+	buf[0] = 1
+	copy(buf[1:33], l[:])
+	copy(buf[33:], r[:])
+	return sha256.Sum256(buf[:])
+}
+
+// leafHash is SHA-256(0x00 || path || SHA-256(value)).
+func leafHash(path *[32]byte, value []byte) [32]byte {
+	var buf [65]byte
+	copy(buf[1:33], path[:])
+	vh := sha256.Sum256(value)
+	copy(buf[33:], vh[:])
+	return sha256.Sum256(buf[:])
+}
+
+// join makes the parent of l and r, keeping the tree compact: a subtree
+// with a single leaf is that leaf, so a leaf beside an empty sibling moves
+// up. mk supplies the node when a new inner node is needed.
+func join(l, r *node, mk func() *node) *node {
+	switch {
+	case l == nil && r == nil:
+		return nil
+	case l == nil && r.leaf != nil:
+		return r
+	case r == nil && l.leaf != nil:
+		return l
+	}
+	n := mk()
+	n.left, n.right = l, r
+	n.hash = innerHash(hashOf(l), hashOf(r))
+	return n
+}
+
+func newNode() *node { return new(node) }
+
+// leafWithData allocates a leaf node, its leaf and a copy of key and value
+// in two allocations.
+func leafWithData(path *[32]byte, key, value []byte) *node {
+	p := new(struct {
+		n node
+		l leaf
+	})
+	buf := make([]byte, len(key)+len(value))
+	copy(buf, key)
+	copy(buf[len(key):], value)
+	p.l = leaf{path: *path, key: buf[:len(key):len(key)], value: buf[len(key):]}
+	p.n.leaf = &p.l
+	p.n.hash = leafHash(path, value)
+	return &p.n
+}

@@ -1,0 +1,143 @@
+package smt
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+)
+
+// op is one change of a batch; an empty value deletes.
+type op struct {
+	path  [32]byte
+	key   []byte
+	value []byte
+}
+
+// Update applies one batch and returns the new version; t is unchanged. A
+// nil or empty value deletes the key; of a key given twice the later wins.
+// The batch is sorted by path and applied in one descent, so each changed
+// node is copied and rehashed once per batch, not once per key.
+func (t *Tree) Update(keys, values [][]byte) (*Tree, error) {
+	if len(keys) != len(values) {
+		return nil, ErrLength
+	}
+	ops := make([]op, len(keys))
+	for i, k := range keys {
+		if len(k) == 0 {
+			return nil, fmt.Errorf("%w (index %d)", ErrEmptyKey, i)
+		}
+		ops[i] = op{path: sha256.Sum256(k), key: k, value: values[i]}
+	}
+	slices.SortStableFunc(ops, func(x, y op) int { return bytes.Compare(x.path[:], y.path[:]) })
+	// Keep the last op of each key (the stable sort kept batch order).
+	w := 0
+	for i := range ops {
+		if i+1 < len(ops) && ops[i+1].path == ops[i].path {
+			continue
+		}
+		ops[w] = ops[i]
+		w++
+	}
+	ops = ops[:w]
+	if len(ops) == 0 {
+		return t, nil
+	}
+	root, delta := update(t.root, 0, ops, parDepth())
+	return &Tree{root: root, n: t.n + delta}, nil
+}
+
+// update applies ops (sorted, one per path, all sharing the first d bits
+// of n's position) to the subtree n at depth d. It returns the new subtree
+// and the change in its number of keys; n itself is never written.
+func update(n *node, d int, ops []op, par int) (*node, int) {
+	if len(ops) == 0 {
+		return n, 0
+	}
+	if n == nil {
+		return fresh(ops, nil, d), sets(ops)
+	}
+	if n.leaf != nil {
+		_, found := slices.BinarySearchFunc(ops, n.leaf.path, func(o op, p [32]byte) int {
+			return bytes.Compare(o.path[:], p[:])
+		})
+		if !found {
+			return fresh(ops, n, d), sets(ops)
+		}
+		if len(ops) == 1 && bytes.Equal(ops[0].value, n.leaf.value) {
+			return n, 0
+		}
+		// One of ops overwrites or deletes the leaf.
+		return fresh(ops, nil, d), sets(ops) - 1
+	}
+	split := splitOps(ops, d)
+	var l, r *node
+	var dl, dr int
+	if d < par && len(ops) >= 1<<10 {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l, dl = update(n.left, d+1, ops[:split], par)
+		}()
+		r, dr = update(n.right, d+1, ops[split:], par)
+		wg.Wait()
+	} else {
+		l, dl = update(n.left, d+1, ops[:split], par)
+		r, dr = update(n.right, d+1, ops[split:], par)
+	}
+	if l == n.left && r == n.right {
+		return n, 0 // e.g. deletes of absent keys
+	}
+	return join(l, r, newNode), dl + dr
+}
+
+// fresh builds the subtree at depth d holding the sets among ops plus
+// keep, a leaf that no op touches (or nil). Deletes in ops are of absent
+// keys and are skipped.
+func fresh(ops []op, keep *node, d int) *node {
+	c := sets(ops)
+	if keep != nil {
+		c++
+	}
+	switch c {
+	case 0:
+		return nil
+	case 1:
+		if keep != nil {
+			return keep
+		}
+		for i := range ops {
+			if len(ops[i].value) > 0 {
+				return leafWithData(&ops[i].path, ops[i].key, ops[i].value)
+			}
+		}
+	}
+	split := splitOps(ops, d)
+	var kl, kr *node
+	if keep != nil {
+		if bit(&keep.leaf.path, d) {
+			kr = keep
+		} else {
+			kl = keep
+		}
+	}
+	return join(fresh(ops[:split], kl, d+1), fresh(ops[split:], kr, d+1), newNode)
+}
+
+func sets(ops []op) int {
+	c := 0
+	for i := range ops {
+		if len(ops[i].value) > 0 {
+			c++
+		}
+	}
+	return c
+}
+
+// splitOps returns the index of the first op whose bit d is 1.
+func splitOps(ops []op, d int) int {
+	return sort.Search(len(ops), func(i int) bool { return bit(&ops[i].path, d) })
+}
