@@ -208,3 +208,64 @@ func TestErrors(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// TestLargeBatches covers the parallel paths of Build (≥ 4,096 leaves)
+// and Update (≥ 1,024 ops), with readers of the old version running
+// alongside the update (run under -race).
+func TestLargeBatches(t *testing.T) {
+	keys, values := benchData(20000, 7)
+	m := map[string][]byte{}
+	for i := range keys {
+		m[string(keys[i])] = values[i]
+	}
+	tr, err := Build(keys, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(tr.Root(), refRoot(m)) {
+		t.Fatal("Build root differs from the reference")
+	}
+	old := tr.Root()
+	newKeys, newValues := benchData(6000, 8)
+	copy(newKeys[:3000], keys[:3000])
+	for i := range 1000 {
+		newValues[i] = nil // delete existing keys
+	}
+	for i := range newKeys {
+		if len(newValues[i]) == 0 {
+			delete(m, string(newKeys[i]))
+		} else {
+			m[string(newKeys[i])] = newValues[i]
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 2000 {
+			if v, ok := tr.Get(keys[i]); !ok || !bytes.Equal(v, values[i]) {
+				t.Error("old version changed during Update")
+				return
+			}
+		}
+	}()
+	tr2, err := tr.Update(newKeys, newValues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if !bytes.Equal(tr.Root(), old) || tr.Len() != 20000 {
+		t.Fatal("old version changed")
+	}
+	if !bytes.Equal(tr2.Root(), refRoot(m)) || tr2.Len() != len(m) {
+		t.Fatalf("Update root or Len (%d, want %d) differs from the reference", tr2.Len(), len(m))
+	}
+	for _, i := range []int{0, 999, 1000, 2999, 3000, 5999} {
+		p, err := tr2.Prove(newKeys[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := VerifyProof(tr2.Root(), newKeys[i], m[string(newKeys[i])], encode(t, p)); err != nil {
+			t.Fatalf("key %d: %v", i, err)
+		}
+	}
+}
