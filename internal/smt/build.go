@@ -33,15 +33,32 @@ func Build(keys, values [][]byte) (*Tree, error) {
 	if n == 0 {
 		return New(), nil
 	}
-
-	type entry struct {
-		path [32]byte
-		i    int
+	if n > 1<<31-1 {
+		return nil, fmt.Errorf("smt: %d keys exceed 2^31-1", n)
 	}
+
+	// First pass in input order, where reads are sequential: hash, and
+	// copy keys and values into one buffer (the tree must not share the
+	// caller's slices).
+	type entry struct {
+		path, hash [32]byte
+		i, klen    int32
+	}
+	offs := make([]int, n+1)
+	for i := range keys {
+		offs[i+1] = offs[i] + len(keys[i]) + len(values[i])
+	}
+	data := make([]byte, total)
 	es := make([]entry, n)
 	parallel(n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			es[i] = entry{sha256.Sum256(keys[i]), i}
+			k, v := keys[i], values[i]
+			copy(data[offs[i]:], k)
+			copy(data[offs[i]+len(k):], v)
+			e := &es[i]
+			e.path = sha256.Sum256(k)
+			e.hash = leafHash(&e.path, v)
+			e.i, e.klen = int32(i), int32(len(k))
 		}
 	})
 
@@ -56,9 +73,9 @@ func Build(keys, values [][]byte) (*Tree, error) {
 	}
 	sorted := make([]entry, n)
 	next := start
-	for _, e := range es {
-		b := e.path[0]
-		sorted[next[b]] = e
+	for i := range es {
+		b := es[i].path[0]
+		sorted[next[b]] = es[i]
 		next[b]++
 	}
 	es = nil
@@ -69,33 +86,25 @@ func Build(keys, values [][]byte) (*Tree, error) {
 			})
 		}
 	})
-	for i := 1; i < n; i++ {
-		if sorted[i].path == sorted[i-1].path {
-			k := keys[sorted[i].i]
-			if bytes.Equal(k, keys[sorted[i-1].i]) {
+	for j := 1; j < n; j++ {
+		if sorted[j].path == sorted[j-1].path {
+			k, o := keys[sorted[j].i], keys[sorted[j-1].i]
+			if bytes.Equal(k, o) {
 				return nil, fmt.Errorf("%w %x", ErrDuplicateKey, k)
 			}
-			return nil, fmt.Errorf("smt: SHA-256 collision between keys %x and %x", k, keys[sorted[i-1].i])
+			return nil, fmt.Errorf("smt: SHA-256 collision between keys %x and %x", k, o)
 		}
 	}
 
-	// Leaves in path order, each pointing into one data buffer.
+	// Leaves in path order.
 	nodes := make([]node, n)
 	leaves := make([]leaf, n)
-	offs := make([]int, n+1)
-	for j, e := range sorted {
-		offs[j+1] = offs[j] + len(keys[e.i]) + len(values[e.i])
-	}
-	data := make([]byte, total)
 	parallel(n, func(lo, hi int) {
 		for j := lo; j < hi; j++ {
 			e := &sorted[j]
-			k, v := keys[e.i], values[e.i]
-			buf := data[offs[j]:offs[j+1]:offs[j+1]]
-			copy(buf, k)
-			copy(buf[len(k):], v)
-			leaves[j] = leaf{path: e.path, key: buf[:len(k):len(k)], value: buf[len(k):]}
-			nodes[j] = node{hash: leafHash(&e.path, v), leaf: &leaves[j]}
+			kv := data[offs[e.i]:offs[e.i+1]:offs[e.i+1]]
+			leaves[j] = leaf{path: e.path, key: kv[:e.klen:e.klen], value: kv[e.klen:]}
+			nodes[j] = node{hash: e.hash, leaf: &leaves[j]}
 		}
 	})
 

@@ -18,7 +18,7 @@ var (
 	ErrEmptyTree    = errors.New("smt: the empty tree has no leaf to prove non-existence against (ics23 cannot express it; VerifyProof accepts an empty proof against the empty root)")
 )
 
-// EmptyRoot is the root of the empty tree, and the hash of an empty subtree.
+// emptyHash is the hash of an empty subtree, and so the empty tree's root.
 var emptyHash [32]byte
 
 // node is a leaf (leaf != nil) or an inner node (left and/or right set).
