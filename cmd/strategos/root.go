@@ -24,7 +24,7 @@ them lie, equivocate or crash.`,
 	})
 	root.AddCommand(newSimCmd(), newGeneralsCmd(), newInitCmd(), newNodeCmd(), newTestnetCmd())
 	root.AddCommand(walletCmds()...)
-	root.AddCommand(newBenchCmd())
+	root.AddCommand(newBenchCmd(), newVerifyCmd())
 	return root
 }
 

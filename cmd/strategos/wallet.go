@@ -24,6 +24,7 @@ import (
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/client"
 	"github.com/strategos/strategos/internal/keys"
+	"github.com/strategos/strategos/internal/light"
 )
 
 // defaultNode is the API of node 0 of a default local testnet.
@@ -218,6 +219,8 @@ type waitFlags struct {
 	wait    bool
 	timeout time.Duration
 	json    bool
+	verify  bool   // check the commit with the light client
+	genesis string // the genesis file it trusts
 }
 
 func (w *waitFlags) register(cmd *cobra.Command) {
@@ -225,6 +228,8 @@ func (w *waitFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&w.wait, "wait", false, "wait until the transaction is committed (prints `committed at height H`) or rejected (fails with the reason)")
 	fl.DurationVar(&w.timeout, "timeout", 60*time.Second, "with --wait, how long to wait")
 	fl.BoolVar(&w.json, "json", false, `print {"hash","status",...} as one JSON object`)
+	fl.BoolVar(&w.verify, "verify", false, "with --wait, also check with the light client that a committed block holds the transaction (needs --genesis)")
+	fl.StringVar(&w.genesis, "genesis", "", "with --verify, the chain's genesis file")
 }
 
 func newTxTransferCmd() *cobra.Command {
@@ -369,6 +374,9 @@ type submitResult struct {
 }
 
 func (w *waitFlags) check() error {
+	if w.verify && (!w.wait || w.genesis == "") {
+		return errors.New("--verify needs --wait and --genesis FILE")
+	}
 	if w.wait && w.timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive, got %s", w.timeout)
 	}
@@ -423,12 +431,37 @@ func submitTx(cmd *cobra.Command, c *client.Client, body []byte, w waitFlags, re
 			return err
 		}
 	}
+	if werr == nil && w.verify {
+		return verifyCommitted(ctx, out, w.genesis, c.URL(), hash, final.Height, w.json)
+	}
 	return werr
+}
+
+// verifyCommitted checks with the light client that a committed block
+// holds the transaction, at the height the node said.
+func verifyCommitted(ctx context.Context, out io.Writer, genesis, node string, h chain.Hash, height uint64, jsonOut bool) error {
+	f := verifyFlags{node: node, genesis: genesis}
+	lc, err := f.client()
+	if err != nil {
+		return err
+	}
+	in, err := lc.Tx(ctx, h)
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	if in.Height != height {
+		return fmt.Errorf("verify: the node said height %d, its proof is of block %d", height, in.Height)
+	}
+	if jsonOut {
+		return printJSON(out, map[string]any{"verified": true, "hash": h.String(), "height": in.Height, "block_hash": in.Commit.BlockHash.String()})
+	}
+	_, err = fmt.Fprintf(out, "verified: transaction %d of block %d, committed by a quorum of the genesis validators\n", in.Index, in.Height)
+	return err
 }
 
 func newQueryCmd() *cobra.Command {
 	var node string
-	var jsonOut bool
+	var jsonOut, verify bool
 	cmd := &cobra.Command{
 		Use:   "query status|block H|account ADDRESS|tx HASH --node URL",
 		Short: "Print a node's answer (JSON, on one line)",
@@ -443,6 +476,9 @@ func newQueryCmd() *cobra.Command {
 	}
 	cmd.PersistentFlags().StringVar(&node, "node", defaultNode, "the node's API URL")
 	cmd.PersistentFlags().BoolVar(&jsonOut, "json", false, "accepted for uniformity: the output is always one JSON object")
+	vf := &verifyFlags{maxAge: light.DefaultMaxAge, jsonOut: true}
+	cmd.PersistentFlags().BoolVar(&verify, "verify", false, "account, kv: check the answer with the light client (needs --genesis), as `strategos verify` does")
+	cmd.PersistentFlags().StringVar(&vf.genesis, "genesis", "", "with --verify, the chain's genesis file")
 
 	// sub returns a query subcommand; path maps its arguments to the
 	// API path, checking them first.
@@ -455,6 +491,10 @@ func newQueryCmd() *cobra.Command {
 				p, err := path(args)
 				if err != nil {
 					return err
+				}
+				if verify {
+					vf.node = node
+					return verified(cmd, vf, use, args)
 				}
 				c, err := client.New(node, nil)
 				if err != nil {

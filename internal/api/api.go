@@ -68,7 +68,9 @@ type limits struct {
 }
 
 func newHandler(b Backend, log *slog.Logger, l limits) http.Handler {
-	s := &server{b: b, log: log, limits: l, rangeCut: rangeCutCounter(b.Registry())}
+	s := &server{b: b, log: log, limits: l, rangeCut: rangeCutCounter(b.Registry()),
+		proofBusy: counter(b.Registry(), "strategos_api_proofs_busy_total",
+			"Commit and proof requests answered 429 because MaxProofRequests were being served.")}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", s.status)
 	mux.HandleFunc("GET /v1/blocks/{height}", s.block)
@@ -85,6 +87,7 @@ func newHandler(b Backend, log *slog.Logger, l limits) http.Handler {
 	case "bank":
 		mux.HandleFunc("GET /v1/accounts/{address}", s.account)
 	}
+	s.proofRoutes(mux, b.Status().App)
 	mux.HandleFunc("GET /v1/abci/info", s.abciInfo)
 	mux.HandleFunc("GET /v1/abci/query", s.abciQuery)
 	mux.Handle("GET /v1/generals", newGeneralsHandler())
@@ -135,6 +138,9 @@ type server struct {
 	log      *slog.Logger
 	limits   limits
 	rangeCut prometheus.Counter // answers of GET /v1/blocks cut by limits.rangeBytes
+
+	proofSem  chan struct{}      // commit and proof requests being served
+	proofBusy prometheus.Counter // of them answered 429
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -62,12 +62,17 @@ func (s *server) blocks(w http.ResponseWriter, r *http.Request) {
 	w.Write(buf)
 }
 
-// rangeCutCounter registers strategos_api_blocks_cut_total with reg, or
-// returns the one already registered (a node serves one API, but tests
-// build several handlers for one node).
+// rangeCutCounter registers strategos_api_blocks_cut_total with reg.
 func rangeCutCounter(reg *prometheus.Registry) prometheus.Counter {
-	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "strategos_api_blocks_cut_total",
-		Help: "Answers of GET /v1/blocks?from&to that ended before the range asked because of their byte budget."})
+	return counter(reg, "strategos_api_blocks_cut_total",
+		"Answers of GET /v1/blocks?from&to that ended before the range asked because of their byte budget.")
+}
+
+// counter registers a counter with reg, or returns the one already
+// registered (a node serves one API, but tests build several handlers for
+// one node).
+func counter(reg *prometheus.Registry, name, help string) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
 	if err := reg.Register(c); err != nil {
 		var dup prometheus.AlreadyRegisteredError
 		if errors.As(err, &dup) {

@@ -210,3 +210,15 @@ func writeJSON(path string, v any, mode os.FileMode) error {
 	}
 	return nil
 }
+
+// LoadGenesis reads a genesis file: all a light client trusts.
+func LoadGenesis(path string) (*Genesis, error) {
+	var g Genesis
+	if err := readJSON(path, &g); err != nil {
+		return nil, err
+	}
+	if _, err := g.ValidatorSet(); err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	return &g, nil
+}

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/strategos/strategos/internal/app"
+	"github.com/strategos/strategos/internal/app/authstate"
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/config"
 )
@@ -33,6 +34,8 @@ type App struct {
 	mu      sync.Mutex
 	pending map[chain.Address]*lane // admitted to the mempool, not committed
 	touched []chain.Address         // senders of the last finalized block
+
+	tree *authstate.Lazy // the accounts, authenticated: the app hash is its root
 }
 
 var _ app.Application = (*App)(nil)
@@ -45,6 +48,7 @@ func New(st app.State, chainID string) *App {
 		st: st, chainID: chainID, sigs: newSigCache(DefaultCacheSize),
 		ahead: make(chan []Tx, aheadDepth), done: make(chan struct{}),
 		pending: make(map[chain.Address]*lane),
+		tree:    authstate.NewLazy(st, keyAcctPrefix, treeKey),
 	}
 	go a.verifyAhead()
 	return a
@@ -90,7 +94,7 @@ func (a *App) InitChain(_ context.Context, g app.Genesis) ([]byte, error) {
 		if !bytes.Equal(have, gd[:]) {
 			return nil, errors.New("bank: state was initialised from a different genesis")
 		}
-		return gd[:], nil
+		return a.root()
 	}
 	if h, _ := a.st.AppState(); h > 0 {
 		return nil, fmt.Errorf("bank: state executed to height %d holds no bank genesis (another app's state?)", h)
@@ -104,7 +108,17 @@ func (a *App) InitChain(_ context.Context, g app.Genesis) ([]byte, error) {
 	if err := a.st.AppPut(puts, nil); err != nil {
 		return nil, fmt.Errorf("bank: init genesis: %w", err)
 	}
-	return gd[:], nil
+	return a.root()
+}
+
+// root returns the app hash of the stored state: its tree's root.
+func (a *App) root() ([]byte, error) {
+	t, err := a.tree.Tree()
+	if err != nil {
+		return nil, err
+	}
+	_, r := t.Latest()
+	return r, nil
 }
 
 // Supply returns the total supply recorded at genesis, and false if the

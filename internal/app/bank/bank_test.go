@@ -2,13 +2,11 @@ package bank
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"maps"
 	"reflect"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +14,8 @@ import (
 	"github.com/strategos/strategos/internal/app"
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/config"
+	"github.com/strategos/strategos/internal/smt"
+	"github.com/strategos/strategos/internal/smt/smttest"
 )
 
 func TestGenesis(t *testing.T) {
@@ -370,8 +370,8 @@ func TestConcurrentCheckAndExecute(t *testing.T) {
 }
 
 // TestDeterministicRoot feeds two apps the same blocks: they reach the
-// same app hash and write the same state, height after height, and a
-// root never repeats.
+// same app hash and write the same state, height after height, and the
+// root changes exactly when the state does.
 func TestDeterministicRoot(t *testing.T) {
 	a, b := newFixture(t, 3, 500, 500), newFixture(t, 3, 500, 500)
 	if info, err := a.app.Info(ctx); err != nil || info.Height != 0 || len(info.AppHash) != 0 {
@@ -403,10 +403,12 @@ func TestDeterministicRoot(t *testing.T) {
 				t.Fatalf("height %d tx %d: results %+v, %+v", h, i, ra.TxResults[i], rb.TxResults[i])
 			}
 		}
-		for _, r := range append(roots, a.genesis) {
-			if bytes.Equal(r, ra.AppHash) {
-				t.Fatalf("height %d: a root repeated", h)
-			}
+		prev := a.genesis
+		if len(roots) > 0 {
+			prev = roots[len(roots)-1]
+		}
+		if same := len(ra.Writes.Puts) == 0; bytes.Equal(prev, ra.AppHash) != same {
+			t.Fatalf("height %d: root %x after %x, with %d accounts changed", h, ra.AppHash, prev, len(ra.Writes.Puts))
 		}
 		roots = append(roots, ra.AppHash)
 	}
@@ -530,69 +532,50 @@ func TestQuery(t *testing.T) {
 	for name, q := range map[string]app.Query{
 		"bad address":  {Path: "account", Data: []byte("nope")},
 		"unknown path": {Path: "balances", Data: []byte(a0.String())},
-		"old height":   {Path: "account", Data: []byte(a0.String()), Height: 2},
 	} {
 		if r := query(q); r.Code == 0 || r.Log == "" || r.Value != nil {
 			t.Errorf("%s answered: %+v", name, r)
 		}
+	}
+	if r, err := f.app.Query(ctx, app.Query{Path: "account", Data: []byte(a0.String()), Height: 2}); !errors.Is(err, app.ErrNotKept) {
+		t.Errorf("a height not kept answered: %+v, %v", r, err)
 	}
 	if info, err := f.app.Info(ctx); err != nil || info.Name != "bank" {
 		t.Fatalf("info %+v, %v", info, err)
 	}
 }
 
-// TestAppHashFormula recomputes, independently of the code that does it,
-// the genesis digest and the root after a block as the package
-// documentation defines them (a version byte, the length-prefixed domain
-// tag, then fixed-width fields), so that a change of either is
-// deliberate: every validator must compute the same bytes.
+// TestAppHashFormula checks the app hash against smttest's oracle: the
+// root of the sparse Merkle tree whose keys are the accounts' 20-byte
+// addresses and whose values are their canonical encodings (balance,
+// then next nonce, 8 bytes each, big-endian), at genesis and after a
+// block. The stored accounts are encoded the same way.
 func TestAppHashFormula(t *testing.T) {
 	u64 := func(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(b, v) }
-	tagged := func(domain string) []byte { return append(u64([]byte{1}, uint64(len(domain))), domain...) }
 	addrs := []chain.Address{addrOf(testKey(0)), addrOf(testKey(1)), addrOf(testKey(2))}
+	tree := func(accts map[chain.Address][2]uint64) []byte {
+		state := map[string][]byte{}
+		for a, v := range accts {
+			state[string(a[:])] = u64(u64(nil, v[0]), v[1])
+		}
+		return smttest.Root(state)
+	}
 
 	f := newFixture(t, 3, 100, 50)
-	// Genesis: the chain id and the allocations in address order.
-	g := tagged("strategos/bank/genesis")
-	g = append(u64(g, uint64(len(testChain))), testChain...)
-	g = u64(g, 2)
-	funded := []struct {
-		addr    chain.Address
-		balance uint64
-	}{{addrs[0], 100}, {addrs[1], 50}}
-	if bytes.Compare(funded[0].addr[:], funded[1].addr[:]) > 0 {
-		funded[0], funded[1] = funded[1], funded[0]
+	if want := tree(map[chain.Address][2]uint64{addrs[0]: {100, 0}, addrs[1]: {50, 0}}); !bytes.Equal(f.genesis, want) {
+		t.Fatalf("genesis app hash %x, want %x", f.genesis, want)
 	}
-	for _, a := range funded {
-		g = u64(append(g, a.addr[:]...), a.balance)
-	}
-	gd := sha256.Sum256(g)
-	if !bytes.Equal(f.genesis, gd[:]) {
-		t.Fatalf("genesis digest %x, want %x", f.genesis, gd)
-	}
-
 	// Height 1: 0 pays 1 ten and 2 five (and a rejected transfer changes
-	// nothing); the changed accounts in address order.
+	// nothing).
 	res := f.execTxs(t, app.NewTxs([][]byte{f.tx(t, 0, 1, 10, 0), f.tx(t, 0, 2, 5, 1), f.tx(t, 1, 0, 1000, 0)})...)
 	after := map[chain.Address][2]uint64{addrs[0]: {85, 2}, addrs[1]: {60, 0}, addrs[2]: {5, 0}}
-	sorted := slices.SortedFunc(maps.Keys(after), func(x, y chain.Address) int { return bytes.Compare(x[:], y[:]) })
-	r := append(tagged("strategos/bank/root"), gd[:]...)
-	r = u64(u64(r, 1), uint64(len(sorted)))
-	for _, a := range sorted {
-		r = u64(u64(append(r, a[:]...), after[a][0]), after[a][1])
-	}
-	want := sha256.Sum256(r)
-	if !bytes.Equal(res.AppHash, want[:]) {
+	if want := tree(after); !bytes.Equal(res.AppHash, want) {
 		t.Fatalf("root after height 1 %x, want %x", res.AppHash, want)
 	}
-	// Height 2, empty: the root chains the previous one and the height.
-	res = f.execTxs(t)
-	want = sha256.Sum256(u64(u64(append(tagged("strategos/bank/root"), want[:]...), 2), 0))
-	if !bytes.Equal(res.AppHash, want[:]) {
-		t.Fatalf("root after an empty height 2 %x, want %x", res.AppHash, want)
+	// Height 2, empty: the state and its root are unchanged.
+	if again := f.execTxs(t); !bytes.Equal(again.AppHash, res.AppHash) {
+		t.Fatalf("root after an empty height 2 %x, want %x", again.AppHash, res.AppHash)
 	}
-	// The writes are the changed accounts, as the documentation encodes
-	// them: balance and next nonce, big-endian.
 	if len(f.st.kv) != 3+2 { // 3 accounts, supply, genesis
 		t.Fatalf("state holds %d keys", len(f.st.kv))
 	}
@@ -600,5 +583,13 @@ func TestAppHashFormula(t *testing.T) {
 		if got := f.st.kv["bank/acct/"+a.String()]; !bytes.Equal(got, u64(u64(nil, v[0]), v[1])) {
 			t.Errorf("account %s stored as %x", a, got)
 		}
+	}
+	// A proof of an account at height 1 verifies against that root.
+	r, err := f.app.Query(ctx, app.Query{Path: "account", Data: addrs[2][:], Height: 1, Prove: true})
+	if err != nil || !bytes.Equal(r.Value, u64(u64(nil, 5), 0)) {
+		t.Fatalf("proof query: %+v, %v", r, err)
+	}
+	if err := smt.VerifyProof(res.AppHash, addrs[2][:], r.Value, r.Proof); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -248,14 +248,12 @@ func (a *App) verifyAhead() {
 // Query implements app.Application. Path "supply" answers {"supply":N};
 // path "account" (or "") with Data the address, as its 20 bytes or 40 hex
 // digits, answers AccountJSON, with a zero balance and nonce for an
-// unknown account.
+// unknown account. An earlier Height is read from the authenticated tree
+// of that height; with Prove, the answer is the tree's, with its proof:
+// Value is then the account's canonical encoding (see authstate).
 func (a *App) Query(_ context.Context, q app.Query) (app.QueryResult, error) {
 	height, _ := a.st.AppState()
 	res := app.QueryResult{Key: q.Data, Height: height}
-	if q.Height != 0 && q.Height != height {
-		res.Code, res.Log = 1, fmt.Sprintf("bank: only the latest state (height %d) is kept", height)
-		return res, nil
-	}
 	switch q.Path {
 	case "supply", "/supply":
 		s, _, err := a.Supply()
@@ -278,9 +276,29 @@ func (a *App) Query(_ context.Context, q app.Query) (app.QueryResult, error) {
 		res.Code, res.Log = 1, err.Error()
 		return res, nil
 	}
-	bal, nonce, _, err := a.Account(addr)
-	if err != nil {
-		return res, err
+	if q.Prove {
+		// From the authenticated tree: Value is the account's canonical
+		// encoding (balance, nonce: 8 bytes each, big-endian), nil when
+		// the account does not exist.
+		return a.tree.Query(addr[:], q, res)
+	}
+	var bal, nonce uint64
+	if q.Height != 0 && q.Height != height {
+		old, err := a.tree.Query(addr[:], q, res)
+		if err != nil || old.Value == nil {
+			old.Value = fmt.Appendf(nil, `{"address":%q,"balance":0,"nonce":0}`, addr.String())
+			return old, err
+		}
+		acct, err := decodeAccount(old.Value)
+		if err != nil {
+			return res, err
+		}
+		res.Height, bal, nonce = old.Height, acct.balance, acct.nonce
+	} else {
+		var err error
+		if bal, nonce, _, err = a.Account(addr); err != nil {
+			return res, err
+		}
 	}
 	res.Value = fmt.Appendf(nil, `{"address":%q,"balance":%d,"nonce":%d}`, addr.String(), bal, nonce)
 	return res, nil

@@ -1,6 +1,7 @@
 package bank
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -30,19 +31,20 @@ func (a *App) decodeHashed(body []byte, h chain.Hash) (Tx, error) {
 // ErrInvariant and writes nothing. The writes are the node's to commit,
 // with the block (BlockResult.Writes).
 func (a *App) FinalizeBlock(_ context.Context, b app.Block) (app.BlockResult, error) {
-	prevHeight, prev := a.st.AppState()
+	prevHeight, _ := a.st.AppState()
 	if b.Height != prevHeight+1 {
 		return app.BlockResult{}, fmt.Errorf("bank: finalize height %d after %d", b.Height, prevHeight)
 	}
 	if prevHeight == 0 {
-		gd, ok, err := a.st.AppGet(keyGenesis)
-		if err != nil {
+		if _, ok, err := a.st.AppGet(keyGenesis); err != nil {
 			return app.BlockResult{}, err
-		}
-		if !ok {
+		} else if !ok {
 			return app.BlockResult{}, errors.New("bank: genesis not initialised (InitChain was not called)")
 		}
-		prev = gd
+	}
+	tree, err := a.tree.Tree()
+	if err != nil {
+		return app.BlockResult{}, err
 	}
 	supply, ok, err := a.Supply()
 	if err != nil {
@@ -76,11 +78,15 @@ func (a *App) FinalizeBlock(_ context.Context, b app.Block) (app.BlockResult, er
 		return app.BlockResult{}, fmt.Errorf("%w at height %d: %v", ErrInvariant, b.Height, err)
 	}
 	puts := make(map[string][]byte, len(changed))
-	for _, e := range changed {
-		puts[acctKey(e.addr)] = e.cur.encode()
+	keys, values := make([][]byte, len(changed)), make([][]byte, len(changed))
+	for i, e := range changed {
+		v := e.cur.encode()
+		puts[acctKey(e.addr)] = v
+		keys[i], values[i] = bytes.Clone(e.addr[:]), v
 	}
-	root := stateRoot(prev, b.Height, changed)
-	res.AppHash = root[:]
+	if res.AppHash, err = tree.Apply(b.Height, keys, values); err != nil {
+		return app.BlockResult{}, err
+	}
 	res.Writes = &app.Writes{Puts: puts}
 	res.Recheck.Lanes = make([]string, len(senders))
 	for i, s := range senders {

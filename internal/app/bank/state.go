@@ -23,7 +23,6 @@ const (
 // Domain tags of the digests, separate from every signed message's.
 const (
 	domainGenesis = "strategos/bank/genesis"
-	domainRoot    = "strategos/bank/root"
 	digestVersion = 1
 )
 
@@ -182,16 +181,12 @@ func checkInvariants(changed []*entry, supply uint64) error {
 	return nil
 }
 
-// stateRoot chains prev with height and the changed accounts.
-func stateRoot(prev []byte, height uint64, changed []*entry) chain.Hash {
-	d := newDigest(domainRoot)
-	d.raw(prev)
-	d.u64(height)
-	d.u64(uint64(len(changed)))
-	for _, e := range changed {
-		d.raw(e.addr[:])
-		d.u64(e.cur.balance)
-		d.u64(e.cur.nonce)
+// treeKey maps a stored account key (its address in hex) to the key of
+// the authenticated tree: the address's 20 bytes.
+func treeKey(stored []byte) ([]byte, error) {
+	a, err := ParseAddress(string(stored))
+	if err != nil {
+		return nil, err
 	}
-	return d.sum()
+	return a[:], nil
 }

@@ -7,14 +7,12 @@ package kv
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"sort"
 	"unicode"
 
 	"github.com/strategos/strategos/internal/app"
+	"github.com/strategos/strategos/internal/app/authstate"
 )
 
 // MaxTx is the largest transaction the application accepts.
@@ -24,12 +22,15 @@ const MaxTx = 64 << 10
 const keyPrefix = "kv/"
 
 // App is the key/value application.
-type App struct{ st app.State }
-
-var _ app.Application = (*App)(nil)
+type App struct {
+	st   app.State
+	tree *authstate.Lazy
+}
 
 // New returns the application over st.
-func New(st app.State) *App { return &App{st: st} }
+func New(st app.State) *App {
+	return &App{st: st, tree: authstate.NewLazy(st, keyPrefix, func(k []byte) ([]byte, error) { return k, nil })}
+}
 
 // CodeInvalid is the code of a transaction that is not key=value.
 const CodeInvalid uint32 = 1
@@ -63,16 +64,15 @@ func (a *App) Info(context.Context) (app.Info, error) {
 	return app.Info{Name: "kv", Version: "1", Height: h, AppHash: root}, nil
 }
 
-// InitChain implements app.Application: the state starts empty.
-//
-// The genesis app hash is the SHA-256 of nothing, the empty store's: an
-// app hash is never empty, which clients of CometBFT's RPC expect.
+// InitChain implements app.Application: the state starts empty, and its
+// app hash is the empty tree's root (32 zero bytes).
 func (a *App) InitChain(context.Context, app.Genesis) ([]byte, error) {
-	if _, root := a.st.AppState(); len(root) > 0 {
-		return root, nil
+	t, err := a.tree.Tree()
+	if err != nil {
+		return nil, err
 	}
-	empty := sha256.Sum256(nil)
-	return empty[:], nil
+	_, root := t.Latest()
+	return root, nil
 }
 
 // CheckTx implements app.Application: a transaction must be key=value.
@@ -103,37 +103,47 @@ func (*App) ProcessProposal(_ context.Context, p app.Proposal) (bool, error) {
 	return true, nil
 }
 
-// FinalizeBlock implements app.Application. The app hash chains the
-// previous one with a digest of the block's writes, in sorted key order,
-// so every validator that finalizes the same blocks computes the same one.
+// FinalizeBlock implements app.Application. A key=value sets key; an
+// empty value deletes it (the tree proves absence, not empty values).
+// The app hash is the root of the authenticated tree of the state after
+// the block, which depends only on that state.
 func (a *App) FinalizeBlock(_ context.Context, b app.Block) (app.BlockResult, error) {
-	_, prev := a.st.AppState()
+	t, err := a.tree.Tree()
+	if err != nil {
+		return app.BlockResult{}, err
+	}
+	if h, _ := a.st.AppState(); b.Height != h+1 {
+		return app.BlockResult{}, fmt.Errorf("kv: finalize height %d after %d", b.Height, h)
+	}
 	res := app.BlockResult{TxResults: make([]app.TxResult, len(b.Txs))}
-	puts := make(map[string][]byte)
+	last := make(map[string][]byte)
+	var order []string
 	for i, tx := range b.Txs {
 		k, v, err := Parse(tx.Bytes)
 		if err != nil {
 			res.TxResults[i] = app.TxResult{Code: CodeInvalid, Log: err.Error()}
 			continue
 		}
-		puts[keyPrefix+string(k)] = v
+		if _, ok := last[string(k)]; !ok {
+			order = append(order, string(k))
+		}
+		last[string(k)] = v
 	}
-	keys := make([]string, 0, len(puts))
-	for k := range puts {
-		keys = append(keys, k)
+	w := &app.Writes{Puts: make(map[string][]byte, len(order))}
+	keys, values := make([][]byte, len(order)), make([][]byte, len(order))
+	for i, k := range order {
+		keys[i], values[i] = []byte(k), last[k]
+		if len(last[k]) == 0 {
+			w.Deletes = append(w.Deletes, keyPrefix+k)
+		} else {
+			w.Puts[keyPrefix+k] = last[k]
+		}
 	}
-	sort.Strings(keys)
-	h := sha256.New()
-	h.Write(prev)
-	h.Write(binary.BigEndian.AppendUint64(nil, b.Height))
-	for _, k := range keys {
-		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(k))))
-		h.Write([]byte(k))
-		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(puts[k]))))
-		h.Write(puts[k])
+	root, err := t.Apply(b.Height, keys, values)
+	if err != nil {
+		return app.BlockResult{}, err
 	}
-	res.AppHash = h.Sum(nil)
-	res.Writes = &app.Writes{Puts: puts}
+	res.AppHash, res.Writes = root, w
 	return res, nil
 }
 
@@ -142,14 +152,15 @@ func (a *App) FinalizeBlock(_ context.Context, b app.Block) (app.BlockResult, er
 func (*App) Commit(context.Context) error { return nil }
 
 // Query implements app.Application: Data is the key; the answer's Value
-// is nil when the key has no value.
+// is nil when the key has no value. Without Prove and Height it reads the
+// store; with either it reads the authenticated tree of that height (0:
+// the latest) and, with Prove, gives the ICS23 proof.
 func (a *App) Query(_ context.Context, q app.Query) (app.QueryResult, error) {
+	if q.Prove || q.Height != 0 {
+		return a.proven(q)
+	}
 	height, _ := a.st.AppState()
 	res := app.QueryResult{Key: q.Data, Height: height}
-	if q.Height != 0 && q.Height != height {
-		res.Code, res.Log = 1, fmt.Sprintf("kv: only the latest state (height %d) is kept", height)
-		return res, nil
-	}
 	v, ok, err := a.st.AppGet(keyPrefix + string(q.Data))
 	if err != nil {
 		return res, err
@@ -160,6 +171,15 @@ func (a *App) Query(_ context.Context, q app.Query) (app.QueryResult, error) {
 		res.Log = "does not exist"
 	}
 	return res, nil
+}
+
+func (a *App) proven(q app.Query) (app.QueryResult, error) {
+	res := app.QueryResult{Key: q.Data, Height: q.Height}
+	if len(q.Data) == 0 {
+		res.Code, res.Log = CodeInvalid, "kv: empty key"
+		return res, nil
+	}
+	return a.tree.Query(q.Data, q, res)
 }
 
 // Close implements app.Application.

@@ -3,8 +3,6 @@ package kv
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -17,6 +15,8 @@ import (
 	"github.com/strategos/strategos/internal/app"
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/consensus"
+	"github.com/strategos/strategos/internal/smt"
+	"github.com/strategos/strategos/internal/smt/smttest"
 	"github.com/strategos/strategos/internal/store"
 )
 
@@ -224,8 +224,8 @@ func TestFinalizeBlock(t *testing.T) {
 	st := newMemState()
 	a := New(st)
 	root, err := a.InitChain(ctx, app.Genesis{ChainID: "c"})
-	if empty := sha256.Sum256(nil); err != nil || !bytes.Equal(root, empty[:]) {
-		t.Fatalf("InitChain: %x, %v; want the empty store's hash", root, err)
+	if err != nil || !bytes.Equal(root, make([]byte, 32)) {
+		t.Fatalf("InitChain: %x, %v; want the empty tree's root, 32 zero bytes", root, err)
 	}
 	res := exec(t, a, st, "a=1", "no-equals", "b=2", "a=3", "", "c=")
 	for i, want := range []uint32{0, CodeInvalid, 0, 0, CodeInvalid, 0} {
@@ -238,10 +238,10 @@ func TestFinalizeBlock(t *testing.T) {
 		t.Errorf("log %q", res.TxResults[1].Log)
 	}
 	// The last write of a key in a block wins; a rejected one writes
-	// nothing.
-	want := map[string][]byte{"kv/a": []byte("3"), "kv/b": []byte("2"), "kv/c": {}}
-	if !maps.EqualFunc(res.Writes.Puts, want, bytes.Equal) || len(res.Writes.Deletes) != 0 {
-		t.Fatalf("writes %q", res.Writes.Puts)
+	// nothing; an empty value deletes.
+	want := map[string][]byte{"kv/a": []byte("3"), "kv/b": []byte("2")}
+	if !maps.EqualFunc(res.Writes.Puts, want, bytes.Equal) || !slices.Equal(res.Writes.Deletes, []string{"kv/c"}) {
+		t.Fatalf("writes %q, deletes %q", res.Writes.Puts, res.Writes.Deletes)
 	}
 	if len(res.AppHash) != 32 || res.ValidatorUpdates != 0 || res.Recheck.All || len(res.Recheck.Lanes) != 0 {
 		t.Fatalf("result %+v", res)
@@ -250,11 +250,11 @@ func TestFinalizeBlock(t *testing.T) {
 	if err != nil || info.Name != "kv" || info.Height != 1 || !bytes.Equal(info.AppHash, res.AppHash) {
 		t.Fatalf("info %+v, %v", info, err)
 	}
-	// A block of rejected transactions changes the hash (it chains the
-	// height) but not the state.
+	// A block of rejected transactions changes neither the state nor
+	// its hash.
 	before := maps.Clone(st.kv)
 	res2 := exec(t, a, st, "junk")
-	if res2.TxResults[0].Code != CodeInvalid || len(res2.Writes.Puts) != 0 || bytes.Equal(res2.AppHash, res.AppHash) {
+	if res2.TxResults[0].Code != CodeInvalid || len(res2.Writes.Puts) != 0 || !bytes.Equal(res2.AppHash, res.AppHash) {
 		t.Fatalf("block of junk: %+v", res2)
 	}
 	if !maps.EqualFunc(before, st.kv, bytes.Equal) {
@@ -277,7 +277,8 @@ func TestQuery(t *testing.T) {
 	if r := query(app.Query{Data: []byte("name")}); r.Code != 0 || string(r.Value) != "strategos" || r.Log != "exists" || string(r.Key) != "name" || r.Height != 1 {
 		t.Fatalf("present key: %+v", r)
 	}
-	if r := query(app.Query{Data: []byte("empty"), Height: 1}); r.Code != 0 || r.Value == nil || len(r.Value) != 0 || r.Log != "exists" {
+	// key= deletes key: the tree proves absence, not empty values.
+	if r := query(app.Query{Data: []byte("empty"), Height: 1}); r.Code != 0 || r.Value != nil || r.Log != "does not exist" {
 		t.Fatalf("key with an empty value: %+v", r)
 	}
 	for _, k := range []string{"absent", "nam", "kv/name", ""} {
@@ -285,8 +286,8 @@ func TestQuery(t *testing.T) {
 			t.Fatalf("absent key %q: %+v", k, r)
 		}
 	}
-	if r := query(app.Query{Data: []byte("name"), Height: 7}); r.Code == 0 || r.Value != nil {
-		t.Fatalf("a height not kept answered: %+v", r)
+	if r, err := a.Query(ctx, app.Query{Data: []byte("name"), Height: 7}); !errors.Is(err, app.ErrNotKept) {
+		t.Fatalf("a height not kept answered: %+v, %v", r, err)
 	}
 	st.getErr = errors.New("disk on fire")
 	if _, err := a.Query(ctx, app.Query{Data: []byte("name")}); err == nil {
@@ -312,27 +313,30 @@ func TestAppHashDeterminism(t *testing.T) {
 		if !bytes.Equal(ra.AppHash, rb.AppHash) {
 			t.Fatalf("height %d: %x, %x", h+1, ra.AppHash, rb.AppHash)
 		}
-		if seen[string(ra.AppHash)] {
-			t.Fatalf("height %d: an app hash repeated", h+1)
+		// The app hash is of the state alone: a block that changes
+		// nothing (the empty one, and b=2 again) keeps it.
+		if changes := h != 1 && h != 3; seen[string(ra.AppHash)] == changes {
+			t.Fatalf("height %d: app hash %x repeated %v, want %v", h+1, ra.AppHash, !changes, !changes)
 		}
 		seen[string(ra.AppHash)] = true
 	}
 	if !maps.EqualFunc(sa.kv, sb.kv, bytes.Equal) {
 		t.Fatal("the two states differ")
 	}
-	// The hash commits to the writes a block made: the same writes, in
-	// any order or repeated, give the same hash; other writes another.
+	// The hash commits to the state a block left: the same writes, in
+	// any order or repeated, or deleting an absent key, give the same
+	// hash; other writes another.
 	first := func(blk ...string) []byte {
 		st := newMemState()
 		return exec(t, New(st), st, blk...).AppHash
 	}
 	h0 := first(blocks[0]...)
-	for _, same := range [][]string{{"b=2", "a=1"}, {"a=1", "b=2", "a=1"}, {"a=0", "b=2", "a=1", "junk"}} {
+	for _, same := range [][]string{{"b=2", "a=1"}, {"a=1", "b=2", "a=1"}, {"a=0", "b=2", "a=1", "junk"}, {"a=1", "b=2", "c="}} {
 		if !bytes.Equal(first(same...), h0) {
 			t.Errorf("block %q: another hash than %q's", same, blocks[0])
 		}
 	}
-	for _, other := range [][]string{{"a=1", "b=3"}, {"a=1"}, {"a=1", "b=2", "c="}, {"a=1", "b=2", "a=2"}, {"a=12"}, {"a1=", "b=2"}} {
+	for _, other := range [][]string{{"a=1", "b=3"}, {"a=1"}, {"a=1", "b=2", "c=1"}, {"a=1", "b=2", "a=2"}, {"a=12"}, {"a1=", "b=2"}} {
 		if bytes.Equal(first(other...), h0) {
 			t.Errorf("block %q: the same hash as %q's", other, blocks[0])
 		}
@@ -406,38 +410,43 @@ func TestOnStore(t *testing.T) {
 }
 
 // TestAppHashFormula recomputes, independently of the code that does it,
-// the app hash of a block: SHA-256 of the previous hash, the height, and
-// each written key and value, length-prefixed, in key order. The block
-// writes many keys, so that an order other than the sorted one shows.
+// the app hash after each block: the root of the sparse Merkle tree of
+// the whole state (smttest's oracle), whatever the order of the writes.
+// The block writes many keys, so that an order other than the path order
+// shows.
 func TestAppHashFormula(t *testing.T) {
 	st := newMemState()
 	a := New(st)
 	var blk []string
-	want := map[string]string{}
+	want := map[string][]byte{}
 	for i := range 40 {
 		k := fmt.Sprintf("key-%d", (i*7)%40)
 		blk = append(blk, k+"=v"+k)
-		want["kv/"+k] = "v" + k
+		want[k] = []byte("v" + k)
 	}
-	blk = append(blk, "key-3=last", "junk")
-	want["kv/key-3"] = "last"
-	u64 := func(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
-	prev := []byte(nil)
+	blk = append(blk, "key-3=last", "junk", "key-9=")
+	want["key-3"] = []byte("last")
+	delete(want, "key-9")
 	for height := uint64(1); height <= 2; height++ {
 		res := exec(t, a, st, blk...)
-		h := sha256.New()
-		h.Write(prev)
-		h.Write(u64(height))
-		for _, k := range slices.Sorted(maps.Keys(want)) {
-			h.Write(u64(uint64(len(k))))
-			h.Write([]byte(k))
-			h.Write(u64(uint64(len(want[k]))))
-			h.Write([]byte(want[k]))
-		}
-		if sum := h.Sum(nil); !bytes.Equal(res.AppHash, sum) {
+		if sum := smttest.Root(want); !bytes.Equal(res.AppHash, sum) {
 			t.Fatalf("height %d: app hash %x, want %x", height, res.AppHash, sum)
 		}
-		prev = res.AppHash
+	}
+	// A proof at height 2 verifies against that root.
+	r, err := a.Query(ctx, app.Query{Data: []byte("key-3"), Height: 2, Prove: true})
+	if err != nil || string(r.Value) != "last" || r.ProofSpec != smt.Spec {
+		t.Fatalf("proof query: %+v, %v", r, err)
+	}
+	if err := smt.VerifyProof(smttest.Root(want), []byte("key-3"), r.Value, r.Proof); err != nil {
+		t.Fatal(err)
+	}
+	r, err = a.Query(ctx, app.Query{Data: []byte("key-9"), Height: 1, Prove: true})
+	if err != nil || r.Value != nil {
+		t.Fatalf("absent key: %+v, %v", r, err)
+	}
+	if err := smt.VerifyProof(smttest.Root(want), []byte("key-9"), nil, r.Proof); err != nil {
+		t.Fatal(err)
 	}
 }
 

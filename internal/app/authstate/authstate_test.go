@@ -1,0 +1,67 @@
+package authstate
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/strategos/strategos/internal/app"
+	"github.com/strategos/strategos/internal/smt"
+)
+
+// Versions: each height's tree proves that height's values; heights
+// beyond the kept window, or above the latest, are not kept; applying a
+// height again replaces it and forgets those above.
+func TestVersions(t *testing.T) {
+	tr, err := Load(10, [][]byte{[]byte("a")}, [][]byte{[]byte("0")}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := map[uint64][]byte{}
+	for h := uint64(11); h <= 15; h++ {
+		r, err := tr.Apply(h, [][]byte{[]byte("a")}, [][]byte{fmt.Appendf(nil, "%d", h)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots[h] = r
+	}
+	for h := uint64(13); h <= 15; h++ {
+		p, err := tr.Prove(h, []byte("a"))
+		if err != nil || string(p.Value) != fmt.Sprint(h) || !bytes.Equal(p.Root, roots[h]) {
+			t.Fatalf("height %d: %+v, %v", h, p, err)
+		}
+		b, _ := p.Proof.Marshal()
+		if err := smt.VerifyProof(roots[h], []byte("a"), p.Value, b); err != nil {
+			t.Fatalf("height %d: %v", h, err)
+		}
+	}
+	for _, h := range []uint64{10, 12, 16} {
+		if _, err := tr.Prove(h, []byte("a")); !errors.Is(err, app.ErrNotKept) {
+			t.Errorf("height %d: %v, want ErrNotKept", h, err)
+		}
+	}
+	if h, r := tr.Latest(); h != 15 || !bytes.Equal(r, roots[15]) {
+		t.Fatalf("latest %d %x", h, r)
+	}
+	// Height 14 again, differently: 15 is forgotten.
+	r14, err := tr.Apply(14, [][]byte{[]byte("b")}, [][]byte{[]byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, r := tr.Latest(); h != 14 || !bytes.Equal(r, r14) || bytes.Equal(r14, roots[14]) {
+		t.Fatalf("after re-applying 14: latest %d %x", h, r)
+	}
+	if _, err := tr.Apply(16, nil, nil); err == nil {
+		t.Fatal("applied height 16 over 14")
+	}
+	// The empty tree proves absence with an empty proof.
+	empty, _ := Load(0, nil, nil, DefaultKeep)
+	p, err := empty.Prove(0, []byte("k"))
+	if err != nil || p.Value != nil || p.Proof != nil {
+		t.Fatalf("empty tree: %+v, %v", p, err)
+	}
+	if err := smt.VerifyProof(p.Root, []byte("k"), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+}
