@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -105,8 +106,7 @@ func TestLightClient(t *testing.T) {
 
 	// A stale state presented as the latest.
 	p.mode.Store(int32(lieStale))
-	p.staleHeight.Store(v.Height)
-	lying.MaxAge = time.Second
+	lying.MaxAge = 2 * time.Second
 	waitFor(t, 30*time.Second, "a stale answer refused", func() (bool, string) {
 		_, err := lying.KV(ctx, "colour", 0)
 		return err != nil && strings.Contains(err.Error(), "stale"), fmt.Sprint(err)
@@ -132,11 +132,10 @@ const (
 
 // liar is a proxy in front of a node that rewrites its answers.
 type liar struct {
-	t           *testing.T
-	node        string
-	srv         *httptest.Server
-	mode        atomic.Int32
-	staleHeight atomic.Uint64
+	t    *testing.T
+	node string
+	srv  *httptest.Server
+	mode atomic.Int32
 }
 
 func newLiar(t *testing.T, node string) *liar {
@@ -157,7 +156,11 @@ func (l *liar) serve(w http.ResponseWriter, r *http.Request) {
 		fmt.Sscan(q.Get("height"), &h)
 		q.Set("height", fmt.Sprint(h-1))
 	case mode == lieStale && strings.HasPrefix(path, "/v1/proofs/"):
-		q.Set("height", fmt.Sprint(l.staleHeight.Load()))
+		// A state some 30 heights old, still kept, as if it were the
+		// latest.
+		if h := l.latestProven(path); h > 30 {
+			q.Set("height", fmt.Sprint(h-30))
+		}
 	}
 	resp, err := http.Get(l.node + path + "?" + q.Encode())
 	if err != nil {
@@ -174,10 +177,27 @@ func (l *liar) serve(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
-// rewrite changes an answer as mode says.
+// latestProven returns the height of the node's latest proof at path.
+func (l *liar) latestProven(path string) uint64 {
+	resp, err := http.Get(l.node + path)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	var a struct {
+		Height uint64 `json:"height"`
+	}
+	json.NewDecoder(resp.Body).Decode(&a)
+	return a.Height
+}
+
+// rewrite changes an answer as mode says. Numbers stay json.Numbers: a
+// block time in nanoseconds does not survive a float64.
 func (l *liar) rewrite(mode lie, path string, body []byte) []byte {
 	var m map[string]any
-	if json.Unmarshal(body, &m) != nil {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	if d.Decode(&m) != nil {
 		return body
 	}
 	switch {
