@@ -437,6 +437,9 @@ func submitTx(cmd *cobra.Command, c *client.Client, body []byte, w waitFlags, re
 	return werr
 }
 
+// certWait bounds the wait for a committed transaction's certificate.
+const certWait = 30 * time.Second
+
 // verifyCommitted checks with the light client that a committed block
 // holds the transaction, at the height the node said.
 func verifyCommitted(ctx context.Context, out io.Writer, genesis, node string, h chain.Hash, height uint64, jsonOut bool) error {
@@ -445,7 +448,18 @@ func verifyCommitted(ctx context.Context, out io.Writer, genesis, node string, h
 	if err != nil {
 		return err
 	}
-	in, err := lc.Tx(ctx, h)
+	// The block's certificate exists once a later block carries its root
+	// and that one is committed: a few blocks after the commit.
+	wctx, cancel := context.WithTimeout(ctx, certWait)
+	defer cancel()
+	in, err := lc.Tx(wctx, h)
+	for errors.Is(err, client.ErrNotFound) && wctx.Err() == nil {
+		select {
+		case <-wctx.Done():
+		case <-time.After(waitPollInterval):
+		}
+		in, err = lc.Tx(wctx, h)
+	}
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}

@@ -253,3 +253,53 @@ func (l *liar) rewriteCert(mode lie, cert map[string]any) {
 		h["payload_hash"] = other.String()
 	}
 }
+
+// TestLightClientBank: a transfer waited for and verified, and both
+// accounts verified after it, through the CLI a wallet user runs.
+func TestLightClientBank(t *testing.T) {
+	c := newCluster(t, clusterOptions{nodes: 4, app: "bank"})
+	c.startAll()
+	c.waitHeight([]int{0, 1, 2, 3}, 2, 60*time.Second)
+	genesis := filepath.Join(c.dir, "node0", config.GenesisFile)
+	key := filepath.Join(c.dir, "keys", "account0.key")
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("strategos %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	from := strings.TrimSpace(run("keys", "show", key))
+	to := strings.Repeat("ab", 20)
+	out := run("tx", "transfer", "--key", key, "--to", to, "--amount", "7", "--node", c.api(1),
+		"--wait", "--verify", "--genesis", genesis)
+	if !strings.Contains(out, "committed at height") || !strings.Contains(out, "verified: transaction") {
+		t.Fatalf("transfer: %s", out)
+	}
+	var acct struct {
+		Verified bool   `json:"verified"`
+		Balance  uint64 `json:"balance"`
+		Nonce    uint64 `json:"nonce"`
+	}
+	waitFor(t, 30*time.Second, "the recipient's verified balance", func() (bool, string) {
+		out, err := exec.Command(binary, "verify", "account", to, "--node", c.api(2), "--genesis", genesis,
+			"--witness", c.api(3), "--json").CombinedOutput()
+		if err != nil {
+			return false, string(out)
+		}
+		json.Unmarshal(out, &acct)
+		return acct.Verified && acct.Balance == 7, string(out)
+	})
+	out = run("query", "account", from, "--node", c.api(0), "--verify", "--genesis", genesis)
+	if err := json.Unmarshal([]byte(out), &acct); err != nil || !acct.Verified || acct.Nonce != 1 {
+		t.Fatalf("query account --verify: %v: %s", err, out)
+	}
+	// A genesis of another network verifies nothing.
+	other := newCluster(t, clusterOptions{nodes: 4, app: "bank"})
+	bad, err := exec.Command(binary, "verify", "account", to, "--node", c.api(2),
+		"--genesis", filepath.Join(other.dir, "node0", config.GenesisFile)).CombinedOutput()
+	if err == nil || !strings.Contains(string(bad), "error") {
+		t.Fatalf("verified against another genesis: %v: %s", err, bad)
+	}
+}
