@@ -29,7 +29,12 @@ func (n *network) load(ctx context.Context, workers int, most int64) int64 {
 	for w := range workers {
 		wg.Go(func() {
 			for i := 0; ctx.Err() == nil && accepted.Load() < most; i++ {
-				tx := KVPayload(fmt.Sprintf("load%d-%d-%d", w, i, time.Now().UnixNano()), 60<<10)[0]
+				// 16 keys overwritten: the application keeps its state in
+				// memory (its Merkle tree), so a live heap after the load
+				// measures what the node keeps of proposals and of the
+				// tree's older versions (bounded in bytes), not a state of
+				// the load's size. Values are random: every tx is new.
+				tx := KVPayload(fmt.Sprintf("load%d", (w*31+i)%16), 60<<10)[0]
 				req, _ := http.NewRequestWithContext(ctx, "POST", n.api((w+i)%honestN)+"/v1/txs", bytes.NewReader(tx))
 				resp, err := c.Do(req)
 				if err != nil {

@@ -226,8 +226,10 @@ func checkReport(t *testing.T, rep *Report, app string) {
 
 func TestRunKVClosedLoop(t *testing.T) {
 	c := newFakeChain(t, "kv", 97)
-	rep, err := Run(context.Background(), Options{Targets: c.serve(t, 2), Duration: 600 * time.Millisecond,
-		Warmup: 200 * time.Millisecond, Poll: 2 * time.Millisecond})
+	// A window long enough that a machine busy with -race and other
+	// packages still submits in it (0.6 s once submitted nothing).
+	rep, err := Run(context.Background(), Options{Targets: c.serve(t, 2), Duration: 2 * time.Second,
+		Warmup: 500 * time.Millisecond, Poll: 2 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

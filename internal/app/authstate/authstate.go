@@ -25,6 +25,13 @@ import (
 // DefaultKeep is how many of the latest heights can be proven.
 const DefaultKeep = 100
 
+// MaxVersionBytes bounds, in bytes of keys and values written, what the
+// kept versions below the latest hold that the latest does not: large
+// values overwritten block after block would otherwise keep up to
+// DefaultKeep blocks of them in memory. Past it the oldest versions go
+// first, whatever DefaultKeep allows.
+const MaxVersionBytes = 16 << 20
+
 // Tree is the versioned authenticated state. Its methods are safe for
 // concurrent use.
 type Tree struct {
@@ -37,6 +44,7 @@ type Tree struct {
 type version struct {
 	height uint64
 	t      *smt.Tree
+	bytes  int // of the keys and values its batch wrote
 }
 
 // Load builds the tree of the state at height from all its keys and
@@ -46,7 +54,7 @@ func Load(height uint64, keys, values [][]byte, keep int) (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authstate: build the tree of height %d: %w", height, err)
 	}
-	return &Tree{keep: max(keep, 1), vers: []version{{height, t}}}, nil
+	return &Tree{keep: max(keep, 1), vers: []version{{height: height, t: t}}}, nil
 }
 
 // Latest returns the latest height and its root.
@@ -86,11 +94,32 @@ func (s *Tree) Apply(height uint64, keys, values [][]byte) ([]byte, error) {
 	for i > 0 && s.vers[i-1].height >= height {
 		i--
 	}
-	s.vers = append(s.vers[:i], version{height, next})
-	if over := len(s.vers) - s.keep; over > 0 {
+	n := 0
+	for j := range keys {
+		n += len(keys[j]) + len(values[j])
+	}
+	s.vers = append(s.vers[:i], version{height, next, n})
+	s.trim()
+	return next.Root(), nil
+}
+
+// trim drops the oldest versions beyond keep, and beyond MaxVersionBytes
+// of what the versions above them wrote; the caller holds mu.
+func (s *Tree) trim() {
+	over := len(s.vers) - s.keep
+	written := 0
+	for j := len(s.vers) - 1; j > 0; j-- {
+		// Version j-1 stays only while the writes that made the versions
+		// above it are within the budget: those are what it holds apart.
+		written += s.vers[j].bytes
+		if written > MaxVersionBytes {
+			over = max(over, j)
+			break
+		}
+	}
+	if over > 0 {
 		s.vers = append(s.vers[:0:0], s.vers[over:]...)
 	}
-	return next.Root(), nil
 }
 
 // find returns the tree of height; the caller holds mu.

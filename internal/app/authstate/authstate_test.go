@@ -65,3 +65,31 @@ func TestVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Versions are bounded in bytes too: blocks that overwrite large values
+// keep only as many older versions as MaxVersionBytes of their writes.
+func TestVersionBytes(t *testing.T) {
+	tr, err := Load(0, nil, nil, DefaultKeep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte{'x'}, 1<<20)
+	for h := uint64(1); h <= 40; h++ {
+		v := append([]byte{byte(h)}, big...)
+		if _, err := tr.Apply(h, [][]byte{[]byte("k")}, [][]byte{v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr.mu.RLock()
+	kept, first := len(tr.vers), tr.vers[0].height
+	tr.mu.RUnlock()
+	if want := MaxVersionBytes/(1<<20+2) + 1; kept != want {
+		t.Fatalf("%d versions kept (from height %d), want %d", kept, first, want)
+	}
+	if _, err := tr.Prove(first-1, []byte("k")); !errors.Is(err, app.ErrNotKept) {
+		t.Errorf("height %d: %v", first-1, err)
+	}
+	if p, err := tr.Prove(first, []byte("k")); err != nil || p.Value[0] != byte(first) {
+		t.Errorf("height %d: %v", first, err)
+	}
+}
