@@ -56,12 +56,11 @@
 //
 // # State root
 //
-// The root after height h is SHA-256 over a domain tag, the root before it,
-// h, and the new state of every account the block changed, in address
-// order. The root before height 1 is the genesis digest (the chain id and
-// the sorted allocations). By induction the root commits to the whole
-// account set while costing only the accounts a block touches; the store
-// offers no iteration, and a Merkle tree for per-account proofs is not
-// needed yet. Two nodes agree on a root exactly when they executed the
-// same blocks from the same genesis.
+// The root after height h is the root of a sparse Merkle tree of every
+// account (package smt, under ics23's SmtSpec): key the address's 20
+// bytes, value the account's canonical encoding (balance, then next
+// nonce, 8 bytes each, big-endian). It depends on the account set alone,
+// and proves any account's state, or its absence, to a light client
+// (docs/light-client.md). The tree of the latest heights is kept in
+// memory (package authstate) and rebuilt from the store at startup.
 package bank
