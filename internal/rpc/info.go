@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
 	"net"
 	"time"
 
@@ -163,10 +164,17 @@ func abciQuery(c *callCtx, p params) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ctypes.ResultABCIQuery{Response: abci.ResponseQuery{
+	resp := abci.ResponseQuery{
 		Code: res.Code, Log: res.Log, Info: res.Info, Key: res.Key, Value: res.Value,
 		Height: int64(res.Height), Codespace: res.Codespace,
-	}}, nil
+	}
+	if res.ProofSpec != "" {
+		// One op, as the Cosmos SDK gives its store proofs: the type names
+		// the ics23 spec, Data is the CommitmentProof against the app
+		// hash of Height (docs/light-client.md).
+		resp.ProofOps = &cmtcrypto.ProofOps{Ops: []cmtcrypto.ProofOp{{Type: "ics23:" + res.ProofSpec, Key: res.Key, Data: res.Proof}}}
+	}
+	return &ctypes.ResultABCIQuery{Response: resp}, nil
 }
 
 func numUnconfirmedTxs(c *callCtx, _ params) (any, error) {

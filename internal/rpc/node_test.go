@@ -9,12 +9,14 @@ import (
 	"testing"
 	"time"
 
+	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	"github.com/cometbft/cometbft/types"
 
 	"github.com/strategos/strategos/internal/config"
 	"github.com/strategos/strategos/internal/daemon"
+	"github.com/strategos/strategos/internal/smt"
 	"github.com/strategos/strategos/internal/testbin"
 )
 
@@ -175,6 +177,23 @@ func TestCometBFTClient(t *testing.T) {
 	}
 	if q.Response.Code != 0 || string(q.Response.Value) != "value" {
 		t.Errorf("abci_query: %+v", q.Response)
+	}
+	// With prove, one ICS23 proof of the value against the app hash of
+	// the answer's height (block_results of that height carries it).
+	pq, err := c.ABCIQueryWithOptions(ctx, "", []byte("key"), rpcclient.ABCIQueryOptions{Prove: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pq.Response.ProofOps == nil || len(pq.Response.ProofOps.Ops) != 1 || pq.Response.ProofOps.Ops[0].Type != "ics23:smt" {
+		t.Fatalf("abci_query prove: %+v", pq.Response)
+	}
+	ph := pq.Response.Height
+	at, err := c.BlockResults(ctx, &ph)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := smt.VerifyProof(at.AppHash, []byte("key"), pq.Response.Value, pq.Response.ProofOps.Ops[0].Data); err != nil {
+		t.Errorf("abci_query's proof against the app hash of height %d: %v", ph, err)
 	}
 	// The API tells the same story.
 	resp, err := http.Get(n.api + "/v1/kv/key")
