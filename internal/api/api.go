@@ -88,6 +88,8 @@ func newHandler(b Backend, log *slog.Logger, l limits) http.Handler {
 		mux.HandleFunc("GET /v1/accounts/{address}", s.account)
 	}
 	s.proofRoutes(mux, b.Status().App)
+	mux.HandleFunc("GET /livez", s.livez)
+	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /v1/abci/info", s.abciInfo)
 	mux.HandleFunc("GET /v1/abci/query", s.abciQuery)
 	mux.Handle("GET /v1/generals", newGeneralsHandler())
@@ -176,7 +178,7 @@ func (s *server) status(w http.ResponseWriter, _ *http.Request) {
 		"node":             st.Node, "chain_id": st.ChainID, "height": st.Height, "round": st.Round, "leader": st.Leader,
 		"last_block_hash": last, "validators": st.Validators, "behavior": st.Behavior, "app": st.App,
 		"txs_committed": st.TxsCommitted, "tps": st.TPS, "peers": st.Peers, "pending": st.Pending, "links": links,
-		"app_error": appError(st.AppError),
+		"app_error": appError(st.AppError), "catching_up": st.CatchingUp, "earliest_height": earliestHeight(st.Height),
 	})
 }
 

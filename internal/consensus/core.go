@@ -289,6 +289,24 @@ func (c *Core) Round() uint64 { return c.round }
 // HighQC returns the highest QC this validator holds.
 func (c *Core) HighQC() *chain.QC { return c.safety.HighQC }
 
+// CertifiedHeight returns the height of the highest block this validator
+// knows to be certified: its highest QC's block, or, while it fetches the
+// ancestors of proposals it holds (catching up), the parent of the
+// highest of them, whose QC it verified. A validator far behind sees the
+// network's height here long before its tree holds those blocks.
+func (c *Core) CertifiedHeight() uint64 {
+	var h uint64
+	if b, ok := c.tree[c.safety.HighQC.BlockHash]; ok {
+		h = b.Height
+	}
+	for _, ps := range c.pendingProps {
+		for _, p := range ps {
+			h = max(h, p.Block.Height-1)
+		}
+	}
+	return h
+}
+
 // Committed returns the highest committed block and its hash.
 func (c *Core) Committed() (*chain.Block, chain.Hash) { return c.tip, c.tipHash }
 

@@ -124,7 +124,15 @@ func TestCatchUpAfterIsolation(t *testing.T) {
 	}
 	isolated = false
 	target := len(n.committed(0))
+	// What the node reports as catching up: the highest certified block
+	// it knows of is far above its committed tip.
+	behind := func() bool { return n.cores[3].CertifiedHeight() > uint64(len(n.committed(3)))+4 }
+	n.runUntil(3000, "3 sees that it is behind", behind)
 	n.runUntil(3000, "3 caught up", func() bool { return len(n.committed(3)) >= target })
+	n.run(20)
+	if behind() {
+		t.Fatalf("caught up, yet certified height %d against %d committed", n.cores[3].CertifiedHeight(), len(n.committed(3)))
+	}
 	n.checkAgreement()
 	// The gap is five batches long: validator 3 caught up by height, one
 	// full batch after another.

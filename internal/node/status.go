@@ -25,6 +25,20 @@ type Status struct {
 	Pending       int     // transactions in the mempool
 	Links         []Link  // connection state of every other validator; read-only once published
 	AppError      string  // why the application is unusable; "" when it answers
+	// CatchingUp: the highest certified block this validator knows of is
+	// more than readyLag above its committed height.
+	CatchingUp bool
+	Certified  uint64 // height of the highest certified block known of
+}
+
+// readyLag is how far the highest certified block may be above the
+// committed one in a validator that keeps up: the 2-chain rule commits a
+// block once its child is certified, so one or two in steady state.
+const readyLag = 4
+
+// certifier is a replica that knows its highest certified block.
+type certifier interface {
+	CertifiedHeight() uint64
 }
 
 // Link is the connection state between this node and one other validator.
@@ -61,6 +75,10 @@ func (n *Node) publish() {
 	} else {
 		s.Round = n.round
 		s.Leader = consensus.RoundRobin{N: n.vals.Len()}.Leader(s.Round)
+	}
+	if c, ok := n.replica.(certifier); ok {
+		s.Certified = c.CertifiedHeight()
+		s.CatchingUp = s.Certified > s.Height+readyLag
 	}
 	n.metrics.round.Set(float64(s.Round))
 	now := time.Now()

@@ -1,0 +1,44 @@
+package api
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/strategos/strategos/internal/node"
+)
+
+// A running single validator is live and ready, and its status says it
+// is not catching up and keeps every block from height 1.
+func TestHealth(t *testing.T) {
+	n, srv := oneNode(t, "kv")
+	waitHeight(t, n, 3)
+	if m := get(t, srv.URL+"/livez", 200); m["live"] != true {
+		t.Errorf("livez: %v", m)
+	}
+	if m := get(t, srv.URL+"/readyz", 200); m["ready"] != true {
+		t.Errorf("readyz: %v", m)
+	}
+	st := get(t, srv.URL+"/v1/status", 200)
+	if st["catching_up"] != false || st["earliest_height"] != float64(1) {
+		t.Errorf("status: catching_up %v, earliest_height %v", st["catching_up"], st["earliest_height"])
+	}
+}
+
+// Each reason a node is not ready is said.
+func TestNotReady(t *testing.T) {
+	for _, tc := range []struct {
+		st        node.Status
+		connected uint64
+		want      string
+	}{
+		{node.Status{Height: 9, Certified: 10}, 3, ""},
+		{node.Status{AppError: "dial: refused"}, 4, "application is unusable: dial: refused"},
+		{node.Status{Height: 9}, 2, "power 2 of 4, short of a quorum (3)"},
+		{node.Status{Height: 9, CatchingUp: true, Certified: 90}, 4, "committed height 9, highest certified 90"},
+	} {
+		got := notReady(tc.st, tc.connected, 4)
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%+v with power %d: %q, want %q", tc.st, tc.connected, got, tc.want)
+		}
+	}
+}
