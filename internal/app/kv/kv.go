@@ -50,12 +50,43 @@ func Parse(tx []byte) (key, value []byte, err error) {
 	if i == 0 {
 		return nil, nil, errors.New("kv: empty key")
 	}
-	for _, r := range string(tx) {
-		if r == unicode.ReplacementChar || !unicode.IsPrint(r) {
-			return nil, nil, errors.New("kv: transaction must be printable text without newlines")
-		}
+	if !printable(tx) {
+		return nil, nil, errors.New("kv: transaction must be printable text without newlines")
 	}
 	return tx[:i], tx[i+1:], nil
+}
+
+// printable reports whether b is UTF-8 text of printable characters. The
+// common case, printable ASCII, is checked a byte at a time.
+func printable(b []byte) bool {
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			for _, r := range string(b[i:]) {
+				if r == unicode.ReplacementChar || !unicode.IsPrint(r) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return true
+}
+
+// parsed is a transaction's key and value, kept in app.Tx.Parsed so that
+// a transaction checked at admission or when its proposal was judged is
+// not parsed again at execution.
+type parsed struct{ key, value []byte }
+
+// parse returns tx's key and value, parsing it only the first time.
+func parse(tx *app.Tx) (key, value []byte, err error) {
+	if p, ok := tx.Parsed.(parsed); ok {
+		return p.key, p.value, nil
+	}
+	k, v, err := Parse(tx.Bytes)
+	if err == nil {
+		tx.Parsed = parsed{k, v}
+	}
+	return k, v, err
 }
 
 // Info implements app.Application.
@@ -79,7 +110,7 @@ func (a *App) InitChain(context.Context, app.Genesis) ([]byte, error) {
 func (*App) CheckTx(_ context.Context, _ app.CheckKind, txs []*app.Tx) ([]error, error) {
 	errs := make([]error, len(txs))
 	for i, tx := range txs {
-		if _, _, err := Parse(tx.Bytes); err != nil {
+		if _, _, err := parse(tx); err != nil {
 			errs[i] = app.Refuse(CodeInvalid, err)
 		}
 	}
@@ -96,7 +127,7 @@ func (*App) PrepareProposal(_ context.Context, p app.Proposal) ([]*app.Tx, error
 // a key=value pair that CheckTx would admit.
 func (*App) ProcessProposal(_ context.Context, p app.Proposal) (bool, error) {
 	for _, tx := range p.Txs {
-		if _, _, err := Parse(tx.Bytes); err != nil {
+		if _, _, err := parse(tx); err != nil {
 			return false, nil
 		}
 	}
@@ -119,7 +150,7 @@ func (a *App) FinalizeBlock(_ context.Context, b app.Block) (app.BlockResult, er
 	last := make(map[string][]byte)
 	var order []string
 	for i, tx := range b.Txs {
-		k, v, err := Parse(tx.Bytes)
+		k, v, err := parse(tx)
 		if err != nil {
 			res.TxResults[i] = app.TxResult{Code: CodeInvalid, Log: err.Error()}
 			continue

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode"
 
 	"github.com/strategos/strategos/internal/app"
 	"github.com/strategos/strategos/internal/chain"
@@ -170,8 +171,12 @@ func TestCheckTx(t *testing.T) {
 				t.Errorf("kind %d, %q: %v, want code %d", kind, in[i].Bytes, errs[i], CodeInvalid)
 			}
 		}
+		// A valid transaction carries its key and value to execution,
+		// parsed once; nothing is in a lane.
 		for _, tx := range in {
-			if tx.Parsed != nil || tx.Lane != "" {
+			k, v, err := Parse(tx.Bytes)
+			p, ok := tx.Parsed.(parsed)
+			if err == nil && (!ok || !bytes.Equal(p.key, k) || !bytes.Equal(p.value, v)) || err != nil && tx.Parsed != nil || tx.Lane != "" {
 				t.Errorf("%q: parsed %v, lane %q", tx.Bytes, tx.Parsed, tx.Lane)
 			}
 		}
@@ -472,4 +477,21 @@ func (m *memState) AppScan(prefix string, fn func(key, value []byte) error) erro
 		}
 	}
 	return nil
+}
+
+// printable's ASCII fast path agrees with the rune-by-rune rule.
+func TestPrintable(t *testing.T) {
+	slow := func(b []byte) bool {
+		for _, r := range string(b) {
+			if r == unicode.ReplacementChar || !unicode.IsPrint(r) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, s := range []string{"", "a=b", "key=value with spaces", "k=\n", "k=\t", "k=\x7f", "k=é", "k=\xff", "ü=ok", "k=\u00a0", "a=b\x00"} {
+		if got, want := printable([]byte(s)), slow([]byte(s)); got != want {
+			t.Errorf("%q: %v, want %v", s, got, want)
+		}
+	}
 }
