@@ -1,6 +1,9 @@
 package api
 
 import (
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -40,5 +43,31 @@ func TestNotReady(t *testing.T) {
 		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
 			t.Errorf("%+v with power %d: %q, want %q", tc.st, tc.connected, got, tc.want)
 		}
+	}
+}
+
+// The operator's gauges: disk used, earliest height, catch-up lag.
+func TestHealthMetrics(t *testing.T) {
+	n, srv := oneNode(t, "kv")
+	waitHeight(t, n, 3)
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	values := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		var name string
+		var v float64
+		if _, err := fmt.Sscanf(line, "%s %g", &name, &v); err == nil && strings.HasPrefix(name, "strategos_") {
+			values[name] = v
+		}
+	}
+	if values["strategos_disk_bytes"] < 1<<10 || values["strategos_earliest_height"] != 1 {
+		t.Errorf("disk %v, earliest %v", values["strategos_disk_bytes"], values["strategos_earliest_height"])
+	}
+	if lag, ok := values["strategos_catch_up_lag"]; !ok || lag > 4 {
+		t.Errorf("catch-up lag %v (exported %v) on a validator alone", lag, ok)
 	}
 }

@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -169,7 +170,35 @@ func (n *Node) registerDurableMetrics() {
 			js(func(s journal.Stats) float64 { return float64(s.Refused) })),
 		counter("strategos_journal_compacted_bytes_total", "Live record bytes copied forward to free journal segments.",
 			js(func(s journal.Stats) float64 { return float64(s.MovedBytes) })),
+		gauge("strategos_disk_bytes", "Bytes of the files in the node's data directory (store, transaction index, journal), read when scraped.",
+			func() float64 { return float64(dirBytes(n.home.DataPath())) }),
+		gauge("strategos_earliest_height", "Lowest committed height this node serves (1: nothing is pruned).",
+			func() float64 { return float64(min(st.CommittedHeight(), 1)) }),
+		gauge("strategos_catch_up_lag", "Heights between the highest certified block this validator knows of and its committed one.",
+			func() float64 {
+				s := n.status.Load()
+				if s == nil {
+					return 0
+				}
+				return float64(s.Certified - min(s.Certified, s.Height))
+			}),
 	)
+}
+
+// dirBytes returns the total size of the regular files under dir; files
+// that vanish meanwhile (a compaction) are skipped.
+func dirBytes(dir string) int64 {
+	var total int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		if info, err := d.Info(); err == nil {
+			total += info.Size()
+		}
+		return nil
+	})
+	return total
 }
 
 // readmitDeferred admits again, once the application is back, the
