@@ -83,6 +83,7 @@ type Node struct {
 	round       uint64
 	dropped     map[string]int
 	window      []commitMark // recent commits, for tx/s
+	catchUp     catchUpLog   // progress lines while catching up
 	txsTotal    uint64
 	lastHash    chain.Hash
 	ticks       uint64

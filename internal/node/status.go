@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/strategos/strategos/internal/chain"
@@ -79,6 +80,7 @@ func (n *Node) publish() {
 	if c, ok := n.replica.(certifier); ok {
 		s.Certified = c.CertifiedHeight()
 		s.CatchingUp = s.Certified > s.Height+readyLag
+		n.catchUp.note(n, s.CatchingUp, s.Height, s.Certified, time.Now())
 	}
 	n.metrics.round.Set(float64(s.Round))
 	now := time.Now()
@@ -122,4 +124,30 @@ func (n *Node) observe() {
 	s := *n.status.Load()
 	s.Peers, s.Links = up, links
 	n.status.Store(&s)
+}
+
+// catchUpEvery is how often a validator catching up logs its progress.
+const catchUpEvery = 5 * time.Second
+
+// catchUpLog writes a progress line every catchUpEvery while the
+// validator catches up, with its rate, and one line when it has.
+type catchUpLog struct {
+	active bool
+	at     time.Time // of the last line
+	height uint64    // committed then
+}
+
+func (l *catchUpLog) note(n *Node, behind bool, height, certified uint64, now time.Time) {
+	switch {
+	case behind && !l.active:
+		l.active, l.at, l.height = true, now, height
+		n.log.Info("catching up", "committed", height, "certified", certified)
+	case behind && now.Sub(l.at) >= catchUpEvery:
+		rate := float64(height-min(l.height, height)) / now.Sub(l.at).Seconds()
+		l.at, l.height = now, height
+		n.log.Info("catching up", "committed", height, "certified", certified, "blocks_per_second", fmt.Sprintf("%.0f", rate))
+	case !behind && l.active:
+		l.active = false
+		n.log.Info("caught up", "committed", height)
+	}
 }
