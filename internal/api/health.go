@@ -49,10 +49,10 @@ func notReady(st node.Status, connected, total uint64) string {
 	switch {
 	case st.AppError != "":
 		return "the application is unusable: " + st.AppError
-	case !quorum.Reached(connected, total):
-		return fmt.Sprintf("connected to validators of power %d of %d, short of a quorum (%d)", connected, total, quorum.Threshold(total))
 	case st.CatchingUp:
 		return fmt.Sprintf("catching up: committed height %d, highest certified %d", st.Height, st.Certified)
+	case !quorum.Reached(connected, total):
+		return fmt.Sprintf("connected to validators of power %d of %d, short of a quorum (%d)", connected, total, quorum.Threshold(total))
 	}
 	return ""
 }

@@ -357,7 +357,7 @@ func (n *Node) onTick() {
 	n.ticks++
 	n.replica.Tick()
 	n.sendGossip()
-	if n.ticks%50 == 0 {
+	if n.ticks%50 == 1 { // at the first tick too: /readyz reads the links
 		n.observe()
 	}
 	n.publish()
