@@ -27,6 +27,7 @@ import (
 	"github.com/strategos/strategos/internal/app"
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/events"
+	"github.com/strategos/strategos/internal/light"
 	"github.com/strategos/strategos/internal/node"
 	"github.com/strategos/strategos/internal/store"
 	"github.com/strategos/strategos/internal/web"
@@ -142,6 +143,7 @@ type server struct {
 	rangeCut prometheus.Counter // answers of GET /v1/blocks cut by limits.rangeBytes
 
 	proofSem  chan struct{}      // commit and proof requests being served
+	headers   *light.HeaderCache // the committed headers certificates are built from
 	proofBusy prometheus.Counter // of them answered 429
 }
 

@@ -19,6 +19,10 @@ import (
 // flood of them is answered 429 rather than queued.
 const MaxProofRequests = 32
 
+// headerCacheSize is how many committed headers the certificates share
+// (some 600 bytes each, their payloads not kept).
+const headerCacheSize = 4096
+
 // latestTries is how many heights below the latest carried root the
 // default height of a proof steps down to find one that is certified.
 const latestTries = 16
@@ -26,6 +30,7 @@ const latestTries = 16
 // proofRoutes adds the light client's routes for the node's app.
 func (s *server) proofRoutes(mux *http.ServeMux, appName string) {
 	s.proofSem = make(chan struct{}, MaxProofRequests)
+	s.headers = light.NewHeaderCache(s.b.Store(), s.b.Status().ChainID, headerCacheSize)
 	mux.HandleFunc("GET /v1/commits/{height}", s.limited(s.commit))
 	mux.HandleFunc("GET /v1/txs/{hash}/proof", s.limited(s.txProof))
 	switch appName {
@@ -54,7 +59,7 @@ func (s *server) limited(h http.HandlerFunc) http.HandlerFunc {
 // serves one that the light client would refuse.
 func (s *server) certified(height uint64) (*light.Certificate, light.Commit, error) {
 	chainID := s.b.Status().ChainID
-	c, err := light.Build(s.b.Store(), chainID, height)
+	c, err := light.Build(s.headers, chainID, height)
 	if err != nil {
 		return nil, light.Commit{}, err
 	}

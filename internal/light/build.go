@@ -3,6 +3,7 @@ package light
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/strategos/strategos/internal/chain"
 )
@@ -37,14 +38,18 @@ func Build(src BlockSource, chainID string, height uint64) (*Certificate, error)
 	}
 	c := &Certificate{ChainID: chainID}
 	carrier := -1
+	headers, _ := src.(HeaderSource)
 	for h := height; h <= tip && len(c.Headers) < MaxCertHeaders; h++ {
-		b, hash, qc, ok := src.CommittedBlock(h)
-		if !ok || b == nil {
-			return nil, fmt.Errorf("light: committed block at height %d unreadable", h)
+		var hd chain.Header
+		var qc *chain.QC
+		var err error
+		if headers != nil {
+			hd, qc, err = headers.CommittedHeader(h)
+		} else {
+			hd, qc, err = headerAt(src, chainID, h)
 		}
-		hd := b.Header(chainID)
-		if b.Height != h || hd.Hash(chainID) != hash || qc == nil || qc.BlockHash != hash {
-			return nil, fmt.Errorf("light: committed block at height %d does not match its index", h)
+		if err != nil {
+			return nil, err
 		}
 		i := len(c.Headers)
 		c.Headers = append(c.Headers, hd)
@@ -67,6 +72,79 @@ func Build(src BlockSource, chainID string, height uint64) (*Certificate, error)
 	}
 	return nil, fmt.Errorf("%w: no two committed blocks of consecutive rounds from height %d to %d",
 		ErrNotCertified, c.Headers[carrier].Height, c.Headers[len(c.Headers)-1].Height)
+}
+
+// HeaderSource is a BlockSource that also gives committed headers, for
+// example from a cache (see HeaderCache): a header costs a read and a hash
+// of its block's whole payload otherwise.
+type HeaderSource interface {
+	BlockSource
+	CommittedHeader(height uint64) (chain.Header, *chain.QC, error)
+}
+
+// headerAt reads the committed block at h and returns its header and the
+// QC that certified it, checked against the stored hash.
+func headerAt(src BlockSource, chainID string, h uint64) (chain.Header, *chain.QC, error) {
+	b, hash, qc, ok := src.CommittedBlock(h)
+	if !ok || b == nil {
+		return chain.Header{}, nil, fmt.Errorf("light: committed block at height %d unreadable", h)
+	}
+	hd := b.Header(chainID)
+	if b.Height != h || hd.Hash(chainID) != hash || qc == nil || qc.BlockHash != hash {
+		return chain.Header{}, nil, fmt.Errorf("light: committed block at height %d does not match its index", h)
+	}
+	return hd, qc, nil
+}
+
+// HeaderCache is a HeaderSource over a BlockSource that keeps the last
+// Size headers it read: certificates of nearby heights share most of
+// their headers, and a request for a height that never gets a
+// certificate would otherwise read and hash up to MaxCertHeaders full
+// blocks each time. Safe for concurrent use.
+type HeaderCache struct {
+	BlockSource
+	chainID string
+	size    int
+
+	mu    sync.Mutex
+	items map[uint64]cachedHeader
+	order []uint64 // insertion order, for eviction
+}
+
+type cachedHeader struct {
+	h  chain.Header
+	qc *chain.QC
+}
+
+// NewHeaderCache returns a cache of size headers over src.
+func NewHeaderCache(src BlockSource, chainID string, size int) *HeaderCache {
+	return &HeaderCache{BlockSource: src, chainID: chainID, size: max(size, 1), items: make(map[uint64]cachedHeader)}
+}
+
+// CommittedHeader implements HeaderSource. Committed headers never change,
+// so a cached one is always right.
+func (c *HeaderCache) CommittedHeader(height uint64) (chain.Header, *chain.QC, error) {
+	c.mu.Lock()
+	it, ok := c.items[height]
+	c.mu.Unlock()
+	if ok {
+		return it.h, it.qc, nil
+	}
+	h, qc, err := headerAt(c.BlockSource, c.chainID, height)
+	if err != nil {
+		return h, qc, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.items[height]; !ok {
+		if len(c.order) >= c.size {
+			delete(c.items, c.order[0])
+			c.order = c.order[1:]
+		}
+		c.items[height] = cachedHeader{h, qc}
+		c.order = append(c.order, height)
+	}
+	return h, qc, nil
 }
 
 // encodedSize returns the length of c's JSON form, or a size above the

@@ -20,6 +20,10 @@ import (
 // MaxAnswer bounds one answer the client reads: a certificate or a proof.
 const MaxAnswer = 1 << 20
 
+// maxClockAhead is how far a certified block's time may be ahead of the
+// client's clock: validators refuse blocks 10 s ahead of theirs.
+const maxClockAhead = 10 * time.Second
+
 // DefaultMaxAge is how old the latest certified block may be before an
 // answer about "the latest" state is refused as stale.
 const DefaultMaxAge = time.Minute
@@ -31,6 +35,7 @@ const DefaultMaxAge = time.Minute
 // one height are a fork.
 type Client struct {
 	chainID   string
+	app       string // the genesis's application: what its state tree holds
 	vals      *chain.ValidatorSet
 	node      *client.Client
 	witnesses []*client.Client
@@ -51,7 +56,7 @@ func NewClient(g *config.Genesis, node string, witnesses []string) (*Client, err
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{chainID: g.ChainID, vals: vals, node: nc, MaxAge: DefaultMaxAge, now: time.Now}
+	c := &Client{chainID: g.ChainID, app: g.App, vals: vals, node: nc, MaxAge: DefaultMaxAge, now: time.Now}
 	for _, w := range witnesses {
 		wc, err := client.New(w, nil)
 		if err != nil {
@@ -98,7 +103,9 @@ func (c *Client) Commit(ctx context.Context, height uint64) (Verified, error) {
 		if err != nil {
 			return Verified{}, fmt.Errorf("witness %s: %w", w.URL(), err)
 		}
-		if wv.BlockHash != v.BlockHash {
+		// Two chains may share block H and split above it: their
+		// certified roots of H then differ, and that is a fork too.
+		if wv.BlockHash != v.BlockHash || !bytes.Equal(wv.StateRoot, v.StateRoot) {
 			return Verified{}, &ForkError{Height: height, Node: c.node.URL(), Witness: w.URL(),
 				A: v.Certificate, B: wv.Certificate, HashA: v.BlockHash, HashB: wv.BlockHash}
 		}
@@ -146,6 +153,9 @@ func (c *Client) KV(ctx context.Context, key string, height uint64) (Value, erro
 	if key == "" {
 		return Value{}, errors.New("light: empty key")
 	}
+	if c.app != "kv" {
+		return Value{}, fmt.Errorf("light: the genesis runs the %q app, not kv: its state tree holds no kv keys", c.app)
+	}
 	return c.prove(ctx, "/v1/proofs/kv/"+url.PathEscape(key), []byte(key), height)
 }
 
@@ -153,6 +163,9 @@ func (c *Client) KV(ctx context.Context, key string, height uint64) (Value, erro
 // latest certified one): its value is the account's canonical encoding
 // (see DecodeAccount), nil for an account that does not exist.
 func (c *Client) Account(ctx context.Context, addr chain.Address, height uint64) (Value, error) {
+	if c.app != "bank" {
+		return Value{}, fmt.Errorf("light: the genesis runs the %q app, not bank: its state tree holds no accounts", c.app)
+	}
 	return c.prove(ctx, "/v1/proofs/accounts/"+addr.String(), addr[:], height)
 }
 
@@ -209,8 +222,13 @@ func (c *Client) prove(ctx context.Context, path string, key []byte, height uint
 		return Value{}, fmt.Errorf("proof: against root %x, but the certified root of height %d is %x", root, a.Height, v.StateRoot)
 	}
 	if height == 0 && c.MaxAge > 0 {
-		if age := c.now().Sub(time.Unix(0, v.Header.Time)); age > c.MaxAge {
+		age := c.now().Sub(time.Unix(0, v.Header.Time))
+		if age > c.MaxAge {
 			return Value{}, fmt.Errorf("stale: the latest state offered is of height %d, whose block is %v old (at most %v)", a.Height, age.Round(time.Second), c.MaxAge)
+		}
+		// A block time ahead of this clock would stretch the window.
+		if age < -maxClockAhead {
+			return Value{}, fmt.Errorf("stale or forged: the block of height %d is %v ahead of this clock (at most %v)", a.Height, (-age).Round(time.Second), maxClockAhead)
 		}
 	}
 	if len(val) == 0 {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/config"
 )
 
@@ -79,5 +80,82 @@ func TestWitnessReportsFork(t *testing.T) {
 	lc, _ = NewClient(genesisOf(a), serveCommits(t, a), []string{serveCommits(t, other)})
 	if _, err := lc.Commit(ctx, 5); err == nil || errors.As(err, &fork) || !errors.Is(err, ErrInvalid) {
 		t.Errorf("a witness of another chain: %v", err)
+	}
+}
+
+// Two chains that share block 5 but split above it, the second carrying
+// another root for height 5: the witness's certificate of height 5 names
+// the same block with another root, and that is reported as a fork.
+func TestWitnessReportsRootFork(t *testing.T) {
+	a, b := newNet(t, testChain), newNet(t, testChain)
+	a.grow(lagTwo, consecutive(1, 12)...)
+	b.grow(lagTwo, consecutive(1, 6)...)
+	b.salt = 1
+	b.grow(lagTwo, consecutive(7, 12)...)
+	lc, err := NewClient(genesisOf(a), serveCommits(t, a), []string{serveCommits(t, b)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = lc.Commit(context.Background(), 5)
+	var fork *ForkError
+	if !errors.As(err, &fork) || fork.HashA != fork.HashB {
+		t.Fatalf("height 5: %v, want a ForkError over one block", err)
+	}
+}
+
+// The client asks a chain only about the application its genesis runs:
+// a node could otherwise serve another app's tree under the kv path.
+func TestClientChecksApp(t *testing.T) {
+	a := newNet(t, testChain)
+	a.grow(lagTwo, consecutive(1, 12)...)
+	g := genesisOf(a)
+	g.App = "bank"
+	lc, err := NewClient(g, serveCommits(t, a), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.KV(context.Background(), "k", 0); err == nil || !strings.Contains(err.Error(), "not kv") {
+		t.Errorf("kv on a bank chain: %v", err)
+	}
+	g.App = "kv"
+	lc, _ = NewClient(g, serveCommits(t, a), nil)
+	if _, err := lc.Account(context.Background(), [20]byte{1}, 0); err == nil || !strings.Contains(err.Error(), "not bank") {
+		t.Errorf("account on a kv chain: %v", err)
+	}
+}
+
+// countingSource counts the blocks read through it.
+type countingSource struct {
+	*testNet
+	reads int
+}
+
+func (c *countingSource) CommittedBlock(h uint64) (*chain.Block, chain.Hash, *chain.QC, bool) {
+	c.reads++
+	return c.testNet.CommittedBlock(h)
+}
+
+// Through a HeaderCache, certificates are the same, and a height asked
+// again, or one that cannot be certified asked again, reads no block.
+func TestHeaderCache(t *testing.T) {
+	n := newNet(t, testChain)
+	n.grow(lagTwo, consecutive(1, 12)...)
+	src := &countingSource{testNet: n}
+	hc := NewHeaderCache(src, n.chainID, 64)
+	c, err := Build(hc, n.chainID, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(n.build(5))
+	if got, _ := json.Marshal(c); string(got) != string(want) {
+		t.Fatalf("cached build differs:\n%s\n%s", got, want)
+	}
+	first := src.reads
+	for range 3 {
+		Build(hc, n.chainID, 5)
+		Build(hc, n.chainID, 12) // not certifiable yet: the tip
+	}
+	if src.reads != first+1 { // height 12 once
+		t.Errorf("%d block reads after the first build's %d", src.reads-first, first)
 	}
 }

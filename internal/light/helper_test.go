@@ -26,6 +26,10 @@ type testNet struct {
 	blocks []*chain.Block
 	hashes []chain.Hash
 	qcs    []*chain.QC
+
+	// salt, when set, makes the roots the blocks grown from now on
+	// carry differ from rootOf's: another execution of the same blocks.
+	salt byte
 }
 
 func newNet(t testing.TB, chainID string) *testNet {
@@ -66,6 +70,16 @@ func rootOf(h uint64) []byte {
 	return s[:]
 }
 
+// rootFor is the root that the blocks n grows carry for height h.
+func (n *testNet) rootFor(h uint64) []byte {
+	r := rootOf(h)
+	if n.salt != 0 {
+		s := sha256.Sum256(append(r, n.salt))
+		r = s[:]
+	}
+	return r
+}
+
 // lagTwo is the usual execution lag: block h carries the root of h-2.
 func lagTwo(h uint64) uint64 {
 	if h < 2 {
@@ -92,7 +106,7 @@ func (n *testNet) grow(exec func(uint64) uint64, rounds ...uint64) {
 			Height: h, Round: r, Parent: parent, QC: qc,
 			Payload:  [][]byte{[]byte("tx")},
 			Proposer: uint32(r % 4), Time: int64(h) * 1e9,
-			ExecHeight: e, StateRoot: rootOf(e),
+			ExecHeight: e, StateRoot: n.rootFor(e),
 		}
 		if r > parentRound+1 {
 			for g := r - 1; g > parentRound; g-- {
