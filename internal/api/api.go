@@ -143,7 +143,7 @@ type server struct {
 	rangeCut prometheus.Counter // answers of GET /v1/blocks cut by limits.rangeBytes
 
 	proofSem  chan struct{}      // commit and proof requests being served
-	headers   *light.HeaderCache // the committed headers certificates are built from
+	certifier *light.Certifier   // the light client's certificates, built and checked
 	proofBusy prometheus.Counter // of them answered 429
 }
 

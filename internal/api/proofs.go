@@ -19,9 +19,10 @@ import (
 // flood of them is answered 429 rather than queued.
 const MaxProofRequests = 32
 
-// headerCacheSize is how many committed headers the certificates share
-// (some 600 bytes each, their payloads not kept).
-const headerCacheSize = 4096
+// certCacheSize is how many committed headers (some 600 bytes each, their
+// payloads not kept) and checked certificates (a few KiB) a node keeps for
+// the light client.
+const certCacheSize = 1024
 
 // latestTries is how many heights below the latest carried root the
 // default height of a proof steps down to find one that is certified.
@@ -30,7 +31,7 @@ const latestTries = 16
 // proofRoutes adds the light client's routes for the node's app.
 func (s *server) proofRoutes(mux *http.ServeMux, appName string) {
 	s.proofSem = make(chan struct{}, MaxProofRequests)
-	s.headers = light.NewHeaderCache(s.b.Store(), s.b.Status().ChainID, headerCacheSize)
+	s.certifier = light.NewCertifier(s.b.Store(), s.b.Status().ChainID, s.b.Validators(), certCacheSize)
 	mux.HandleFunc("GET /v1/commits/{height}", s.limited(s.commit))
 	mux.HandleFunc("GET /v1/txs/{hash}/proof", s.limited(s.txProof))
 	switch appName {
@@ -55,19 +56,9 @@ func (s *server) limited(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// certified builds and checks the certificate of height: the node never
-// serves one that the light client would refuse.
+// certified is the checked certificate of height (see light.Certifier).
 func (s *server) certified(height uint64) (*light.Certificate, light.Commit, error) {
-	chainID := s.b.Status().ChainID
-	c, err := light.Build(s.headers, chainID, height)
-	if err != nil {
-		return nil, light.Commit{}, err
-	}
-	cm, err := light.Verify(chainID, s.b.Validators(), height, c)
-	if err != nil {
-		return nil, light.Commit{}, fmt.Errorf("the certificate built for height %d does not verify: %w", height, err)
-	}
-	return c, cm, nil
+	return s.certifier.Certify(height)
 }
 
 func (s *server) commit(w http.ResponseWriter, r *http.Request) {

@@ -97,18 +97,15 @@ func headerAt(src BlockSource, chainID string, h uint64) (chain.Header, *chain.Q
 }
 
 // HeaderCache is a HeaderSource over a BlockSource that keeps the last
-// Size headers it read: certificates of nearby heights share most of
+// size headers it read: certificates of nearby heights share most of
 // their headers, and a request for a height that never gets a
 // certificate would otherwise read and hash up to MaxCertHeaders full
-// blocks each time. Safe for concurrent use.
+// blocks each time. Committed headers never change, so a cached one is
+// always right. Safe for concurrent use.
 type HeaderCache struct {
 	BlockSource
 	chainID string
-	size    int
-
-	mu    sync.Mutex
-	items map[uint64]cachedHeader
-	order []uint64 // insertion order, for eviction
+	cache   *fifo[cachedHeader]
 }
 
 type cachedHeader struct {
@@ -118,33 +115,96 @@ type cachedHeader struct {
 
 // NewHeaderCache returns a cache of size headers over src.
 func NewHeaderCache(src BlockSource, chainID string, size int) *HeaderCache {
-	return &HeaderCache{BlockSource: src, chainID: chainID, size: max(size, 1), items: make(map[uint64]cachedHeader)}
+	return &HeaderCache{BlockSource: src, chainID: chainID, cache: newFIFO[cachedHeader](size)}
 }
 
-// CommittedHeader implements HeaderSource. Committed headers never change,
-// so a cached one is always right.
+// CommittedHeader implements HeaderSource.
 func (c *HeaderCache) CommittedHeader(height uint64) (chain.Header, *chain.QC, error) {
-	c.mu.Lock()
-	it, ok := c.items[height]
-	c.mu.Unlock()
-	if ok {
+	if it, ok := c.cache.get(height); ok {
 		return it.h, it.qc, nil
 	}
 	h, qc, err := headerAt(c.BlockSource, c.chainID, height)
+	if err == nil {
+		c.cache.put(height, cachedHeader{h, qc})
+	}
+	return h, qc, err
+}
+
+// Certifier builds certificates over a committed chain and checks them
+// before handing them out, so that a node never serves one a light
+// client would refuse; it keeps the last ones it checked, since checking
+// costs a quorum's signatures and clients ask for the same recent
+// heights. Safe for concurrent use.
+type Certifier struct {
+	headers *HeaderCache
+	chainID string
+	vals    *chain.ValidatorSet
+	checked *fifo[certified]
+}
+
+type certified struct {
+	c  *Certificate
+	cm Commit
+}
+
+// NewCertifier returns a certifier over src that keeps size headers and
+// size checked certificates.
+func NewCertifier(src BlockSource, chainID string, vals *chain.ValidatorSet, size int) *Certifier {
+	return &Certifier{headers: NewHeaderCache(src, chainID, size), chainID: chainID, vals: vals, checked: newFIFO[certified](size)}
+}
+
+// Certify returns the certificate of height and what it proves. Errors
+// are Build's (ErrNotCertified: not yet, or never), or a certificate
+// built from the store that does not verify.
+func (c *Certifier) Certify(height uint64) (*Certificate, Commit, error) {
+	if it, ok := c.checked.get(height); ok {
+		return it.c, it.cm, nil
+	}
+	cert, err := Build(c.headers, c.chainID, height)
 	if err != nil {
-		return h, qc, err
+		return nil, Commit{}, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.items[height]; !ok {
-		if len(c.order) >= c.size {
-			delete(c.items, c.order[0])
-			c.order = c.order[1:]
-		}
-		c.items[height] = cachedHeader{h, qc}
-		c.order = append(c.order, height)
+	cm, err := Verify(c.chainID, c.vals, height, cert)
+	if err != nil {
+		return nil, Commit{}, fmt.Errorf("the certificate built for height %d does not verify: %w", height, err)
 	}
-	return h, qc, nil
+	c.checked.put(height, certified{cert, cm})
+	return cert, cm, nil
+}
+
+// fifo is a map of at most size entries by height, the oldest inserted
+// evicted first. Safe for concurrent use.
+type fifo[V any] struct {
+	size int
+
+	mu    sync.Mutex
+	items map[uint64]V
+	order []uint64 // insertion order
+}
+
+func newFIFO[V any](size int) *fifo[V] {
+	return &fifo[V]{size: max(size, 1), items: make(map[uint64]V)}
+}
+
+func (f *fifo[V]) get(k uint64) (V, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.items[k]
+	return v, ok
+}
+
+func (f *fifo[V]) put(k uint64, v V) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.items[k]; ok {
+		return
+	}
+	if len(f.order) >= f.size {
+		delete(f.items, f.order[0])
+		f.order = f.order[1:]
+	}
+	f.items[k] = v
+	f.order = append(f.order, k)
 }
 
 // encodedSize returns the length of c's JSON form, or a size above the

@@ -159,3 +159,38 @@ func TestHeaderCache(t *testing.T) {
 		t.Errorf("%d block reads after the first build's %d", src.reads-first, first)
 	}
 }
+
+// A Certifier checks a height's certificate once: asked again, it reads
+// nothing, and what it gives verifies.
+func TestCertifierKeepsChecked(t *testing.T) {
+	n := newNet(t, testChain)
+	n.grow(lagTwo, consecutive(1, 12)...)
+	src := &countingSource{testNet: n}
+	cf := NewCertifier(src, n.chainID, n.vals, 16)
+	c, cm, err := cf.Certify(5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := src.reads
+	c2, cm2, err := cf.Certify(5)
+	if err != nil || c2 != c || cm2.BlockHash != cm.BlockHash || src.reads != reads {
+		t.Fatalf("second Certify: %v, %d more reads", err, src.reads-reads)
+	}
+	if got, err := Verify(n.chainID, n.vals, 5, c2); err != nil || got.BlockHash != n.hashes[4] {
+		t.Fatalf("kept certificate: %v", err)
+	}
+	// Another validator set: what the store holds does not verify, and
+	// the certifier says so rather than serve it.
+	vs := make([]chain.Validator, 4)
+	for i := range vs {
+		pub, _, _ := ed25519.GenerateKey(nil)
+		vs[i] = chain.Validator{PubKey: pub, Power: 1}
+	}
+	foreign, err := chain.NewValidatorSet(vs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := NewCertifier(src, n.chainID, foreign, 16).Certify(5); err == nil || !strings.Contains(err.Error(), "does not verify") {
+		t.Fatalf("foreign validators: %v", err)
+	}
+}
