@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strategos/strategos/internal/app/bank"
 	"github.com/strategos/strategos/internal/config"
 	"github.com/strategos/strategos/internal/light"
 )
@@ -104,7 +105,7 @@ func verifyAccount(f *verifyFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			bal, nonce, err := light.DecodeAccount(v.Value)
+			bal, nonce, err := bank.DecodeAccount(v.Value)
 			if err != nil {
 				return err
 			}

@@ -161,28 +161,12 @@ func (c *Client) KV(ctx context.Context, key string, height uint64) (Value, erro
 
 // Account returns the verified account of the bank app at height (0: the
 // latest certified one): its value is the account's canonical encoding
-// (see DecodeAccount), nil for an account that does not exist.
+// (bank.DecodeAccount), nil for an account that does not exist.
 func (c *Client) Account(ctx context.Context, addr chain.Address, height uint64) (Value, error) {
 	if c.app != "bank" {
 		return Value{}, fmt.Errorf("light: the genesis runs the %q app, not bank: its state tree holds no accounts", c.app)
 	}
 	return c.prove(ctx, "/v1/proofs/accounts/"+addr.String(), addr[:], height)
-}
-
-// DecodeAccount decodes an account's canonical encoding: balance and
-// nonce, 8 bytes each, big-endian. nil is the empty account.
-func DecodeAccount(v []byte) (balance, nonce uint64, err error) {
-	if v == nil {
-		return 0, 0, nil
-	}
-	if len(v) != 16 {
-		return 0, 0, fmt.Errorf("light: account encoding of %d bytes, want 16", len(v))
-	}
-	for i := range 8 {
-		balance = balance<<8 | uint64(v[i])
-		nonce = nonce<<8 | uint64(v[8+i])
-	}
-	return balance, nonce, nil
 }
 
 func (c *Client) prove(ctx context.Context, path string, key []byte, height uint64) (Value, error) {

@@ -39,6 +39,17 @@ func (a account) encode() []byte {
 	return b
 }
 
+// DecodeAccount decodes an account's canonical encoding, the value the
+// state tree proves: balance and next nonce, 8 bytes each, big-endian.
+// nil, an account the tree proves absent, is the empty account.
+func DecodeAccount(b []byte) (balance, nonce uint64, err error) {
+	if b == nil {
+		return 0, 0, nil
+	}
+	a, err := decodeAccount(b)
+	return a.balance, a.nonce, err
+}
+
 func decodeAccount(b []byte) (account, error) {
 	if len(b) != 16 {
 		return account{}, fmt.Errorf("bank: stored account of %d bytes, want 16", len(b))
