@@ -39,7 +39,7 @@ func TestGenesis(t *testing.T) {
 		{Address: addrOf(f.keys[1]).String(), Balance: 250}, // another order, same set
 		{Address: addrOf(f.keys[0]).String(), Balance: 100},
 	}
-	_, _, _, writes := f.st.snapshot()
+	_, _, _, writes := f.st.Snapshot()
 	gd, err := f.app.InitChain(ctx, genesisOf(t, gen))
 	if err != nil {
 		t.Fatalf("second InitChain: %v", err)
@@ -47,7 +47,7 @@ func TestGenesis(t *testing.T) {
 	if !bytes.Equal(gd, f.genesis) {
 		t.Fatal("the same allocations in another order gave another genesis app hash")
 	}
-	if _, _, _, w := f.st.snapshot(); w != writes {
+	if _, _, _, w := f.st.Snapshot(); w != writes {
 		t.Fatal("second InitChain wrote")
 	}
 	gen[0].Balance++
@@ -59,7 +59,7 @@ func TestGenesis(t *testing.T) {
 	if _, err := newApp(t, f.st, "other").InitChain(ctx, genesisOf(t, gen)); err == nil {
 		t.Fatal("another chain's genesis was accepted")
 	}
-	if _, _, _, w := f.st.snapshot(); w != writes {
+	if _, _, _, w := f.st.Snapshot(); w != writes {
 		t.Fatal("a refused InitChain wrote")
 	}
 }
@@ -113,7 +113,7 @@ func TestInitChainFromGenesisAccounts(t *testing.T) {
 	if _, err := newApp(t, bad, testChain).InitChain(ctx, app.Genesis{AppState: []byte(`{"accounts":1}`)}); err == nil {
 		t.Fatal("InitChain accepted an app state that is not a list of accounts")
 	}
-	if _, _, _, w := bad.snapshot(); w != 0 {
+	if _, _, _, w := bad.Snapshot(); w != 0 {
 		t.Fatal("a refused InitChain wrote")
 	}
 }
@@ -130,7 +130,7 @@ func TestGenesisRejects(t *testing.T) {
 		if _, err := newApp(t, st, testChain).InitChain(ctx, genesisOf(t, gen)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
-		if _, _, _, w := st.snapshot(); w != 0 {
+		if _, _, _, w := st.Snapshot(); w != 0 {
 			t.Errorf("%s: wrote", name)
 		}
 	}
@@ -143,7 +143,7 @@ func TestFinalizeNeedsGenesis(t *testing.T) {
 		t.Fatal("finalized without a genesis")
 	}
 	st = newMemState()
-	st.height = 3 // another application's state
+	st.Height = 3 // another application's state
 	if _, err := newApp(t, st, testChain).InitChain(ctx, genesisOf(t, nil)); err == nil {
 		t.Fatal("initialised a state that was already executed")
 	}
@@ -172,8 +172,8 @@ func TestTransfers(t *testing.T) {
 	if err != nil || info.Height != 1 || len(info.AppHash) != len(chain.Hash{}) || bytes.Equal(info.AppHash, f.genesis) {
 		t.Fatalf("info %+v, %v", info, err)
 	}
-	if len(f.st.lastPut) != 3 {
-		t.Fatalf("block wrote %d keys, want the 3 changed accounts", len(f.st.lastPut))
+	if len(f.st.LastPut) != 3 {
+		t.Fatalf("block wrote %d keys, want the 3 changed accounts", len(f.st.LastPut))
 	}
 	// An account created by a transfer can spend.
 	if ok := f.exec(t, f.tx(t, 2, 0, 510, 0)); !ok[0] {
@@ -244,8 +244,8 @@ func TestUnknownSender(t *testing.T) {
 	if r := res.TxResults[0]; r.OK() || r.Code != CodeUnknownAccount || !strings.Contains(r.Log, "unknown account") {
 		t.Fatalf("result %+v", r)
 	}
-	if len(f.st.lastPut) != 0 || len(res.Writes.Puts) != 0 {
-		t.Fatalf("rejected block wrote %v", f.st.lastPut)
+	if len(f.st.LastPut) != 0 || len(res.Writes.Puts) != 0 {
+		t.Fatalf("rejected block wrote %v", f.st.LastPut)
 	}
 }
 
@@ -276,7 +276,7 @@ func TestRejectedTxsChangeNothing(t *testing.T) {
 	for _, c := range cases {
 		txs = append(txs, c.tx)
 	}
-	before, _, _, _ := f.st.snapshot()
+	before, _, _, _ := f.st.Snapshot()
 	res := f.execTxs(t, app.NewTxs(txs)...)
 	for i, r := range res.TxResults {
 		c := cases[i]
@@ -284,7 +284,7 @@ func TestRejectedTxsChangeNothing(t *testing.T) {
 			t.Errorf("tx %d: %+v, want code %d and a log with %q", i, r, c.code, c.log)
 		}
 	}
-	after, h, _, _ := f.st.snapshot()
+	after, h, _, _ := f.st.Snapshot()
 	if !maps.Equal(before, after) || h != 1 {
 		t.Fatal("rejected transactions changed the state")
 	}
@@ -412,8 +412,8 @@ func TestDeterministicRoot(t *testing.T) {
 		}
 		roots = append(roots, ra.AppHash)
 	}
-	sa, ha, roota, _ := a.st.snapshot()
-	sb, hb, rootb, _ := b.st.snapshot()
+	sa, ha, roota, _ := a.st.Snapshot()
+	sb, hb, rootb, _ := b.st.Snapshot()
 	if !maps.Equal(sa, sb) || ha != hb || roota != rootb {
 		t.Fatal("the two states differ")
 	}
@@ -434,18 +434,18 @@ func TestDeterministicRoot(t *testing.T) {
 func TestInvariantFailureStopsBlock(t *testing.T) {
 	f := newFixture(t, 2, 100)
 	// Corrupt the state: an account holding more than the supply.
-	f.st.kv[acctKey(addrOf(f.keys[0]))] = account{balance: 1000}.encode()
-	before, _, _, writes := f.st.snapshot()
+	f.st.KV[acctKey(addrOf(f.keys[0]))] = account{balance: 1000}.encode()
+	before, _, _, writes := f.st.Snapshot()
 	_, err := f.app.finalizeCommit(f.st, app.NewTxs([][]byte{f.tx(t, 0, 1, 1, 0)}))
 	if !errors.Is(err, ErrInvariant) {
 		t.Fatalf("FinalizeBlock = %v, want ErrInvariant", err)
 	}
-	after, h, _, w := f.st.snapshot()
+	after, h, _, w := f.st.Snapshot()
 	if h != 0 || w != writes || !maps.Equal(before, after) {
 		t.Fatal("a block that broke an invariant was committed")
 	}
 	// An unreadable account stops execution too.
-	f.st.kv[acctKey(addrOf(f.keys[0]))] = []byte{1, 2, 3}
+	f.st.KV[acctKey(addrOf(f.keys[0]))] = []byte{1, 2, 3}
 	if _, err := f.app.FinalizeBlock(ctx, app.Block{Height: 1, Txs: app.NewTxs([][]byte{f.tx(t, 0, 1, 1, 0)})}); err == nil {
 		t.Fatal("executed over a corrupt account")
 	}
@@ -455,7 +455,7 @@ func TestInvariantFailureStopsBlock(t *testing.T) {
 // application failing, never an absent account.
 func TestStateReadErrors(t *testing.T) {
 	f := newFixture(t, 2, 100)
-	f.st.getErr = errors.New("disk on fire")
+	f.st.GetErr = errors.New("disk on fire")
 	tx := app.NewTx(f.tx(t, 0, 1, 1, 0))
 	if _, err := f.app.CheckTx(ctx, app.CheckNew, []*app.Tx{tx}); err == nil {
 		t.Error("CheckTx over an unreadable state answered")
@@ -576,11 +576,11 @@ func TestAppHashFormula(t *testing.T) {
 	if again := f.execTxs(t); !bytes.Equal(again.AppHash, res.AppHash) {
 		t.Fatalf("root after an empty height 2 %x, want %x", again.AppHash, res.AppHash)
 	}
-	if len(f.st.kv) != 3+2 { // 3 accounts, supply, genesis
-		t.Fatalf("state holds %d keys", len(f.st.kv))
+	if len(f.st.KV) != 3+2 { // 3 accounts, supply, genesis
+		t.Fatalf("state holds %d keys", len(f.st.KV))
 	}
 	for a, v := range after {
-		if got := f.st.kv["bank/acct/"+a.String()]; !bytes.Equal(got, u64(u64(nil, v[0]), v[1])) {
+		if got := f.st.KV["bank/acct/"+a.String()]; !bytes.Equal(got, u64(u64(nil, v[0]), v[1])) {
 			t.Errorf("account %s stored as %x", a, got)
 		}
 	}

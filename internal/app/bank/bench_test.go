@@ -64,7 +64,7 @@ func BenchmarkFinalize1000(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				b.StopTimer()
-				st := base.st.clone()
+				st := base.st.Clone()
 				a := New(st, testChain)
 				txs := app.NewTxs(block)
 				if checked {

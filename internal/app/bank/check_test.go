@@ -34,7 +34,7 @@ func TestCheckTx(t *testing.T) {
 		{"malformed", []byte(`{"amount":1}`), ErrMalformed, CodeMalformed},
 		{"empty", nil, ErrMalformed, CodeMalformed},
 	}
-	before, h, root, writes := f.st.snapshot()
+	before, h, root, writes := f.st.Snapshot()
 	for _, c := range cases {
 		a := newApp(t, f.st, testChain)
 		tx := app.NewTx(c.tx)
@@ -49,7 +49,7 @@ func TestCheckTx(t *testing.T) {
 			t.Errorf("%s: parsed %v", c.name, parsed)
 		}
 	}
-	after, h2, root2, writes2 := f.st.snapshot()
+	after, h2, root2, writes2 := f.st.Snapshot()
 	if !maps.Equal(before, after) || h != h2 || root != root2 || writes != writes2 {
 		t.Fatal("CheckTx changed the state")
 	}

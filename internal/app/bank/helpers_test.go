@@ -1,114 +1,22 @@
 package bank
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
-	"sync"
 
 	"github.com/strategos/strategos/internal/app"
+	"github.com/strategos/strategos/internal/app/apptest"
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/config"
 )
 
-// memState is an in-memory app.State. commit applies a block's writes with
-// its height and app hash, as the node does in one durable write. It
-// counts writes so tests can prove that nothing changed.
-type memState struct {
-	mu      sync.RWMutex
-	kv      map[string][]byte
-	height  uint64
-	root    []byte
-	writes  int               // AppPut and commit calls
-	lastPut map[string][]byte // puts of the last commit
-	getErr  error             // when set, AppGet fails with it
-}
+// memState is the shared in-memory app.State.
+type memState = apptest.MemState
 
-var _ app.State = (*memState)(nil)
-
-func newMemState() *memState { return &memState{kv: make(map[string][]byte)} }
-
-func (m *memState) AppGet(key string) ([]byte, bool, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if m.getErr != nil {
-		return nil, false, m.getErr
-	}
-	v, ok := m.kv[key]
-	if !ok {
-		return nil, false, nil
-	}
-	return bytes.Clone(v), true, nil
-}
-
-func (m *memState) AppPut(puts map[string][]byte, deletes []string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.write(puts, deletes)
-	return nil
-}
-
-// commit records the writes of the block at height, whose app hash is
-// root, with the store's ordering rule.
-func (m *memState) commit(height uint64, root []byte, w *app.Writes) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if height != m.height+1 {
-		return fmt.Errorf("memstate: height %d after %d", height, m.height)
-	}
-	var puts map[string][]byte
-	var deletes []string
-	if w != nil {
-		puts, deletes = w.Puts, w.Deletes
-	}
-	m.write(puts, deletes)
-	m.height, m.root = height, bytes.Clone(root)
-	m.lastPut = maps.Clone(puts)
-	return nil
-}
-
-func (m *memState) write(puts map[string][]byte, deletes []string) {
-	m.writes++
-	for _, k := range deletes {
-		delete(m.kv, k)
-	}
-	for k, v := range puts {
-		m.kv[k] = bytes.Clone(v)
-	}
-}
-
-func (m *memState) AppState() (uint64, []byte) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.height, m.root
-}
-
-// snapshot returns a copy of everything, for before/after comparisons.
-func (m *memState) snapshot() (map[string]string, uint64, string, int) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	out := make(map[string]string, len(m.kv))
-	for k, v := range m.kv {
-		out[k] = string(v)
-	}
-	return out, m.height, string(m.root), m.writes
-}
-
-func (m *memState) clone() *memState {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	c := &memState{kv: make(map[string][]byte, len(m.kv)), height: m.height, root: bytes.Clone(m.root)}
-	for k, v := range m.kv {
-		c.kv[k] = bytes.Clone(v)
-	}
-	return c
-}
+func newMemState() *memState { return apptest.NewMemState() }
 
 // tb is what the helpers need of a test: testing.TB or *rapid.T.
 type tb interface {
@@ -259,7 +167,7 @@ func (a *App) finalizeCommitAt(st *memState, height uint64, txs []*app.Tx) (app.
 	if err != nil {
 		return res, err
 	}
-	if err := st.commit(height, res.AppHash, res.Writes); err != nil {
+	if err := st.Commit(height, res.AppHash, res.Writes); err != nil {
 		return res, err
 	}
 	return res, a.Commit(ctx)
@@ -277,28 +185,4 @@ func code(t tb, err error) uint32 {
 		t.Fatalf("refusal %v is a %T, not an *app.TxError", err, err)
 	}
 	return te.Code
-}
-
-func (m *memState) AppScan(prefix string, fn func(key, value []byte) error) error {
-	m.mu.RLock()
-	keys := make([]string, 0, len(m.kv))
-	for k := range m.kv {
-		if strings.HasPrefix(k, prefix) {
-			keys = append(keys, k)
-		}
-	}
-	m.mu.RUnlock()
-	slices.Sort(keys)
-	for _, k := range keys {
-		v, ok, err := m.AppGet(k)
-		if err != nil {
-			return err
-		}
-		if ok {
-			if err := fn([]byte(k), v); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }

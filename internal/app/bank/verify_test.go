@@ -58,7 +58,7 @@ func TestVerifyAllRemembersOnlyValidSignatures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.st.kv[acctKey(txs[i].From())] = account{balance: 1000, nonce: txs[i].Nonce}.encode()
+		f.st.KV[acctKey(txs[i].From())] = account{balance: 1000, nonce: txs[i].Nonce}.encode()
 		errs := f.check(t, app.CheckNew, app.NewTx(body))
 		if !errors.Is(errs[0], ErrBadSignature) || code(t, errs[0]) != CodeBadSignature {
 			t.Fatalf("forged tx %d: CheckTx = %v, want ErrBadSignature", i, errs[0])

@@ -9,11 +9,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"unicode"
 
 	"github.com/strategos/strategos/internal/app"
+	"github.com/strategos/strategos/internal/app/apptest"
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/consensus"
 	"github.com/strategos/strategos/internal/smt"
@@ -24,62 +23,13 @@ import (
 var ctx = context.Background()
 
 var (
-	_ app.State = (*memState)(nil)
 	_ app.State = (*store.Store)(nil)
 )
 
-// memState is an in-memory app.State; commit records a block's writes
-// with its height and app hash, as the node does.
-type memState struct {
-	mu     sync.RWMutex
-	kv     map[string][]byte
-	height uint64
-	root   []byte
-	getErr error
-}
+// memState is the shared in-memory app.State.
+type memState = apptest.MemState
 
-func newMemState() *memState { return &memState{kv: make(map[string][]byte)} }
-
-func (m *memState) AppGet(key string) ([]byte, bool, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if m.getErr != nil {
-		return nil, false, m.getErr
-	}
-	v, ok := m.kv[key]
-	return bytes.Clone(v), ok, nil
-}
-
-func (m *memState) AppState() (uint64, []byte) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.height, m.root
-}
-
-func (m *memState) AppPut(puts map[string][]byte, deletes []string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, k := range deletes {
-		delete(m.kv, k)
-	}
-	for k, v := range puts {
-		m.kv[k] = bytes.Clone(v)
-	}
-	return nil
-}
-
-func (m *memState) commit(height uint64, res app.BlockResult) error {
-	if err := m.AppPut(res.Writes.Puts, res.Writes.Deletes); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if height != m.height+1 {
-		return fmt.Errorf("memstate: height %d after %d", height, m.height)
-	}
-	m.height, m.root = height, bytes.Clone(res.AppHash)
-	return nil
-}
+func newMemState() *memState { return apptest.NewMemState() }
 
 // exec finalizes txs at the state's next height and commits the writes
 // and the application, as the node does.
@@ -97,7 +47,7 @@ func exec(t *testing.T, a *App, st *memState, txs ...string) app.BlockResult {
 	if len(res.TxResults) != len(txs) || res.Writes == nil {
 		t.Fatalf("%d results for %d transactions, writes %v", len(res.TxResults), len(txs), res.Writes)
 	}
-	if err := st.commit(b.Height, res); err != nil {
+	if err := st.Commit(b.Height, res.AppHash, res.Writes); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Commit(ctx); err != nil {
@@ -187,7 +137,7 @@ func TestCheckTx(t *testing.T) {
 			t.Errorf("CheckTx(%.20q) = %v, %v", tx, errs, err)
 		}
 	}
-	if len(st.kv) != 0 || st.height != 0 {
+	if len(st.KV) != 0 || st.Height != 0 {
 		t.Fatal("CheckTx changed the state")
 	}
 }
@@ -257,12 +207,12 @@ func TestFinalizeBlock(t *testing.T) {
 	}
 	// A block of rejected transactions changes neither the state nor
 	// its hash.
-	before := maps.Clone(st.kv)
+	before := maps.Clone(st.KV)
 	res2 := exec(t, a, st, "junk")
 	if res2.TxResults[0].Code != CodeInvalid || len(res2.Writes.Puts) != 0 || !bytes.Equal(res2.AppHash, res.AppHash) {
 		t.Fatalf("block of junk: %+v", res2)
 	}
-	if !maps.EqualFunc(before, st.kv, bytes.Equal) {
+	if !maps.EqualFunc(before, st.KV, bytes.Equal) {
 		t.Fatal("a rejected transaction changed the state")
 	}
 }
@@ -294,7 +244,7 @@ func TestQuery(t *testing.T) {
 	if r, err := a.Query(ctx, app.Query{Data: []byte("name"), Height: 7}); !errors.Is(err, app.ErrNotKept) {
 		t.Fatalf("a height not kept answered: %+v, %v", r, err)
 	}
-	st.getErr = errors.New("disk on fire")
+	st.GetErr = errors.New("disk on fire")
 	if _, err := a.Query(ctx, app.Query{Data: []byte("name")}); err == nil {
 		t.Fatal("an unreadable state answered")
 	}
@@ -325,7 +275,7 @@ func TestAppHashDeterminism(t *testing.T) {
 		}
 		seen[string(ra.AppHash)] = true
 	}
-	if !maps.EqualFunc(sa.kv, sb.kv, bytes.Equal) {
+	if !maps.EqualFunc(sa.KV, sb.KV, bytes.Equal) {
 		t.Fatal("the two states differ")
 	}
 	// The hash commits to the state a block left: the same writes, in
@@ -452,46 +402,5 @@ func TestAppHashFormula(t *testing.T) {
 	}
 	if err := smt.VerifyProof(smttest.Root(want), []byte("key-9"), nil, r.Proof); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func (m *memState) AppScan(prefix string, fn func(key, value []byte) error) error {
-	m.mu.RLock()
-	keys := make([]string, 0, len(m.kv))
-	for k := range m.kv {
-		if strings.HasPrefix(k, prefix) {
-			keys = append(keys, k)
-		}
-	}
-	m.mu.RUnlock()
-	slices.Sort(keys)
-	for _, k := range keys {
-		v, ok, err := m.AppGet(k)
-		if err != nil {
-			return err
-		}
-		if ok {
-			if err := fn([]byte(k), v); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// printable's ASCII fast path agrees with the rune-by-rune rule.
-func TestPrintable(t *testing.T) {
-	slow := func(b []byte) bool {
-		for _, r := range string(b) {
-			if r == unicode.ReplacementChar || !unicode.IsPrint(r) {
-				return false
-			}
-		}
-		return true
-	}
-	for _, s := range []string{"", "a=b", "key=value with spaces", "k=\n", "k=\t", "k=\x7f", "k=é", "k=\xff", "ü=ok", "k=\u00a0", "a=b\x00"} {
-		if got, want := printable([]byte(s)), slow([]byte(s)); got != want {
-			t.Errorf("%q: %v, want %v", s, got, want)
-		}
 	}
 }
