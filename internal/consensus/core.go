@@ -292,8 +292,15 @@ func (c *Core) HighQC() *chain.QC { return c.safety.HighQC }
 // CertifiedHeight returns the height of the highest block this validator
 // knows to be certified: its highest QC's block, or, while it fetches the
 // ancestors of proposals it holds (catching up), the parent of the
-// highest of them, whose QC it verified. A validator far behind sees the
-// network's height here long before its tree holds those blocks.
+// highest of them. A validator far behind sees the network's height here
+// long before its tree holds those blocks.
+//
+// A pending proposal's height is its proposer's word, and its parent is
+// not checked yet: only its QC, verified, is a quorum's. So a proposal
+// counts only when its QC is above the committed tip, and for no more
+// than the QC's round allows (each height above the tip takes a round of
+// its own): one Byzantine proposer cannot make a validator that keeps up
+// report itself behind.
 func (c *Core) CertifiedHeight() uint64 {
 	var h uint64
 	if b, ok := c.tree[c.safety.HighQC.BlockHash]; ok {
@@ -301,7 +308,11 @@ func (c *Core) CertifiedHeight() uint64 {
 	}
 	for _, ps := range c.pendingProps {
 		for _, p := range ps {
-			h = max(h, p.Block.Height-1)
+			qc := p.Block.QC
+			if qc == nil || qc.Round <= c.tip.Round || p.Block.Height == 0 {
+				continue
+			}
+			h = max(h, min(p.Block.Height-1, c.tip.Height+(qc.Round-c.tip.Round)))
 		}
 	}
 	return h

@@ -155,3 +155,31 @@ func TestCatchUpAfterIsolation(t *testing.T) {
 		t.Fatalf("unsolicited response: ready %+v, dropped %v", r, c.Stats().Dropped)
 	}
 }
+
+// A pending proposal whose proposer claims a huge height does not make a
+// validator that keeps up report itself behind: its QC is at or below
+// the committed tip (so it says nothing about the network's height), and
+// any other counts for no more heights than its QC's round allows.
+func TestCertifiedHeightIgnoresClaims(t *testing.T) {
+	n := newTestNet(t, 4, nil)
+	n.runUntil(3000, "10 commits", func() bool { return len(n.committed(0)) >= 10 })
+	c := n.cores[0]
+	before := c.CertifiedHeight()
+	tip, _ := c.Committed()
+	unknown := chain.Hash{0xee}
+	b := n.block(tip.Round+1_000_000, 1_000_000_000, unknown, n.qc(1, unknown, 1, 2, 3), 3)
+	c.Step(Message{From: 3, To: 0, Proposal: n.propose(b, nil)})
+	c.Ready()
+	if got := c.CertifiedHeight(); got > before+1 {
+		t.Fatalf("certified height %d after a claim of height %d over a stale QC (was %d)", got, b.Height, before)
+	}
+	// Over a QC above the tip, the claim counts only as far as the QC's
+	// round: here 3 rounds above the tip, so at most 3 heights.
+	unknown2 := chain.Hash{0xef}
+	b2 := n.block(tip.Round+4, 1_000_000_000, unknown2, n.qc(tip.Round+3, unknown2, 1, 2, 3), 3)
+	c.Step(Message{From: 3, To: 0, Proposal: n.propose(b2, nil)})
+	c.Ready()
+	if got := c.CertifiedHeight(); got > max(before, tip.Height+3) {
+		t.Fatalf("certified height %d after a claim over a QC 3 rounds above the tip %d", got, tip.Height)
+	}
+}
