@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/consensus"
@@ -51,6 +54,9 @@ func TestCrashSafety(t *testing.T) {
 		if err := checkChain(s); err != nil {
 			t.Errorf("kill %d: %v", i, err)
 		}
+		if e := s.EarliestHeight(); s.CommittedHeight() > 2*crashRetain+MaxPruneHeights && e+crashRetain+MaxPruneHeights < s.CommittedHeight() {
+			t.Errorf("kill %d: earliest height %d at tip %d: the child does not prune", i, e, s.CommittedHeight())
+		}
 		round, height = s.SafetyState().LastVotedRound, s.CommittedHeight()
 		s.Close()
 		t.Logf("kill %d: round %d, height %d", i, round, height)
@@ -91,13 +97,27 @@ func runAndKill(t *testing.T, path string, d time.Duration) (round, height uint6
 	return round, height
 }
 
-// checkChain walks the committed chain from genesis to the tip.
+// checkChain walks the committed chain from the earliest height kept
+// (genesis, unless pruned) to the tip, and checks that nothing below it
+// is left.
 func checkChain(s *Store) error {
 	parent := testGenesis
-	for h := uint64(1); h <= s.CommittedHeight(); h++ {
+	first := s.EarliestHeight()
+	if first > 1 {
+		if _, _, _, ok := s.CommittedBlock(first - 1); ok {
+			return fmt.Errorf("height %d is below the earliest, %d, and still served", first-1, first)
+		}
+		if n := storedBelow(s, first); n > 0 {
+			return fmt.Errorf("%d blocks stored below the earliest height %d", n, first)
+		}
+	}
+	for h := first; h <= s.CommittedHeight(); h++ {
 		b, hash, qc, ok := s.CommittedBlock(h)
 		if !ok {
 			return fmt.Errorf("height %d missing: %v", h, s.Err())
+		}
+		if h == first && first > 1 {
+			parent = b.Parent
 		}
 		if b.Height != h || b.Parent != parent || b.Hash(testChain) != hash || qc.BlockHash != hash {
 			return fmt.Errorf("height %d: block %d, parent %s (want %s), hash %s, qc for %s",
@@ -111,10 +131,27 @@ func checkChain(s *Store) error {
 	return nil
 }
 
+// storedBlocks counts the blocks stored below height.
+func storedBelow(s *Store, height uint64) int {
+	n := 0
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketBlocks).Cursor()
+		for k, _ := c.First(); k != nil && bytes.Compare(k, heightKey(height)) < 0; k, _ = c.Next() {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// crashRetain is how many heights the crash child keeps as it prunes.
+const crashRetain = 20
+
 // TestCrashChild is the child of TestCrashSafety; it does nothing unless
 // started by it. It resumes from the store, then alternately persists a
 // block with a new safety state and commits it, printing what is durable,
-// until it is killed (or, if orphaned, for at most ten seconds).
+// and prunes all but the latest crashRetain heights, until it is killed
+// (or, if orphaned, for at most ten seconds).
 func TestCrashChild(t *testing.T) {
 	path := os.Getenv(crashEnv)
 	if path == "" {
@@ -139,5 +176,10 @@ func TestCrashChild(t *testing.T) {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(os.Stdout, "committed %d\n", b.Height)
+		if b.Height > crashRetain {
+			if _, err := s.Prune(b.Height - crashRetain); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }

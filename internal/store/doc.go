@@ -28,7 +28,8 @@
 //	block-heights  block hash -> height (where the block is in blocks)
 //	committed  height (8 bytes, big-endian) -> block hash (32 bytes) + certifying QC (wire.MarshalQC)
 //	meta       format, chain id, genesis hash, safety state, committed tip height,
-//	           application height and state root, fork sweep height
+//	           application height and state root, fork sweep height,
+//	           earliest height kept
 //	app        application keys -> values
 //	results    height -> outcomes of the block's transactions (hash, status, reason)
 //
@@ -58,8 +59,10 @@
 // stored at that height (conflicting proposals, abandoned branches) are
 // deleted in the same write, and a block at or below the committed height
 // is never stored, so a leader's conflicting variants do not accumulate.
-// Everything above the committed height is kept. Committed blocks are not
-// pruned yet.
+// Everything above the committed height is kept. Committed heights are
+// pruned on request, oldest first ([Store.Prune], prune.go), with their
+// outcomes and index entries; the file keeps its size and reuses the
+// freed pages.
 //
 // A Store is safe for concurrent use.
 package store

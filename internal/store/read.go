@@ -36,9 +36,10 @@ func (s *Store) CommittedHeight() uint64 {
 
 // CommittedBlock returns the block committed at height, its hash and the QC
 // that certified it. ok is false above the tip, at height 0 (genesis is not
-// stored) and after a read error, which Err then reports.
+// stored), below EarliestHeight (pruned) and after a read error, which
+// Err then reports.
 func (s *Store) CommittedBlock(height uint64) (b *chain.Block, h chain.Hash, qc *chain.QC, ok bool) {
-	if height == 0 || height > s.CommittedHeight() {
+	if height == 0 || height > s.CommittedHeight() || height < s.EarliestHeight() {
 		return nil, h, nil, false
 	}
 	err := s.db.View(func(tx *bolt.Tx) error {

@@ -36,6 +36,7 @@ const (
 type bloomSegment struct {
 	words [segmentWords]atomic.Uint64
 	n     atomic.Int64
+	top   atomic.Uint64 // the highest height of a hash added
 }
 
 // probe returns the i-th bit position of h: 24 bits from the hash, so
@@ -44,7 +45,7 @@ func probe(h *chain.Hash, i int) uint32 {
 	return binary.LittleEndian.Uint32(h[3*i:]) & (segmentBits - 1)
 }
 
-func (f *seenFilter) add(h chain.Hash) {
+func (f *seenFilter) add(h chain.Hash, height uint64) {
 	f.mu.RLock()
 	var s *bloomSegment
 	if k := len(f.segments); k > 0 && f.segments[k-1].n.Load() < segmentKeys {
@@ -66,6 +67,30 @@ func (f *seenFilter) add(h chain.Hash) {
 		s.words[p/64].Or(1 << (p % 64))
 	}
 	s.n.Add(1)
+	for {
+		top := s.top.Load()
+		if height <= top || s.top.CompareAndSwap(top, height) {
+			break
+		}
+	}
+}
+
+// dropBelow forgets the full segments whose hashes all committed below
+// height (pruned), so that the filter follows the retained ledger, not
+// the whole one. A dropped hash answers "never committed", which is what
+// a pruned index says of it too.
+func (f *seenFilter) dropBelow(height uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	kept := f.segments[:0]
+	for _, s := range f.segments {
+		if s.n.Load() >= segmentKeys && s.top.Load() < height {
+			continue
+		}
+		kept = append(kept, s)
+	}
+	clear(f.segments[len(kept):])
+	f.segments = kept
 }
 
 // mayHave reports false only if h was never added.

@@ -14,7 +14,7 @@ func TestSeenFilter(t *testing.T) {
 	hash := func(i uint64) chain.Hash { return chain.TxHash(binary.BigEndian.AppendUint64(nil, i)) }
 	const n = segmentKeys + segmentKeys/2 // two segments
 	for i := range uint64(n) {
-		f.add(hash(i))
+		f.add(hash(i), 1)
 	}
 	if len(f.segments) != 2 {
 		t.Fatalf("%d segments for %d hashes", len(f.segments), n)
@@ -41,7 +41,7 @@ func TestSeenFilter(t *testing.T) {
 func BenchmarkSeenMiss(b *testing.B) {
 	var f seenFilter
 	for i := range uint64(segmentKeys) {
-		f.add(chain.TxHash(binary.BigEndian.AppendUint64(nil, i)))
+		f.add(chain.TxHash(binary.BigEndian.AppendUint64(nil, i)), 1)
 	}
 	h := chain.TxHash([]byte("absent"))
 	for b.Loop() {

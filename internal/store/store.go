@@ -69,6 +69,7 @@ type Store struct {
 	tipHash   chain.Hash
 	appHeight uint64
 	appRoot   []byte
+	earliest  uint64 // lowest committed height kept; 0 or 1: all
 	readErr   error
 
 	forks forkStats
@@ -170,6 +171,9 @@ func (s *Store) load(tx *bolt.Tx) error {
 			return fmt.Errorf("tip: block at height %d does not hash to %s", s.height, h.Short())
 		}
 		s.tip, s.tipHash = b, h
+	}
+	if s.earliest, err = getU64(meta, keyEarliest); err != nil {
+		return fmt.Errorf("earliest height: %w", err)
 	}
 	if s.appHeight, err = getU64(meta, keyAppHeight); err != nil {
 		return fmt.Errorf("application height: %w", err)

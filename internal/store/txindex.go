@@ -151,8 +151,8 @@ func openTxIndex(dir string) (*txIndex, error) {
 		return nil, err
 	}
 	for it.First(); it.Valid(); it.Next() {
-		if k := it.Key(); len(k) == len(chain.Hash{}) {
-			x.seen.add(chain.Hash(k))
+		if k, v := it.Key(), it.Value(); len(k) == len(chain.Hash{}) && len(v) == 12 {
+			x.seen.add(chain.Hash(k), binary.BigEndian.Uint64(v))
 		}
 	}
 	if err := it.Close(); err != nil {
@@ -197,7 +197,7 @@ func (x *txIndex) add(height uint64, rs []TxOutcome, offs []uint32) error {
 		return err
 	}
 	for _, r := range rs {
-		x.seen.add(r.Hash)
+		x.seen.add(r.Hash, height)
 	}
 	return nil
 }
@@ -268,7 +268,9 @@ func (s *Store) TxHeights(hs []chain.Hash) ([]uint64, error) {
 }
 
 // TxOutcome returns how a committed transaction ended and its height; ok
-// is false for a transaction never committed.
+// is false for a transaction never committed, or committed at a height
+// since pruned (its entry is deleted with the height). An entry a crash
+// left behind a pruning gives a *PrunedError.
 func (s *Store) TxOutcome(h chain.Hash) (r TxOutcome, height uint64, ok bool, err error) {
 	height, off, ok, err := s.idx.locate(h)
 	if err != nil {
@@ -276,6 +278,9 @@ func (s *Store) TxOutcome(h chain.Hash) (r TxOutcome, height uint64, ok bool, er
 	}
 	if !ok {
 		return TxOutcome{}, 0, false, nil
+	}
+	if err := s.Pruned(height); err != nil {
+		return TxOutcome{}, 0, false, err
 	}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		var err error
