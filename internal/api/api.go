@@ -180,7 +180,7 @@ func (s *server) status(w http.ResponseWriter, _ *http.Request) {
 		"node":             st.Node, "chain_id": st.ChainID, "height": st.Height, "round": st.Round, "leader": st.Leader,
 		"last_block_hash": last, "validators": st.Validators, "behavior": st.Behavior, "app": st.App,
 		"txs_committed": st.TxsCommitted, "tps": st.TPS, "peers": st.Peers, "pending": st.Pending, "links": links,
-		"app_error": appError(st.AppError), "catching_up": st.CatchingUp, "earliest_height": earliestHeight(st.Height),
+		"app_error": appError(st.AppError), "catching_up": st.CatchingUp, "earliest_height": s.earliestHeight(st.Height),
 	})
 }
 
@@ -244,6 +244,9 @@ func (s *server) block(w http.ResponseWriter, r *http.Request) {
 	h, err := strconv.ParseUint(r.PathValue("height"), 10, 64)
 	if err != nil || h == 0 {
 		writeErr(w, http.StatusBadRequest, "height must be a positive integer")
+		return
+	}
+	if s.gone(w, h) {
 		return
 	}
 	b, hash, qc, ok := s.b.Store().CommittedBlock(h)
@@ -373,12 +376,15 @@ func (s *server) tx(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st, ok, err := s.b.Tx(h)
+	if s.goneErr(w, err) {
+		return
+	}
 	if err != nil {
 		writeErr(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	if !ok {
-		writeErr(w, http.StatusNotFound, "unknown transaction")
+		writeErr(w, http.StatusNotFound, s.unknownTx())
 		return
 	}
 	out := map[string]any{"hash": h.String(), "status": st.Status, "height": nil, "error": nil}
@@ -392,6 +398,15 @@ func (s *server) tx(w http.ResponseWriter, r *http.Request) {
 		out["code"] = st.Code
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// unknownTx says why a transaction is unknown: never seen, or committed
+// below the earliest height kept.
+func (s *server) unknownTx() string {
+	if e := s.b.Store().EarliestHeight(); e > 1 {
+		return fmt.Sprintf("unknown transaction (not pending, and not committed at or above height %d, the earliest this node keeps)", e)
+	}
+	return "unknown transaction"
 }
 
 func (s *server) account(w http.ResponseWriter, r *http.Request) {

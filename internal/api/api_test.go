@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strategos/strategos/internal/config"
 	"github.com/strategos/strategos/internal/node"
 	"github.com/strategos/strategos/internal/testbin"
 )
@@ -28,10 +29,19 @@ type testNode struct {
 // serves its API; everything stops when tb's test ends.
 func startNode(tb testing.TB, app string) *testNode {
 	tb.Helper()
+	return startNodeWith(tb, app, nil)
+}
+
+// startNodeWith is startNode with the node's configuration changed by edit.
+func startNodeWith(tb testing.TB, app string, edit func(*config.Node)) *testNode {
+	tb.Helper()
 	dir := tb.TempDir()
 	h, err := testbin.OneValidator(dir, app)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	if edit != nil {
+		edit(&h.Node)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

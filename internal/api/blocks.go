@@ -31,6 +31,9 @@ func (s *server) blocks(w http.ResponseWriter, r *http.Request) {
 	if to-from >= MaxRange {
 		to = from + MaxRange - 1
 	}
+	if s.gone(w, from) {
+		return
+	}
 	// Each block is encoded as it is read, so that what is held is the
 	// answer itself (within the budget plus one block), not the blocks.
 	buf := append(make([]byte, 0, 4<<10), `{"blocks":[`...)

@@ -1,16 +1,37 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/strategos/strategos/internal/consensus/quorum"
 	"github.com/strategos/strategos/internal/node"
+	"github.com/strategos/strategos/internal/store"
 )
 
-// earliestHeight is the lowest committed height this node serves: every
-// block is kept (there is no pruning yet), so 1 once one is committed.
-func earliestHeight(height uint64) uint64 { return min(height, 1) }
+// earliestHeight is the lowest committed height this node serves (0
+// before the first commit).
+func (s *server) earliestHeight(height uint64) uint64 {
+	return min(height, s.b.Store().EarliestHeight())
+}
+
+// gone answers 410 with the earliest height kept, and reports true, if
+// height was pruned.
+func (s *server) gone(w http.ResponseWriter, height uint64) bool {
+	return s.goneErr(w, s.b.Store().Pruned(height))
+}
+
+// goneErr answers 410 with the earliest height kept, and reports true, if
+// err is a store.PrunedError.
+func (s *server) goneErr(w http.ResponseWriter, err error) bool {
+	var pe *store.PrunedError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	writeJSON(w, http.StatusGone, map[string]any{"error": pe.Error(), "earliest_height": pe.Earliest})
+	return true
+}
 
 // livez answers 200 while the process serves requests.
 func (s *server) livez(w http.ResponseWriter, _ *http.Request) {

@@ -50,7 +50,19 @@ func TestNotReady(t *testing.T) {
 func TestHealthMetrics(t *testing.T) {
 	n, srv := oneNode(t, "kv")
 	waitHeight(t, n, 3)
-	resp, err := http.Get(srv.URL + "/metrics")
+	values := metricValues(t, srv.URL)
+	if values["strategos_disk_bytes"] < 1<<10 || values["strategos_earliest_height"] != 1 {
+		t.Errorf("disk %v, earliest %v", values["strategos_disk_bytes"], values["strategos_earliest_height"])
+	}
+	if lag, ok := values["strategos_catch_up_lag"]; !ok || lag > 4 {
+		t.Errorf("catch-up lag %v (exported %v) on a validator alone", lag, ok)
+	}
+}
+
+// metricValues scrapes the node's strategos_ metrics without labels.
+func metricValues(t *testing.T, base string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,10 +76,5 @@ func TestHealthMetrics(t *testing.T) {
 			values[name] = v
 		}
 	}
-	if values["strategos_disk_bytes"] < 1<<10 || values["strategos_earliest_height"] != 1 {
-		t.Errorf("disk %v, earliest %v", values["strategos_disk_bytes"], values["strategos_earliest_height"])
-	}
-	if lag, ok := values["strategos_catch_up_lag"]; !ok || lag > 4 {
-		t.Errorf("catch-up lag %v (exported %v) on a validator alone", lag, ok)
-	}
+	return values
 }

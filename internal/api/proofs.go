@@ -67,6 +67,9 @@ func (s *server) commit(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "height must be a positive integer")
 		return
 	}
+	if s.gone(w, h) {
+		return
+	}
 	c, cm, err := s.certified(h)
 	if err != nil {
 		writeErr(w, certStatus(err), err.Error())
@@ -89,6 +92,9 @@ func (s *server) proofHeight(r *http.Request) (uint64, light.Commit, error) {
 		h, err := strconv.ParseUint(v, 10, 64)
 		if err != nil || h == 0 {
 			return 0, light.Commit{}, errBadHeight
+		}
+		if err := s.b.Store().Pruned(h); err != nil {
+			return 0, light.Commit{}, err
 		}
 		_, cm, err := s.certified(h)
 		return h, cm, err
@@ -139,6 +145,8 @@ func (s *server) prove(w http.ResponseWriter, r *http.Request, key []byte, q app
 	case errors.Is(err, errBadHeight):
 		writeErr(w, http.StatusBadRequest, err.Error())
 		return
+	case s.goneErr(w, err):
+		return
 	case err != nil:
 		writeErr(w, certStatus(err), err.Error())
 		return
@@ -147,7 +155,11 @@ func (s *server) prove(w http.ResponseWriter, r *http.Request, key []byte, q app
 	res, err := s.b.App().Query(r.Context(), q)
 	switch {
 	case errors.Is(err, app.ErrNotKept):
-		writeJSON(w, http.StatusGone, map[string]any{"error": err.Error(), "height": h})
+		out := map[string]any{"error": err.Error(), "height": h}
+		if nk := (*app.NotKeptError)(nil); errors.As(err, &nk) {
+			out["earliest_height"] = nk.Earliest
+		}
+		writeJSON(w, http.StatusGone, out)
 		return
 	case err != nil:
 		writeErr(w, http.StatusInternalServerError, err.Error())
@@ -180,11 +192,16 @@ func (s *server) txProof(w http.ResponseWriter, r *http.Request) {
 	}
 	st, ok, err := s.b.Tx(h)
 	switch {
+	case s.goneErr(w, err):
+		return
 	case err != nil:
 		writeErr(w, http.StatusInternalServerError, err.Error())
 		return
 	case !ok || st.Height == 0:
 		writeErr(w, http.StatusNotFound, "no committed block holds this transaction")
+		return
+	}
+	if s.gone(w, st.Height) {
 		return
 	}
 	b, _, _, ok := s.b.Store().CommittedBlock(st.Height)

@@ -236,6 +236,18 @@ type QueryResult struct {
 // application no longer keeps (or never did, since its restart).
 var ErrNotKept = errors.New("the state of that height is not kept")
 
+// NotKeptError is an ErrNotKept that says which heights are kept.
+type NotKeptError struct {
+	Height, Earliest, Latest uint64
+}
+
+func (e *NotKeptError) Error() string {
+	return fmt.Sprintf("%v: height %d, kept %d..%d", ErrNotKept, e.Height, e.Earliest, e.Latest)
+}
+
+// Is makes errors.Is(err, ErrNotKept) true.
+func (e *NotKeptError) Is(target error) bool { return target == ErrNotKept }
+
 // Application is a deterministic state machine over committed blocks.
 //
 // FinalizeBlock must be deterministic: every honest validator that

@@ -113,6 +113,12 @@ type Node struct {
 	// (none carries them yet) beyond which a client's new transactions
 	// are answered busy (default 10,000: one full block).
 	MempoolMaxWaiting int `json:"mempool_max_waiting,omitempty"`
+
+	// RetainBlocks keeps the latest N committed blocks, their outcomes
+	// and index entries, and deletes older ones in the background (0,
+	// the default, keeps everything). A validator that falls further
+	// behind than its peers keep cannot catch up by blocks.
+	RetainBlocks uint64 `json:"retain_blocks,omitempty"`
 }
 
 // Peer is where a validator listens for its peers.

@@ -94,3 +94,44 @@ func TestNothingServedBelowTheRequester(t *testing.T) {
 		}
 	}
 }
+
+// prunedReader has pruned every height below earliest.
+type prunedReader struct{ earliest uint64 }
+
+func (p prunedReader) CommittedBlock(uint64) (*chain.Block, chain.Hash, *chain.QC, bool) {
+	return nil, chain.Hash{}, nil, false
+}
+func (p prunedReader) EarliestHeight() uint64 { return p.earliest }
+
+// A peer that pruned the heights asked for says from where it keeps
+// them; the requester records it (LastPruned) and asks the next peer at
+// once, rather than waiting out a timeout for an answer that never comes.
+func TestPrunedPeerSaysSo(t *testing.T) {
+	resp := ServeSync(prunedReader{earliest: 500}, &SyncRequest{From: 10, Count: 8}, 900, 64, 1<<20)
+	if resp == nil || resp.Earliest != 500 || len(resp.Blocks) != 0 {
+		t.Fatalf("answer %+v, want earliest 500 and no blocks", resp)
+	}
+	if r := ServeSync(prunedReader{earliest: 500}, &SyncRequest{From: 901, Count: 8}, 900, 64, 1<<20); r != nil {
+		t.Fatalf("answer above the tip: %+v", r)
+	}
+
+	n := newTestNet(t, 4, nil)
+	c := n.cores[3]
+	c.Ready()
+	c.startSync(1)
+	if r := c.Ready(); len(r.Messages) != 1 || r.Messages[0].To != 1 || r.Messages[0].SyncRequest == nil {
+		t.Fatalf("sent %+v, want a sync request to 1", r.Messages)
+	}
+	if _, ok := c.LastPruned(); ok {
+		t.Fatal("pruned before any answer")
+	}
+	c.Step(Message{From: 1, To: 3, SyncResponse: &SyncResponse{Tip: 900, Earliest: 500}})
+	p, ok := c.LastPruned()
+	if !ok || p.Peer != 1 || p.Earliest != 500 || p.From != 1 {
+		t.Fatalf("LastPruned = %+v, %v", p, ok)
+	}
+	r := c.Ready()
+	if len(r.Messages) != 1 || r.Messages[0].SyncRequest == nil || r.Messages[0].To == 1 || r.Messages[0].To == 3 {
+		t.Fatalf("after the answer sent %+v, want a sync request to another peer", r.Messages)
+	}
+}

@@ -52,6 +52,24 @@ func (c *Core) retrySync() {
 	c.requestSync()
 }
 
+// Pruned is what the last peer that pruned the heights this validator
+// asked for said: From is the lowest height it lacks, Earliest the lowest
+// the peer keeps. A validator that every peer answers this way cannot
+// catch up by blocks; it needs a snapshot (state sync).
+type Pruned struct {
+	Peer           uint32
+	From, Earliest uint64
+}
+
+// LastPruned returns the last Pruned answer, if any came since this
+// validator's tip passed its height.
+func (c *Core) LastPruned() (Pruned, bool) {
+	if c.pruned.Earliest == 0 || c.pruned.From <= c.tip.Height {
+		return Pruned{}, false
+	}
+	return c.pruned, true
+}
+
 // onSyncRequest serves committed blocks from storage, within the same
 // per-peer budget as block requests.
 func (c *Core) onSyncRequest(r *SyncRequest, from uint32) {
@@ -75,6 +93,14 @@ func (c *Core) onSyncResponse(r *SyncResponse, from uint32) {
 	s := c.syncing
 	if s == nil || from != s.peer {
 		c.drop("unsolicited sync response")
+		return
+	}
+	if len(r.Blocks) == 0 && r.QC == nil && r.Earliest > s.from {
+		// The peer pruned what this validator lacks: ask the next one,
+		// and say so (Pruned) in case every peer did.
+		c.pruned = Pruned{Peer: from, From: s.from, Earliest: r.Earliest}
+		s.deadline = c.now
+		c.retrySync()
 		return
 	}
 	if len(r.Blocks) == 0 || len(r.Blocks) > c.cfg.MaxFetch || r.QC == nil {

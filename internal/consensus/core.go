@@ -79,6 +79,7 @@ type Core struct {
 	orphans      map[chain.Hash]*chain.Block
 	fetching     map[chain.Hash]*fetchState
 	syncing      *syncState
+	pruned       Pruned     // the last peer that said it pruned what this validator asked for
 	roundTicks   int        // ticks spent in the current round
 	rounds       roundTimes // durations of recent rounds that ended in a QC
 	proposeDue   bool       // a proposal attempt is due at the end of this input

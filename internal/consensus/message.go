@@ -83,6 +83,10 @@ type SyncResponse struct {
 	// below it, the requester asks for more. (A response is bounded in
 	// bytes, so a short one does not mean the end.)
 	Tip uint64
+	// Earliest, in a response without blocks, says that the responder
+	// pruned the heights asked for and keeps those from Earliest: a
+	// validator behind it must catch up from a snapshot (state sync).
+	Earliest uint64
 }
 
 // SafetyState is what a validator must remember across crashes to never

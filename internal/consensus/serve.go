@@ -33,11 +33,23 @@ func ServeBlocks(read func(chain.Hash) (*chain.Block, bool), r *BlockRequest, ma
 	return out
 }
 
+// PrunedReader is a CommittedReader that may have pruned the oldest
+// heights; a store.Store is one.
+type PrunedReader interface {
+	EarliestHeight() uint64
+}
+
 // ServeSync answers r with committed blocks from r.From upwards, up to tip
-// (the responder's committed height); nil when it has none to give.
+// (the responder's committed height); nil when it has none to give. If st
+// pruned r.From, the answer says from which height it keeps blocks.
 func ServeSync(st CommittedReader, r *SyncRequest, tip uint64, maxFetch, maxBytes int) *SyncResponse {
 	if r.From == 0 {
 		return nil
+	}
+	if p, ok := st.(PrunedReader); ok && r.From <= tip {
+		if e := p.EarliestHeight(); r.From < e {
+			return &SyncResponse{Tip: tip, Earliest: e}
+		}
 	}
 	n := uint64(min(max(r.Count, 1), maxFetch))
 	resp := &SyncResponse{Tip: tip}

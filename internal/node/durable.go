@@ -173,7 +173,11 @@ func (n *Node) registerDurableMetrics() {
 		gauge("strategos_disk_bytes", "Bytes of the files in the node's data directory (store, transaction index, journal), read when scraped.",
 			func() float64 { return float64(dirBytes(n.home.DataPath())) }),
 		gauge("strategos_earliest_height", "Lowest committed height this node serves (1: nothing is pruned).",
-			func() float64 { return float64(min(st.CommittedHeight(), 1)) }),
+			func() float64 { return float64(min(st.CommittedHeight(), st.EarliestHeight())) }),
+		gauge("strategos_store_free_bytes", "Bytes on the store file's free list: pruned pages that new blocks are written into before the file grows.",
+			func() float64 { return float64(st.Disk().FreeBytes) }),
+		gauge("strategos_store_file_bytes", "Bytes of the store file in use (its high-water mark).",
+			func() float64 { return float64(st.Disk().FileBytes) }),
 		gauge("strategos_catch_up_lag", "Heights between the highest certified block this validator knows of and its committed one.",
 			func() float64 {
 				s := n.status.Load()

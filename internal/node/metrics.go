@@ -25,6 +25,7 @@ type metrics struct {
 	peers        prometheus.Gauge
 	evidence     prometheus.Counter
 	divergence   prometheus.Counter
+	pruned       prometheus.Counter
 	appErrors    prometheus.Counter
 }
 
@@ -46,7 +47,9 @@ func newMetrics() *metrics {
 			Help: "From a block's proposal time to its commit here.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
 		storeWrite: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "strategos_store_write_seconds",
 			Help: "Durable writes (fsync included).", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
-		peers:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "strategos_peers_connected", Help: "Peers with an outbound connection up."}),
+		peers: prometheus.NewGauge(prometheus.GaugeOpts{Name: "strategos_peers_connected", Help: "Peers with an outbound connection up."}),
+		pruned: prometheus.NewCounter(prometheus.CounterOpts{Name: "strategos_pruned_heights_total",
+			Help: "Committed heights deleted by pruning (retain_blocks)."}),
 		evidence: prometheus.NewCounter(prometheus.CounterOpts{Name: "strategos_evidence_total", Help: "Misbehaviour proven by this validator."}),
 		divergence: prometheus.NewCounter(prometheus.CounterOpts{Name: "strategos_state_divergence_total",
 			Help: "Proposed blocks whose state root differed from this validator's own (no vote was signed)."}),
@@ -54,7 +57,7 @@ func newMetrics() *metrics {
 			Help: "Times the application stopped answering (unreachable, stalled or out of protocol); the node neither votes nor executes until it is back."}),
 	}
 	for _, c := range []prometheus.Collector{m.height, m.round, m.txsCommitted, m.timeouts, m.qcs, m.tcs, m.msgsIn, m.msgsOut,
-		m.dropped, m.commitLat, m.storeWrite, m.peers, m.evidence, m.divergence, m.appErrors,
+		m.dropped, m.commitLat, m.storeWrite, m.peers, m.evidence, m.divergence, m.pruned, m.appErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

@@ -82,8 +82,9 @@ type Node struct {
 	highTC      uint64
 	round       uint64
 	dropped     map[string]int
-	window      []commitMark // recent commits, for tx/s
-	catchUp     catchUpLog   // progress lines while catching up
+	window      []commitMark     // recent commits, for tx/s
+	catchUp     catchUpLog       // progress lines while catching up
+	prunedSeen  consensus.Pruned // the last "pruned" answer logged: prune.go
 	txsTotal    uint64
 	lastHash    chain.Hash
 	ticks       uint64
@@ -261,6 +262,7 @@ func (n *Node) Run(ctx context.Context) error {
 	workers.Go(func() { n.admitGossip(wctx) })
 	workers.Go(func() { n.serveWorker(wctx) })
 	workers.Go(func() { n.acceptLog.Run(wctx) })
+	workers.Go(func() { n.runPruner(wctx) })
 	if err := n.flush(); err != nil {
 		return err
 	}

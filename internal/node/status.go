@@ -121,6 +121,7 @@ func (n *Node) observe() {
 			}
 		}
 	}
+	n.notePruned()
 	s := *n.status.Load()
 	s.Peers, s.Links = up, links
 	n.status.Store(&s)

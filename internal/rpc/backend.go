@@ -65,6 +65,7 @@ type Chain struct {
 type Status struct {
 	Height       uint64 // last committed height
 	Executed     uint64 // last height whose block the application executed
+	Earliest     uint64 // lowest committed height kept (1 unless pruned)
 	Pending      int    // transactions in the mempool
 	PendingBytes int    // their bytes
 	Links        []Link // connection state with every other validator

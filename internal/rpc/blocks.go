@@ -14,17 +14,29 @@ import (
 // CometBFT.
 const blockchainLimit = 20
 
-// heightParam returns the height asked, or latest when none is; it
-// refuses one outside 1..latest as CometBFT does.
-func heightParam(p params, latest uint64) (uint64, error) {
+// heightParam returns the height asked, or the latest when none is; it
+// refuses one outside earliest..latest as CometBFT does.
+func heightParam(p params, st Status) (uint64, error) {
 	h, ok := p.int64("height")
 	if !ok {
-		return latest, nil
+		return st.Height, nil
 	}
-	if err := checkHeight(h, int64(latest)); err != nil {
+	if err := checkHeight(h, int64(st.Height)); err != nil {
+		return 0, err
+	}
+	if err := checkPruned(uint64(h), st.Earliest); err != nil {
 		return 0, err
 	}
 	return uint64(h), nil
+}
+
+// checkPruned refuses a height below the earliest kept, with CometBFT's
+// words.
+func checkPruned(h, earliest uint64) error {
+	if h < earliest {
+		return fmt.Errorf("height %d is not available, lowest height is %d", h, earliest)
+	}
+	return nil
 }
 
 // cmtBlock loads the committed block at height in CometBFT's types.
@@ -38,7 +50,7 @@ func (s *Server) cmtBlock(c *callCtx, height uint64) (*types.Block, types.BlockI
 }
 
 func block(c *callCtx, p params) (any, error) {
-	height, err := heightParam(p, c.s.b.Status().Height)
+	height, err := heightParam(p, c.s.b.Status())
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +72,7 @@ func blockByHash(c *callCtx, p params) (any, error) {
 }
 
 func header(c *callCtx, p params) (any, error) {
-	height, err := heightParam(p, c.s.b.Status().Height)
+	height, err := heightParam(p, c.s.b.Status())
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +111,7 @@ func execResults(rs []Outcome) []*abci.ExecTxResult {
 }
 
 func blockResults(c *callCtx, p params) (any, error) {
-	height, err := heightParam(p, c.s.b.Status().Height)
+	height, err := heightParam(p, c.s.b.Status())
 	if err != nil {
 		return nil, err
 	}
@@ -117,14 +129,15 @@ func blockResults(c *callCtx, p params) (any, error) {
 // as CometBFT: 0 means the first block for minHeight and the latest for
 // maxHeight.
 func blockchain(c *callCtx, p params) (any, error) {
-	latest := int64(c.s.b.Status().Height)
+	st := c.s.b.Status()
+	latest := int64(st.Height)
 	lo, _ := p.int64("minHeight")
 	hi, _ := p.int64("maxHeight")
 	if lo < 0 || hi < 0 {
 		return nil, fmt.Errorf("heights must be non-negative")
 	}
 	if lo == 0 {
-		lo = 1
+		lo = int64(max(st.Earliest, 1))
 	}
 	if hi == 0 {
 		hi = latest
@@ -133,6 +146,9 @@ func blockchain(c *callCtx, p params) (any, error) {
 	lo = max(lo, 1, hi-blockchainLimit+1)
 	if lo > hi {
 		return nil, fmt.Errorf("min height %d can't be greater than max height %d", lo, hi)
+	}
+	if err := checkPruned(uint64(lo), st.Earliest); err != nil {
+		return nil, err
 	}
 	res := &ctypes.ResultBlockchainInfo{LastHeight: latest, BlockMetas: []*types.BlockMeta{}}
 	for h := hi; h >= lo; h-- {

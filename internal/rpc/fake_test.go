@@ -32,6 +32,7 @@ type fake struct {
 	hashes   []chain.Hash
 	results  []Results
 	executed uint64
+	earliest uint64 // as if pruned below
 	txs      map[chain.Hash]TxStatus
 	pending  [][]byte
 	batches  []int // the size of each SubmitBatch call
@@ -125,7 +126,7 @@ func (f *fake) Status() Status {
 	for _, p := range f.pending {
 		bytes += len(p)
 	}
-	return Status{Height: uint64(len(f.blocks)), Executed: f.executed, Pending: len(f.pending), PendingBytes: bytes, Links: f.links}
+	return Status{Height: uint64(len(f.blocks)), Executed: f.executed, Earliest: max(f.earliest, 1), Pending: len(f.pending), PendingBytes: bytes, Links: f.links}
 }
 
 func (f *fake) Block(height uint64) (*chain.Block, chain.Hash, bool) {

@@ -97,10 +97,10 @@ func status(c *callCtx, _ params) (any, error) {
 		res.SyncInfo.LatestBlockHeight = int64(b.Height)
 		res.SyncInfo.LatestBlockTime = time.Unix(0, b.Time).UTC()
 	}
-	if b, h, ok := s.b.Block(1); ok { // every block is kept: the earliest is 1
+	if b, h, ok := s.b.Block(max(st.Earliest, 1)); ok {
 		res.SyncInfo.EarliestBlockHash = h[:]
 		res.SyncInfo.EarliestAppHash = b.StateRoot[:]
-		res.SyncInfo.EarliestBlockHeight = 1
+		res.SyncInfo.EarliestBlockHeight = int64(b.Height)
 		res.SyncInfo.EarliestBlockTime = time.Unix(0, b.Time).UTC()
 	}
 	return res, nil

@@ -248,6 +248,37 @@ func TestBlock(t *testing.T) {
 	}
 }
 
+// A pruned height is refused as CometBFT refuses it, and status and
+// blockchain start at the earliest height kept.
+func TestPrunedHeights(t *testing.T) {
+	f := newFake(t, 4)
+	_, url := serve(t, f, Config{})
+	for range 6 {
+		f.commit([]byte("a=1"))
+	}
+	f.mu.Lock()
+	f.earliest = 4
+	f.mu.Unlock()
+	for _, m := range []string{"block", "block_results", "header"} {
+		e := callErr(t, url, m, map[string]any{"height": "3"})
+		if !strings.Contains(e.Data, "height 3 is not available, lowest height is 4") {
+			t.Errorf("%s at a pruned height: %+v", m, e)
+		}
+	}
+	call(t, url, "block", map[string]any{"height": "4"})
+	st := result[ctypes.ResultStatus](t, call(t, url, "status", nil))
+	if st.SyncInfo.EarliestBlockHeight != 4 {
+		t.Errorf("status: earliest block height %d, want 4", st.SyncInfo.EarliestBlockHeight)
+	}
+	bc := result[ctypes.ResultBlockchainInfo](t, call(t, url, "blockchain", nil))
+	if n := len(bc.BlockMetas); n != 3 || bc.BlockMetas[n-1].Header.Height != 4 {
+		t.Errorf("blockchain: %d metas", n)
+	}
+	if e := callErr(t, url, "blockchain", map[string]any{"minHeight": "2", "maxHeight": "5"}); !strings.Contains(e.Data, "lowest height is 4") {
+		t.Errorf("blockchain from a pruned height: %+v", e)
+	}
+}
+
 func TestBlockByHash(t *testing.T) {
 	f := newFake(t, 4)
 	_, url := serve(t, f, Config{})

@@ -41,7 +41,7 @@ func (b nodeBackend) Status() Status {
 		links[i] = Link{Validator: l.Validator, Out: l.Out, In: l.In}
 	}
 	return Status{
-		Height: store.CommittedHeight(), Executed: executed, Pending: st.Pending, PendingBytes: b.n.PendingBytes(),
+		Height: store.CommittedHeight(), Executed: executed, Earliest: store.EarliestHeight(), Pending: st.Pending, PendingBytes: b.n.PendingBytes(),
 		Links: links, AppError: st.AppError,
 	}
 }

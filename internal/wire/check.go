@@ -161,6 +161,13 @@ func checkSyncRequest(r *consensus.SyncRequest) error {
 }
 
 func checkSyncResponse(r *consensus.SyncResponse) error {
+	if len(r.Blocks) == 0 && r.QC == nil {
+		// "Pruned": nothing but where the responder's blocks begin.
+		if r.Earliest < 2 {
+			return fmt.Errorf("no blocks, and no earliest height above 1")
+		}
+		return nil
+	}
 	if err := checkBlockResponse(&consensus.BlockResponse{Blocks: r.Blocks}); err != nil {
 		return err
 	}

@@ -327,11 +327,14 @@ func syncRequestFrom(m *wirepb.SyncRequest) (*consensus.SyncRequest, error) {
 }
 
 func syncResponseFrom(m *wirepb.SyncResponse) (*consensus.SyncResponse, error) {
+	if len(m.GetBlocks()) == 0 && m.GetQc() == nil {
+		return &consensus.SyncResponse{Tip: m.GetTip(), Earliest: m.GetEarliest()}, nil
+	}
 	br, err := blockResponseFrom(&wirepb.BlockResponse{Blocks: m.GetBlocks()})
 	if err != nil {
 		return nil, err
 	}
-	r := &consensus.SyncResponse{Blocks: br.Blocks, Tip: m.GetTip()}
+	r := &consensus.SyncResponse{Blocks: br.Blocks, Tip: m.GetTip(), Earliest: m.GetEarliest()}
 	if m.GetQc() != nil {
 		if r.QC, err = qcFrom(m.GetQc()); err != nil {
 			return nil, fmt.Errorf("qc: %w", err)

@@ -113,7 +113,7 @@ func syncRequestPB(r *consensus.SyncRequest) *wirepb.SyncRequest {
 }
 
 func syncResponsePB(r *consensus.SyncResponse) *wirepb.SyncResponse {
-	return &wirepb.SyncResponse{Blocks: blockResponsePB(&consensus.BlockResponse{Blocks: r.Blocks}).Blocks, Qc: qcPB(r.QC), Tip: r.Tip}
+	return &wirepb.SyncResponse{Blocks: blockResponsePB(&consensus.BlockResponse{Blocks: r.Blocks}).Blocks, Qc: qcPB(r.QC), Tip: r.Tip, Earliest: r.Earliest}
 }
 
 func evidenceKindPB(k chain.EvidenceKind) wirepb.Evidence_Kind {

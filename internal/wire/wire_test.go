@@ -213,3 +213,22 @@ func TestDecodeDoesNotAliasInput(t *testing.T) {
 		t.Fatal("decoded proposal changed with its input")
 	}
 }
+
+// A sync response without blocks says "pruned": it carries the earliest
+// height the responder keeps, and one that says nothing is refused.
+func TestPrunedSyncResponse(t *testing.T) {
+	b, err := EncodeMessage(consensus.Message{SyncResponse: &consensus.SyncResponse{Tip: 90, Earliest: 40}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := DecodeMessage(b)
+	if err != nil || m.SyncResponse == nil || m.SyncResponse.Earliest != 40 || m.SyncResponse.Tip != 90 || len(m.SyncResponse.Blocks) != 0 {
+		t.Fatalf("decoded %+v, %v", m.SyncResponse, err)
+	}
+	b, err = EncodeMessage(consensus.Message{SyncResponse: &consensus.SyncResponse{Tip: 90}})
+	if err == nil {
+		if _, err = DecodeMessage(b); err == nil {
+			t.Fatal("an empty sync response without an earliest height was accepted")
+		}
+	}
+}

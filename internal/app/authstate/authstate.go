@@ -149,7 +149,7 @@ func (s *Tree) Prove(height uint64, key []byte) (Proof, error) {
 	first, last := s.vers[0].height, s.vers[len(s.vers)-1].height
 	s.mu.RUnlock()
 	if !ok {
-		return Proof{}, fmt.Errorf("%w: height %d, kept %d..%d", app.ErrNotKept, height, first, last)
+		return Proof{}, &app.NotKeptError{Height: height, Earliest: first, Latest: last}
 	}
 	p, err := t.Prove(key)
 	switch {

@@ -1071,12 +1071,14 @@ func (x *SyncRequest) GetCount() uint64 {
 }
 
 // SyncResponse carries consecutive committed blocks, lowest first, and the
-// QC that certifies the last one.
+// QC that certifies the last one; or, with no blocks, says that the
+// responder pruned the height asked for and keeps heights from earliest.
 type SyncResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Blocks        []*Block               `protobuf:"bytes,1,rep,name=blocks,proto3" json:"blocks,omitempty"`
 	Qc            *QC                    `protobuf:"bytes,2,opt,name=qc,proto3" json:"qc,omitempty"`
-	Tip           uint64                 `protobuf:"varint,3,opt,name=tip,proto3" json:"tip,omitempty"` // the responder's committed height
+	Tip           uint64                 `protobuf:"varint,3,opt,name=tip,proto3" json:"tip,omitempty"`           // the responder's committed height
+	Earliest      uint64                 `protobuf:"varint,4,opt,name=earliest,proto3" json:"earliest,omitempty"` // set when the blocks asked for are pruned
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1128,6 +1130,13 @@ func (x *SyncResponse) GetQc() *QC {
 func (x *SyncResponse) GetTip() uint64 {
 	if x != nil {
 		return x.Tip
+	}
+	return 0
+}
+
+func (x *SyncResponse) GetEarliest() uint64 {
+	if x != nil {
+		return x.Earliest
 	}
 	return 0
 }
@@ -1580,11 +1589,12 @@ const file_strategos_wire_v1_wire_proto_rawDesc = "" +
 	"\x06blocks\x18\x01 \x03(\v2\x18.strategos.wire.v1.BlockR\x06blocks\"7\n" +
 	"\vSyncRequest\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\x04R\x04from\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x04R\x05count\"y\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\"\x95\x01\n" +
 	"\fSyncResponse\x120\n" +
 	"\x06blocks\x18\x01 \x03(\v2\x18.strategos.wire.v1.BlockR\x06blocks\x12%\n" +
 	"\x02qc\x18\x02 \x01(\v2\x15.strategos.wire.v1.QCR\x02qc\x12\x10\n" +
-	"\x03tip\x18\x03 \x01(\x04R\x03tip\"\xaa\x04\n" +
+	"\x03tip\x18\x03 \x01(\x04R\x03tip\x12\x1a\n" +
+	"\bearliest\x18\x04 \x01(\x04R\bearliest\"\xaa\x04\n" +
 	"\bEvidence\x124\n" +
 	"\x04kind\x18\x01 \x01(\x0e2 .strategos.wire.v1.Evidence.KindR\x04kind\x12\x1c\n" +
 	"\tvalidator\x18\x02 \x01(\x04R\tvalidator\x12\x14\n" +

@@ -1,0 +1,80 @@
+package node
+
+import (
+	"context"
+	"time"
+
+	"github.com/strategos/strategos/internal/consensus"
+)
+
+// Pruning (config retain_blocks N): a worker beside the consensus loop
+// deletes the committed heights below the latest N, in the store's
+// bounded batches, pausing between them so that commits, which share the
+// store's write lock, interleave. It never deletes a height the
+// application has not executed. Peers that ask for a pruned height are
+// told where this node's blocks begin (consensus.SyncResponse.Earliest).
+
+const (
+	// pruneEvery is how often the pruner looks for heights to delete.
+	pruneEvery = time.Second
+	// pruneGap separates two batches of one round of pruning.
+	pruneGap = 5 * time.Millisecond
+)
+
+func (n *Node) runPruner(ctx context.Context) {
+	retain := n.home.Node.RetainBlocks
+	if retain == 0 {
+		return
+	}
+	t := time.NewTicker(pruneEvery)
+	defer t.Stop()
+	for {
+		n.pruneOnce(ctx, retain)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// pruneOnce deletes every height below the latest retain, batch by batch.
+func (n *Node) pruneOnce(ctx context.Context, retain uint64) {
+	for {
+		tip := n.store.CommittedHeight()
+		executed, _ := n.store.AppState()
+		if tip < retain || executed == 0 {
+			return
+		}
+		k, err := n.store.Prune(min(tip-retain+1, executed+1))
+		if err != nil {
+			n.log.Error("pruning failed; the node goes on without pruning until the next try", "err", err)
+			return
+		}
+		if k == 0 {
+			return
+		}
+		n.metrics.pruned.Add(float64(k))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pruneGap):
+		}
+	}
+}
+
+// notePruned logs, once per answer, that a peer pruned the heights this
+// validator lacks: if every peer has, it can only rejoin from a snapshot.
+func (n *Node) notePruned() {
+	c, ok := n.replica.(*consensus.Core)
+	if !ok {
+		return
+	}
+	p, ok := c.LastPruned()
+	if !ok || p == n.prunedSeen {
+		return
+	}
+	n.prunedSeen = p
+	n.log.Warn("a peer pruned the blocks this validator lacks; if every peer has, restart it on an empty home with --state-sync",
+		"peer", p.Peer, "lacking_from", p.From, "peer_earliest", p.Earliest)
+}
