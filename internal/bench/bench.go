@@ -70,6 +70,8 @@ type Options struct {
 
 	Binary    string // the strategos binary that runs the own network's validators
 	PprofPort int    // own network: node i serves Go's profiler on 127.0.0.1:PprofPort+i; 0 for none
+	// RetainBlocks is the own network's retain_blocks (0: keep everything).
+	RetainBlocks uint64
 
 	// Own network: the Byzantine highest validators (n-K .. n-1) run
 	// Behavior (a name of internal/byzantine; empty for DefaultBehavior)

@@ -37,6 +37,8 @@ type InitOptions struct {
 	// PATH.i).
 	ABCI    string
 	ChainID string // default: a random one
+	// RetainBlocks is every node's retain_blocks (0: keep every block).
+	RetainBlocks uint64
 }
 
 // DefaultRPCPort is CometBFT's RPC port: node i serves its
@@ -176,11 +178,12 @@ func Init(o InitOptions) error {
 			return fmt.Errorf("config: %w", err)
 		}
 		n := Node{
-			Index:     uint32(i),
-			P2PListen: peers[i].Addr,
-			APIListen: net.JoinHostPort("127.0.0.1", strconv.Itoa(o.APIPort+i)),
-			RPCListen: net.JoinHostPort("127.0.0.1", strconv.Itoa(o.RPCPort+i)),
-			Peers:     peers,
+			Index:        uint32(i),
+			P2PListen:    peers[i].Addr,
+			APIListen:    net.JoinHostPort("127.0.0.1", strconv.Itoa(o.APIPort+i)),
+			RPCListen:    net.JoinHostPort("127.0.0.1", strconv.Itoa(o.RPCPort+i)),
+			Peers:        peers,
+			RetainBlocks: o.RetainBlocks,
 		}
 		if o.ABCI != "" {
 			n.ABCI, _ = ABCIAddr(o.ABCI, i) // checked above

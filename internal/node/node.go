@@ -145,6 +145,9 @@ func New(o Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if before, after := st.Compacted(); after < before {
+		log.Info("store compacted: pruning had freed most of it", "bytes_before", before, "bytes_after", after)
+	}
 	n := &Node{
 		home: h, chainID: chainID, vals: vals, self: h.Node.Index, behavior: behavior,
 		log:        log.With("node", h.Node.Index),

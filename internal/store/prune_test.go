@@ -175,3 +175,44 @@ func TestSeenFilterDropsPruned(t *testing.T) {
 		t.Fatalf("the last segment, not full, must stay: %d segments", len(f.segments))
 	}
 }
+
+// A store whose file is mostly free after pruning is compacted when it
+// opens: the file shrinks, everything kept reads as before, and a copy a
+// crash left behind is ignored and removed.
+func TestOpenCompactsSparseFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 100 MiB store")
+	}
+	s, path := openTemp(t)
+	commitWithOutcomes(t, s, 100, 10, 1<<20)
+	for n := 1; n > 0; {
+		var err error
+		if n, err = s.Prune(95); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big := fileSize(t, path)
+	if err := os.WriteFile(compactPath(path), []byte("torn copy"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen(t, s, path)
+	before, after := s.Compacted()
+	small := fileSize(t, path)
+	t.Logf("file %d bytes before, %d after (Compacted: %d, %d)", big, small, before, after)
+	if before != big || after != small || small > big/4 {
+		t.Fatalf("file %d bytes, then %d: not compacted", big, small)
+	}
+	if _, err := os.Stat(compactPath(path)); !os.IsNotExist(err) {
+		t.Fatalf("the leftover copy is still there: %v", err)
+	}
+	if s.EarliestHeight() != 95 || s.CommittedHeight() != 100 {
+		t.Fatalf("earliest %d, tip %d after compaction", s.EarliestHeight(), s.CommittedHeight())
+	}
+	if err := checkChain(s); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen(t, s, path)
+	if b, a := s.Compacted(); b != a {
+		t.Fatalf("compacted again: %d to %d", b, a)
+	}
+}

@@ -72,8 +72,13 @@ type Store struct {
 	earliest  uint64 // lowest committed height kept; 0 or 1: all
 	readErr   error
 
-	forks forkStats
+	forks     forkStats
+	compacted [2]int64 // the file's size before and after Open compacted it
 }
+
+// Compacted returns the file's size before and after Open compacted it
+// (equal when it did not; see compact.go).
+func (s *Store) Compacted() (before, after int64) { return s.compacted[0], s.compacted[1] }
 
 var _ consensus.Storage = (*Store)(nil)
 
@@ -83,7 +88,7 @@ var _ consensus.Storage = (*Store)(nil)
 // persisted state does not decode. Another process holding the file makes
 // it fail after one second.
 func Open(path, chainID string, genesis chain.Hash) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
+	opts := &bolt.Options{
 		Timeout: time.Second,
 		// As etcd runs bbolt: the free-page list is not written with
 		// every transaction (it is rebuilt by a scan when the file opens)
@@ -92,11 +97,16 @@ func Open(path, chainID string, genesis chain.Hash) (*Store, error) {
 		// grew; durability of the data itself is unchanged.
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
-	})
+	}
+	before, after, err := compactIfSparse(path, opts)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{db: db, chainID: chainID, genesis: genesis}
+	db, err := bolt.Open(path, 0o600, opts)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s := &Store{db: db, chainID: chainID, genesis: genesis, compacted: [2]int64{before, after}}
 	if err := db.Update(s.init); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
