@@ -116,8 +116,9 @@ type Node struct {
 
 	// RetainBlocks keeps the latest N committed blocks, their outcomes
 	// and index entries, and deletes older ones in the background (0,
-	// the default, keeps everything). A validator that falls further
-	// behind than its peers keep cannot catch up by blocks.
+	// the default, keeps everything; at least 4,096 are kept, which the
+	// leader rule reads). A validator that falls further behind than its
+	// peers keep cannot catch up by blocks.
 	RetainBlocks uint64 `json:"retain_blocks,omitempty"`
 }
 

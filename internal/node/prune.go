@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/strategos/strategos/internal/consensus"
+	"github.com/strategos/strategos/internal/consensus/leader"
 )
 
 // Pruning (config retain_blocks N): a worker beside the consensus loop
@@ -46,7 +47,7 @@ func (n *Node) pruneOnce(ctx context.Context, retain uint64) {
 		if tip < retain || executed == 0 {
 			return
 		}
-		k, err := n.store.Prune(min(tip-retain+1, executed+1))
+		k, err := n.store.Prune(min(tip-retain+1, executed+1, n.historyFloor(tip)))
 		if err != nil {
 			n.log.Error("pruning failed; the node goes on without pruning until the next try", "err", err)
 			return
@@ -61,6 +62,20 @@ func (n *Node) pruneOnce(ctx context.Context, retain uint64) {
 		case <-time.After(pruneGap):
 		}
 	}
+}
+
+// historyFloor is the lowest height the leader rule reads when the node
+// starts at tip: a node that lacked those blocks would draw other leaders
+// than its peers, so pruning keeps them whatever retain_blocks says.
+func (n *Node) historyFloor(tip uint64) uint64 {
+	return leader.HistoryFloor(leader.Params{}, // the node runs the default rule
+		n.vals.Len(), tip, func(h uint64) (int64, bool) {
+			b, _, _, ok := n.store.CommittedBlock(h)
+			if !ok {
+				return 0, false
+			}
+			return b.Time, true
+		})
 }
 
 // notePruned logs, once per answer, that a peer pruned the heights this

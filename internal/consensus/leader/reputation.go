@@ -75,6 +75,11 @@ type Params struct {
 	Retain int
 }
 
+// DefaultMaxWindow is the most committed blocks the rule reads by
+// default: a node that keeps fewer (pruning) would draw other leaders
+// than its peers after a restart.
+const DefaultMaxWindow = 4096
+
 func (p Params) withDefaults(n int) Params {
 	if p.ProposerWindow <= 0 {
 		p.ProposerWindow = max(10*n, 40)
@@ -83,7 +88,7 @@ func (p Params) withDefaults(n int) Params {
 		p.ProposerSpan = 10e9
 	}
 	if p.MaxWindow < p.ProposerWindow {
-		p.MaxWindow = max(4096, p.ProposerWindow)
+		p.MaxWindow = max(DefaultMaxWindow, p.ProposerWindow)
 	}
 	if p.VoterWindow <= 0 {
 		p.VoterWindow = max(2*n, 8)
@@ -383,4 +388,44 @@ func choose(w []uint64, s uint64) uint32 {
 		pick -= x
 	}
 	return uint32(len(w) - 1)
+}
+
+// HistoryFloor returns the lowest committed height the rule with params p,
+// for n validators, reads when it starts at committed height tip
+// (HistoryNeeded): what pruning must keep. timeAt gives a committed
+// block's time, false if the block is not there (the floor is then above
+// it). Block times rise with height, so the time span is found by
+// bisection.
+func HistoryFloor(p Params, n int, tip uint64, timeAt func(h uint64) (int64, bool)) uint64 {
+	p = p.withDefaults(n)
+	if tip == 0 {
+		return 0
+	}
+	lowest := uint64(1)
+	if tip > uint64(p.MaxWindow) {
+		lowest = tip - uint64(p.MaxWindow) + 1
+	}
+	floor := lowest
+	if w := uint64(p.ProposerWindow + p.VoterWindow); tip > w {
+		floor = max(lowest, tip-w+1)
+	}
+	tipTime, ok := timeAt(tip)
+	if !ok {
+		return lowest
+	}
+	// The lowest height in [lowest, floor) whose time is within the span;
+	// the rule reads one more, the first out of it.
+	lo, hi := lowest, floor
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if t, ok := timeAt(mid); !ok || t < tipTime-p.ProposerSpan {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo < floor {
+		return max(lowest, lo-1)
+	}
+	return floor
 }

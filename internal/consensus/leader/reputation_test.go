@@ -258,3 +258,45 @@ func BenchmarkLeader(b *testing.B) {
 		})
 	}
 }
+
+// The floor is what HistoryNeeded reads: the count windows, or further
+// back while blocks are within the time span, never more than MaxWindow.
+func TestHistoryFloor(t *testing.T) {
+	const n = 4 // windows 40 + 8
+	at := func(perSecond int64) func(uint64) (int64, bool) {
+		return func(h uint64) (int64, bool) { return int64(h) * 1e9 / perSecond, true }
+	}
+	for _, tc := range []struct {
+		tip       uint64
+		perSecond int64
+		want      uint64
+	}{
+		{10, 1, 1},                        // the whole chain is within the windows
+		{1000, 1, 1000 - 48 + 1},          // slow blocks: the count windows
+		{1000, 20, 1000 - 200 - 1},            // 10 s of blocks at 20 a second
+		{100000, 1000, 100000 - 4096 + 1}, // capped at MaxWindow
+	} {
+		got := HistoryFloor(Params{}, n, tc.tip, at(tc.perSecond))
+		if got != tc.want {
+			t.Errorf("tip %d at %d blocks/s: floor %d, want %d", tc.tip, tc.perSecond, got, tc.want)
+		}
+		// What the floor keeps is what HistoryNeeded asks for.
+		r := &Reputation{p: Params{}.withDefaults(n)}
+		tipTime, _ := at(tc.perSecond)(tc.tip)
+		count := 0
+		for h := tc.tip; h >= 1; h-- {
+			count++
+			bt, _ := at(tc.perSecond)(h)
+			if !r.HistoryNeeded(count, bt, tipTime) {
+				if h < got {
+					t.Errorf("tip %d: the rule stops reading at %d, below the floor %d", tc.tip, h, got)
+				}
+				break
+			}
+			if h < got {
+				t.Errorf("tip %d: the rule reads height %d, below the floor %d", tc.tip, h, got)
+				break
+			}
+		}
+	}
+}
