@@ -273,7 +273,7 @@ func TestHistoryFloor(t *testing.T) {
 	}{
 		{10, 1, 1},                        // the whole chain is within the windows
 		{1000, 1, 1000 - 48 + 1},          // slow blocks: the count windows
-		{1000, 20, 1000 - 200 - 1},            // 10 s of blocks at 20 a second
+		{1000, 20, 1000 - 200 - 1},        // 10 s of blocks at 20 a second
 		{100000, 1000, 100000 - 4096 + 1}, // capped at MaxWindow
 	} {
 		got := HistoryFloor(Params{}, n, tc.tip, at(tc.perSecond))
