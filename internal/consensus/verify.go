@@ -189,3 +189,22 @@ func (c *Core) verifyTimeout(t *chain.Timeout) error {
 	}
 	return nil
 }
+
+// VerifyCerts checks a QC and a TC (either may be nil) as a core of chain
+// chainID with validators vals would, outside a running core: a validator
+// that starts from a snapshot checks its peers' highest certificates with
+// it before it trusts the rounds they show.
+func VerifyCerts(chainID string, vals *chain.ValidatorSet, genesis chain.Hash, qc *chain.QC, tc *chain.TC) error {
+	c := &Core{cfg: Config{ChainID: chainID, Validators: vals, Verifier: chain.Ed25519Verifier{}}, genesis: genesis, verified: map[chain.Hash]struct{}{}}
+	if qc != nil {
+		if err := c.verifyQC(qc); err != nil {
+			return fmt.Errorf("qc of round %d: %w", qc.Round, err)
+		}
+	}
+	if tc != nil {
+		if err := c.verifyTC(tc); err != nil {
+			return fmt.Errorf("tc of round %d: %w", tc.Round, err)
+		}
+	}
+	return nil
+}

@@ -94,7 +94,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"truncated", vote[:len(vote)-1], "wire: decode: "},
 		{"two payloads", append(bytes.Clone(vote), env(&wirepb.TxBatch{Txs: many(1)})...), "envelope has more than one field"},
 		{"one payload twice", append(bytes.Clone(vote), vote...), "envelope has more than one field"},
-		{"unknown payload", protowire.AppendBytes(protowire.AppendTag(nil, 12, protowire.BytesType), nil), "wire: decode: unknown payload (field 12)"},
+		{"unknown payload", protowire.AppendBytes(protowire.AppendTag(nil, 14, protowire.BytesType), nil), "wire: decode: unknown payload (field 14)"},
 		{"empty evidence", protowire.AppendBytes(protowire.AppendTag(nil, 11, protowire.BytesType), nil), "wire: decode evidence"},
 		{"payload of the wrong wire type", protowire.AppendVarint(protowire.AppendTag(nil, 2, protowire.VarintType), 1), "wire: decode: "},
 		{"empty vote", env(&wirepb.Vote{}), "wire: decode vote: block hash has 0 bytes, want 32"},

@@ -20,6 +20,9 @@ type Envelope struct {
 	Msg      consensus.Message
 	TxBatch  [][]byte        // at least one transaction when set
 	Evidence *chain.Evidence // proof of misbehaviour, gossiped
+	// State sync, outside consensus (snapshot.go).
+	SnapshotRequest  *SnapshotRequest
+	SnapshotResponse *SnapshotResponse
 }
 
 // kind names e's payload for errors; "" if e holds no payload.
@@ -30,6 +33,12 @@ func (e *Envelope) kind() (string, error) {
 	}
 	if e.Evidence != nil {
 		n, kind = n+1, "evidence"
+	}
+	if e.SnapshotRequest != nil {
+		n, kind = n+1, "snapshot request"
+	}
+	if e.SnapshotResponse != nil {
+		n, kind = n+1, "snapshot response"
 	}
 	m := &e.Msg
 	for _, p := range []struct {
@@ -89,6 +98,16 @@ func envelopePB(e *Envelope) (*wirepb.Envelope, error) {
 			return nil, err
 		}
 		return &wirepb.Envelope{Payload: &wirepb.Envelope_Evidence{Evidence: evidencePB(e.Evidence)}}, nil
+	case e.SnapshotRequest != nil:
+		if err := checkSnapshotRequest(e.SnapshotRequest); err != nil {
+			return nil, err
+		}
+		return &wirepb.Envelope{Payload: &wirepb.Envelope_SnapshotRequest{SnapshotRequest: snapshotRequestPB(e.SnapshotRequest)}}, nil
+	case e.SnapshotResponse != nil:
+		if err := checkSnapshotResponse(e.SnapshotResponse); err != nil {
+			return nil, err
+		}
+		return &wirepb.Envelope{Payload: &wirepb.Envelope_SnapshotResponse{SnapshotResponse: snapshotResponsePB(e.SnapshotResponse)}}, nil
 	case m.Proposal != nil:
 		if err := checkProposal(m.Proposal); err != nil {
 			return nil, err
@@ -198,6 +217,10 @@ func (d Decoder) Decode(b []byte) (Envelope, error) {
 		} else {
 			e.Evidence = &ev
 		}
+	case *wirepb.Envelope_SnapshotRequest:
+		err = decodeAs("snapshot request", &e.SnapshotRequest, p.SnapshotRequest, snapshotRequestFrom, checkSnapshotRequest)
+	case *wirepb.Envelope_SnapshotResponse:
+		err = decodeAs("snapshot response", &e.SnapshotResponse, p.SnapshotResponse, snapshotResponseFrom, checkSnapshotResponse)
 	default:
 		err = fmt.Errorf("wire: decode: unknown payload (field %d)", field)
 	}
@@ -258,7 +281,7 @@ func DecodeMessage(b []byte) (consensus.Message, error) {
 	if err != nil {
 		return consensus.Message{}, err
 	}
-	if e.TxBatch != nil || e.Evidence != nil {
+	if e.TxBatch != nil || e.Evidence != nil || e.SnapshotRequest != nil || e.SnapshotResponse != nil {
 		return consensus.Message{}, errors.New("wire: decode: gossip where a consensus message was expected")
 	}
 	return e.Msg, nil

@@ -232,3 +232,36 @@ func TestPrunedSyncResponse(t *testing.T) {
 		}
 	}
 }
+
+// State sync messages round-trip, and bad ones are refused both ways.
+func TestSnapshotMessages(t *testing.T) {
+	qc := &chain.QC{Round: 3, BlockHash: chain.Hash{1}, Votes: []chain.Signature{{Signer: 0, Sig: make([]byte, 64)}}}
+	for _, e := range []Envelope{
+		{SnapshotRequest: &SnapshotRequest{Kind: SnapshotList}},
+		{SnapshotRequest: &SnapshotRequest{Kind: SnapshotChunk, Height: 9, Chunk: 2}},
+		{SnapshotResponse: &SnapshotResponse{Kind: SnapshotList, Metas: [][]byte{[]byte(`{"height":9}`)}, HighQC: qc}},
+		{SnapshotResponse: &SnapshotResponse{Kind: SnapshotChunk, Height: 9, Chunk: 2, Data: []byte("chunk")}},
+	} {
+		b, err := Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, e) {
+			t.Fatalf("round trip: %+v, want %+v", got, e)
+		}
+	}
+	for _, e := range []Envelope{
+		{SnapshotRequest: &SnapshotRequest{Kind: 7}},
+		{SnapshotRequest: &SnapshotRequest{Kind: SnapshotChunk}},
+		{SnapshotResponse: &SnapshotResponse{Kind: SnapshotList, Metas: make([][]byte, MaxSnapshotOffers+1)}},
+		{SnapshotResponse: &SnapshotResponse{Kind: SnapshotChunk, Height: 1, Data: make([]byte, MaxSnapshotData+1)}},
+	} {
+		if _, err := Encode(e); err == nil {
+			t.Errorf("encoded %+v", e)
+		}
+	}
+}

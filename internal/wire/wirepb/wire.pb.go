@@ -40,6 +40,58 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type SnapshotRequest_Kind int32
+
+const (
+	SnapshotRequest_KIND_UNSPECIFIED SnapshotRequest_Kind = 0
+	SnapshotRequest_KIND_LIST        SnapshotRequest_Kind = 1
+	SnapshotRequest_KIND_CHUNK       SnapshotRequest_Kind = 2
+	SnapshotRequest_KIND_CERTIFICATE SnapshotRequest_Kind = 3
+)
+
+// Enum value maps for SnapshotRequest_Kind.
+var (
+	SnapshotRequest_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "KIND_LIST",
+		2: "KIND_CHUNK",
+		3: "KIND_CERTIFICATE",
+	}
+	SnapshotRequest_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED": 0,
+		"KIND_LIST":        1,
+		"KIND_CHUNK":       2,
+		"KIND_CERTIFICATE": 3,
+	}
+)
+
+func (x SnapshotRequest_Kind) Enum() *SnapshotRequest_Kind {
+	p := new(SnapshotRequest_Kind)
+	*p = x
+	return p
+}
+
+func (x SnapshotRequest_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SnapshotRequest_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_strategos_wire_v1_wire_proto_enumTypes[0].Descriptor()
+}
+
+func (SnapshotRequest_Kind) Type() protoreflect.EnumType {
+	return &file_strategos_wire_v1_wire_proto_enumTypes[0]
+}
+
+func (x SnapshotRequest_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SnapshotRequest_Kind.Descriptor instead.
+func (SnapshotRequest_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{1, 0}
+}
+
 type Evidence_Kind int32
 
 const (
@@ -73,11 +125,11 @@ func (x Evidence_Kind) String() string {
 }
 
 func (Evidence_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_strategos_wire_v1_wire_proto_enumTypes[0].Descriptor()
+	return file_strategos_wire_v1_wire_proto_enumTypes[1].Descriptor()
 }
 
 func (Evidence_Kind) Type() protoreflect.EnumType {
-	return &file_strategos_wire_v1_wire_proto_enumTypes[0]
+	return &file_strategos_wire_v1_wire_proto_enumTypes[1]
 }
 
 func (x Evidence_Kind) Number() protoreflect.EnumNumber {
@@ -86,7 +138,7 @@ func (x Evidence_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Evidence_Kind.Descriptor instead.
 func (Evidence_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{14, 0}
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{16, 0}
 }
 
 // Envelope is one message between two validators. Exactly one payload is
@@ -105,6 +157,8 @@ type Envelope struct {
 	//	*Envelope_Qc
 	//	*Envelope_TxBatch
 	//	*Envelope_Evidence
+	//	*Envelope_SnapshotRequest
+	//	*Envelope_SnapshotResponse
 	Payload       isEnvelope_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -237,6 +291,24 @@ func (x *Envelope) GetEvidence() *Evidence {
 	return nil
 }
 
+func (x *Envelope) GetSnapshotRequest() *SnapshotRequest {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_SnapshotRequest); ok {
+			return x.SnapshotRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetSnapshotResponse() *SnapshotResponse {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_SnapshotResponse); ok {
+			return x.SnapshotResponse
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Payload interface {
 	isEnvelope_Payload()
 }
@@ -284,6 +356,15 @@ type Envelope_Evidence struct {
 	Evidence *Evidence `protobuf:"bytes,11,opt,name=evidence,proto3,oneof"`
 }
 
+type Envelope_SnapshotRequest struct {
+	// 12 and 13: state sync, served by the node outside consensus.
+	SnapshotRequest *SnapshotRequest `protobuf:"bytes,12,opt,name=snapshot_request,json=snapshotRequest,proto3,oneof"`
+}
+
+type Envelope_SnapshotResponse struct {
+	SnapshotResponse *SnapshotResponse `protobuf:"bytes,13,opt,name=snapshot_response,json=snapshotResponse,proto3,oneof"`
+}
+
 func (*Envelope_Proposal) isEnvelope_Payload() {}
 
 func (*Envelope_Vote) isEnvelope_Payload() {}
@@ -304,6 +385,174 @@ func (*Envelope_TxBatch) isEnvelope_Payload() {}
 
 func (*Envelope_Evidence) isEnvelope_Payload() {}
 
+func (*Envelope_SnapshotRequest) isEnvelope_Payload() {}
+
+func (*Envelope_SnapshotResponse) isEnvelope_Payload() {}
+
+// SnapshotRequest asks a peer, for a validator starting from a snapshot,
+// for its list of snapshots, one chunk of one, or the commit certificate
+// and block of a height.
+type SnapshotRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          SnapshotRequest_Kind   `protobuf:"varint,1,opt,name=kind,proto3,enum=strategos.wire.v1.SnapshotRequest_Kind" json:"kind,omitempty"`
+	Height        uint64                 `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"` // chunk, certificate
+	Chunk         uint32                 `protobuf:"varint,3,opt,name=chunk,proto3" json:"chunk,omitempty"`   // chunk
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotRequest) Reset() {
+	*x = SnapshotRequest{}
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotRequest) ProtoMessage() {}
+
+func (x *SnapshotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotRequest.ProtoReflect.Descriptor instead.
+func (*SnapshotRequest) Descriptor() ([]byte, []int) {
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SnapshotRequest) GetKind() SnapshotRequest_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return SnapshotRequest_KIND_UNSPECIFIED
+}
+
+func (x *SnapshotRequest) GetHeight() uint64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *SnapshotRequest) GetChunk() uint32 {
+	if x != nil {
+		return x.Chunk
+	}
+	return 0
+}
+
+// SnapshotResponse answers a SnapshotRequest of the same kind.
+type SnapshotResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          SnapshotRequest_Kind   `protobuf:"varint,1,opt,name=kind,proto3,enum=strategos.wire.v1.SnapshotRequest_Kind" json:"kind,omitempty"`
+	Metas         [][]byte               `protobuf:"bytes,2,rep,name=metas,proto3" json:"metas,omitempty"`                 // list: encoded snapshot metas
+	HighQc        *QC                    `protobuf:"bytes,3,opt,name=high_qc,json=highQc,proto3" json:"high_qc,omitempty"` // list: the responder's highest certificates
+	HighTc        *TC                    `protobuf:"bytes,4,opt,name=high_tc,json=highTc,proto3" json:"high_tc,omitempty"`
+	Height        uint64                 `protobuf:"varint,5,opt,name=height,proto3" json:"height,omitempty"`
+	Chunk         uint32                 `protobuf:"varint,6,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	Data          []byte                 `protobuf:"bytes,7,opt,name=data,proto3" json:"data,omitempty"`   // chunk: its bytes; certificate: a light certificate (JSON)
+	Block         *Block                 `protobuf:"bytes,8,opt,name=block,proto3" json:"block,omitempty"` // certificate: the committed block at height
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotResponse) Reset() {
+	*x = SnapshotResponse{}
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotResponse) ProtoMessage() {}
+
+func (x *SnapshotResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotResponse.ProtoReflect.Descriptor instead.
+func (*SnapshotResponse) Descriptor() ([]byte, []int) {
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SnapshotResponse) GetKind() SnapshotRequest_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return SnapshotRequest_KIND_UNSPECIFIED
+}
+
+func (x *SnapshotResponse) GetMetas() [][]byte {
+	if x != nil {
+		return x.Metas
+	}
+	return nil
+}
+
+func (x *SnapshotResponse) GetHighQc() *QC {
+	if x != nil {
+		return x.HighQc
+	}
+	return nil
+}
+
+func (x *SnapshotResponse) GetHighTc() *TC {
+	if x != nil {
+		return x.HighTc
+	}
+	return nil
+}
+
+func (x *SnapshotResponse) GetHeight() uint64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *SnapshotResponse) GetChunk() uint32 {
+	if x != nil {
+		return x.Chunk
+	}
+	return 0
+}
+
+func (x *SnapshotResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *SnapshotResponse) GetBlock() *Block {
+	if x != nil {
+		return x.Block
+	}
+	return nil
+}
+
 // TxBatch is a batch of transactions gossiped between mempools.
 type TxBatch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -314,7 +563,7 @@ type TxBatch struct {
 
 func (x *TxBatch) Reset() {
 	*x = TxBatch{}
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[1]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -326,7 +575,7 @@ func (x *TxBatch) String() string {
 func (*TxBatch) ProtoMessage() {}
 
 func (x *TxBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[1]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -339,7 +588,7 @@ func (x *TxBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxBatch.ProtoReflect.Descriptor instead.
 func (*TxBatch) Descriptor() ([]byte, []int) {
-	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{1}
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *TxBatch) GetTxs() [][]byte {
@@ -372,7 +621,7 @@ type Block struct {
 
 func (x *Block) Reset() {
 	*x = Block{}
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[2]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -384,7 +633,7 @@ func (x *Block) String() string {
 func (*Block) ProtoMessage() {}
 
 func (x *Block) ProtoReflect() protoreflect.Message {
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[2]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -397,7 +646,7 @@ func (x *Block) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Block.ProtoReflect.Descriptor instead.
 func (*Block) Descriptor() ([]byte, []int) {
-	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{2}
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Block) GetHeight() uint64 {
@@ -487,7 +736,7 @@ type Signature struct {
 
 func (x *Signature) Reset() {
 	*x = Signature{}
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[3]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -499,7 +748,7 @@ func (x *Signature) String() string {
 func (*Signature) ProtoMessage() {}
 
 func (x *Signature) ProtoReflect() protoreflect.Message {
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[3]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -512,7 +761,7 @@ func (x *Signature) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Signature.ProtoReflect.Descriptor instead.
 func (*Signature) Descriptor() ([]byte, []int) {
-	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{3}
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Signature) GetSigner() uint64 {
@@ -540,7 +789,7 @@ type QC struct {
 
 func (x *QC) Reset() {
 	*x = QC{}
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[4]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -552,7 +801,7 @@ func (x *QC) String() string {
 func (*QC) ProtoMessage() {}
 
 func (x *QC) ProtoReflect() protoreflect.Message {
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[4]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -565,7 +814,7 @@ func (x *QC) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QC.ProtoReflect.Descriptor instead.
 func (*QC) Descriptor() ([]byte, []int) {
-	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{4}
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *QC) GetRound() uint64 {
@@ -601,7 +850,7 @@ type Vote struct {
 
 func (x *Vote) Reset() {
 	*x = Vote{}
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[5]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -613,7 +862,7 @@ func (x *Vote) String() string {
 func (*Vote) ProtoMessage() {}
 
 func (x *Vote) ProtoReflect() protoreflect.Message {
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[5]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -626,7 +875,7 @@ func (x *Vote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Vote.ProtoReflect.Descriptor instead.
 func (*Vote) Descriptor() ([]byte, []int) {
-	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{5}
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Vote) GetRound() uint64 {
@@ -670,7 +919,7 @@ type Timeout struct {
 
 func (x *Timeout) Reset() {
 	*x = Timeout{}
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[6]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +931,7 @@ func (x *Timeout) String() string {
 func (*Timeout) ProtoMessage() {}
 
 func (x *Timeout) ProtoReflect() protoreflect.Message {
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[6]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +944,7 @@ func (x *Timeout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timeout.ProtoReflect.Descriptor instead.
 func (*Timeout) Descriptor() ([]byte, []int) {
-	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{6}
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Timeout) GetRound() uint64 {
@@ -744,7 +993,7 @@ type TimeoutSig struct {
 
 func (x *TimeoutSig) Reset() {
 	*x = TimeoutSig{}
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[7]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -756,7 +1005,7 @@ func (x *TimeoutSig) String() string {
 func (*TimeoutSig) ProtoMessage() {}
 
 func (x *TimeoutSig) ProtoReflect() protoreflect.Message {
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[7]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -769,7 +1018,7 @@ func (x *TimeoutSig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimeoutSig.ProtoReflect.Descriptor instead.
 func (*TimeoutSig) Descriptor() ([]byte, []int) {
-	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{7}
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TimeoutSig) GetSigner() uint64 {
@@ -804,7 +1053,7 @@ type TC struct {
 
 func (x *TC) Reset() {
 	*x = TC{}
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[8]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -816,7 +1065,7 @@ func (x *TC) String() string {
 func (*TC) ProtoMessage() {}
 
 func (x *TC) ProtoReflect() protoreflect.Message {
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[8]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -829,7 +1078,7 @@ func (x *TC) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TC.ProtoReflect.Descriptor instead.
 func (*TC) Descriptor() ([]byte, []int) {
-	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{8}
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TC) GetRound() uint64 {
@@ -864,7 +1113,7 @@ type Proposal struct {
 
 func (x *Proposal) Reset() {
 	*x = Proposal{}
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[9]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -876,7 +1125,7 @@ func (x *Proposal) String() string {
 func (*Proposal) ProtoMessage() {}
 
 func (x *Proposal) ProtoReflect() protoreflect.Message {
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[9]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -889,7 +1138,7 @@ func (x *Proposal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proposal.ProtoReflect.Descriptor instead.
 func (*Proposal) Descriptor() ([]byte, []int) {
-	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{9}
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Proposal) GetBlock() *Block {
@@ -924,7 +1173,7 @@ type BlockRequest struct {
 
 func (x *BlockRequest) Reset() {
 	*x = BlockRequest{}
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[10]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -936,7 +1185,7 @@ func (x *BlockRequest) String() string {
 func (*BlockRequest) ProtoMessage() {}
 
 func (x *BlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[10]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -949,7 +1198,7 @@ func (x *BlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockRequest.ProtoReflect.Descriptor instead.
 func (*BlockRequest) Descriptor() ([]byte, []int) {
-	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{10}
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *BlockRequest) GetHash() []byte {
@@ -982,7 +1231,7 @@ type BlockResponse struct {
 
 func (x *BlockResponse) Reset() {
 	*x = BlockResponse{}
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[11]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -994,7 +1243,7 @@ func (x *BlockResponse) String() string {
 func (*BlockResponse) ProtoMessage() {}
 
 func (x *BlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[11]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1007,7 +1256,7 @@ func (x *BlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockResponse.ProtoReflect.Descriptor instead.
 func (*BlockResponse) Descriptor() ([]byte, []int) {
-	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{11}
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *BlockResponse) GetBlocks() []*Block {
@@ -1028,7 +1277,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[12]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1040,7 +1289,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[12]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1053,7 +1302,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{12}
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SyncRequest) GetFrom() uint64 {
@@ -1085,7 +1334,7 @@ type SyncResponse struct {
 
 func (x *SyncResponse) Reset() {
 	*x = SyncResponse{}
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[13]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1097,7 +1346,7 @@ func (x *SyncResponse) String() string {
 func (*SyncResponse) ProtoMessage() {}
 
 func (x *SyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[13]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1110,7 +1359,7 @@ func (x *SyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncResponse.ProtoReflect.Descriptor instead.
 func (*SyncResponse) Descriptor() ([]byte, []int) {
-	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{13}
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SyncResponse) GetBlocks() []*Block {
@@ -1161,7 +1410,7 @@ type Evidence struct {
 
 func (x *Evidence) Reset() {
 	*x = Evidence{}
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[14]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1173,7 +1422,7 @@ func (x *Evidence) String() string {
 func (*Evidence) ProtoMessage() {}
 
 func (x *Evidence) ProtoReflect() protoreflect.Message {
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[14]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1186,7 +1435,7 @@ func (x *Evidence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Evidence.ProtoReflect.Descriptor instead.
 func (*Evidence) Descriptor() ([]byte, []int) {
-	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{14}
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Evidence) GetKind() Evidence_Kind {
@@ -1284,7 +1533,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[15]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1296,7 +1545,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[15]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1309,7 +1558,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{15}
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Header) GetHeight() uint64 {
@@ -1401,7 +1650,7 @@ type SignedHeader struct {
 
 func (x *SignedHeader) Reset() {
 	*x = SignedHeader{}
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[16]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1413,7 +1662,7 @@ func (x *SignedHeader) String() string {
 func (*SignedHeader) ProtoMessage() {}
 
 func (x *SignedHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[16]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1426,7 +1675,7 @@ func (x *SignedHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedHeader.ProtoReflect.Descriptor instead.
 func (*SignedHeader) Descriptor() ([]byte, []int) {
-	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{16}
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SignedHeader) GetHeader() *Header {
@@ -1457,7 +1706,7 @@ type SafetyState struct {
 
 func (x *SafetyState) Reset() {
 	*x = SafetyState{}
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[17]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1469,7 +1718,7 @@ func (x *SafetyState) String() string {
 func (*SafetyState) ProtoMessage() {}
 
 func (x *SafetyState) ProtoReflect() protoreflect.Message {
-	mi := &file_strategos_wire_v1_wire_proto_msgTypes[17]
+	mi := &file_strategos_wire_v1_wire_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1482,7 +1731,7 @@ func (x *SafetyState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SafetyState.ProtoReflect.Descriptor instead.
 func (*SafetyState) Descriptor() ([]byte, []int) {
-	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{17}
+	return file_strategos_wire_v1_wire_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SafetyState) GetLastVotedRound() uint64 {
@@ -1517,7 +1766,7 @@ var File_strategos_wire_v1_wire_proto protoreflect.FileDescriptor
 
 const file_strategos_wire_v1_wire_proto_rawDesc = "" +
 	"\n" +
-	"\x1cstrategos/wire/v1/wire.proto\x12\x11strategos.wire.v1\"\xf4\x04\n" +
+	"\x1cstrategos/wire/v1/wire.proto\x12\x11strategos.wire.v1\"\x99\x06\n" +
 	"\bEnvelope\x129\n" +
 	"\bproposal\x18\x01 \x01(\v2\x1b.strategos.wire.v1.ProposalH\x00R\bproposal\x12-\n" +
 	"\x04vote\x18\x02 \x01(\v2\x17.strategos.wire.v1.VoteH\x00R\x04vote\x126\n" +
@@ -1529,8 +1778,29 @@ const file_strategos_wire_v1_wire_proto_rawDesc = "" +
 	"\x02qc\x18\b \x01(\v2\x15.strategos.wire.v1.QCH\x00R\x02qc\x127\n" +
 	"\btx_batch\x18\n" +
 	" \x01(\v2\x1a.strategos.wire.v1.TxBatchH\x00R\atxBatch\x129\n" +
-	"\bevidence\x18\v \x01(\v2\x1b.strategos.wire.v1.EvidenceH\x00R\bevidenceB\t\n" +
-	"\apayload\"\x1b\n" +
+	"\bevidence\x18\v \x01(\v2\x1b.strategos.wire.v1.EvidenceH\x00R\bevidence\x12O\n" +
+	"\x10snapshot_request\x18\f \x01(\v2\".strategos.wire.v1.SnapshotRequestH\x00R\x0fsnapshotRequest\x12R\n" +
+	"\x11snapshot_response\x18\r \x01(\v2#.strategos.wire.v1.SnapshotResponseH\x00R\x10snapshotResponseB\t\n" +
+	"\apayload\"\xcf\x01\n" +
+	"\x0fSnapshotRequest\x12;\n" +
+	"\x04kind\x18\x01 \x01(\x0e2'.strategos.wire.v1.SnapshotRequest.KindR\x04kind\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x04R\x06height\x12\x14\n" +
+	"\x05chunk\x18\x03 \x01(\rR\x05chunk\"Q\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\r\n" +
+	"\tKIND_LIST\x10\x01\x12\x0e\n" +
+	"\n" +
+	"KIND_CHUNK\x10\x02\x12\x14\n" +
+	"\x10KIND_CERTIFICATE\x10\x03\"\xb7\x02\n" +
+	"\x10SnapshotResponse\x12;\n" +
+	"\x04kind\x18\x01 \x01(\x0e2'.strategos.wire.v1.SnapshotRequest.KindR\x04kind\x12\x14\n" +
+	"\x05metas\x18\x02 \x03(\fR\x05metas\x12.\n" +
+	"\ahigh_qc\x18\x03 \x01(\v2\x15.strategos.wire.v1.QCR\x06highQc\x12.\n" +
+	"\ahigh_tc\x18\x04 \x01(\v2\x15.strategos.wire.v1.TCR\x06highTc\x12\x16\n" +
+	"\x06height\x18\x05 \x01(\x04R\x06height\x12\x14\n" +
+	"\x05chunk\x18\x06 \x01(\rR\x05chunk\x12\x12\n" +
+	"\x04data\x18\a \x01(\fR\x04data\x12.\n" +
+	"\x05block\x18\b \x01(\v2\x18.strategos.wire.v1.BlockR\x05block\"\x1b\n" +
 	"\aTxBatch\x12\x10\n" +
 	"\x03txs\x18\x01 \x03(\fR\x03txs\"\xde\x02\n" +
 	"\x05Block\x12\x16\n" +
@@ -1649,69 +1919,79 @@ func file_strategos_wire_v1_wire_proto_rawDescGZIP() []byte {
 	return file_strategos_wire_v1_wire_proto_rawDescData
 }
 
-var file_strategos_wire_v1_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strategos_wire_v1_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_strategos_wire_v1_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_strategos_wire_v1_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_strategos_wire_v1_wire_proto_goTypes = []any{
-	(Evidence_Kind)(0),    // 0: strategos.wire.v1.Evidence.Kind
-	(*Envelope)(nil),      // 1: strategos.wire.v1.Envelope
-	(*TxBatch)(nil),       // 2: strategos.wire.v1.TxBatch
-	(*Block)(nil),         // 3: strategos.wire.v1.Block
-	(*Signature)(nil),     // 4: strategos.wire.v1.Signature
-	(*QC)(nil),            // 5: strategos.wire.v1.QC
-	(*Vote)(nil),          // 6: strategos.wire.v1.Vote
-	(*Timeout)(nil),       // 7: strategos.wire.v1.Timeout
-	(*TimeoutSig)(nil),    // 8: strategos.wire.v1.TimeoutSig
-	(*TC)(nil),            // 9: strategos.wire.v1.TC
-	(*Proposal)(nil),      // 10: strategos.wire.v1.Proposal
-	(*BlockRequest)(nil),  // 11: strategos.wire.v1.BlockRequest
-	(*BlockResponse)(nil), // 12: strategos.wire.v1.BlockResponse
-	(*SyncRequest)(nil),   // 13: strategos.wire.v1.SyncRequest
-	(*SyncResponse)(nil),  // 14: strategos.wire.v1.SyncResponse
-	(*Evidence)(nil),      // 15: strategos.wire.v1.Evidence
-	(*Header)(nil),        // 16: strategos.wire.v1.Header
-	(*SignedHeader)(nil),  // 17: strategos.wire.v1.SignedHeader
-	(*SafetyState)(nil),   // 18: strategos.wire.v1.SafetyState
+	(SnapshotRequest_Kind)(0), // 0: strategos.wire.v1.SnapshotRequest.Kind
+	(Evidence_Kind)(0),        // 1: strategos.wire.v1.Evidence.Kind
+	(*Envelope)(nil),          // 2: strategos.wire.v1.Envelope
+	(*SnapshotRequest)(nil),   // 3: strategos.wire.v1.SnapshotRequest
+	(*SnapshotResponse)(nil),  // 4: strategos.wire.v1.SnapshotResponse
+	(*TxBatch)(nil),           // 5: strategos.wire.v1.TxBatch
+	(*Block)(nil),             // 6: strategos.wire.v1.Block
+	(*Signature)(nil),         // 7: strategos.wire.v1.Signature
+	(*QC)(nil),                // 8: strategos.wire.v1.QC
+	(*Vote)(nil),              // 9: strategos.wire.v1.Vote
+	(*Timeout)(nil),           // 10: strategos.wire.v1.Timeout
+	(*TimeoutSig)(nil),        // 11: strategos.wire.v1.TimeoutSig
+	(*TC)(nil),                // 12: strategos.wire.v1.TC
+	(*Proposal)(nil),          // 13: strategos.wire.v1.Proposal
+	(*BlockRequest)(nil),      // 14: strategos.wire.v1.BlockRequest
+	(*BlockResponse)(nil),     // 15: strategos.wire.v1.BlockResponse
+	(*SyncRequest)(nil),       // 16: strategos.wire.v1.SyncRequest
+	(*SyncResponse)(nil),      // 17: strategos.wire.v1.SyncResponse
+	(*Evidence)(nil),          // 18: strategos.wire.v1.Evidence
+	(*Header)(nil),            // 19: strategos.wire.v1.Header
+	(*SignedHeader)(nil),      // 20: strategos.wire.v1.SignedHeader
+	(*SafetyState)(nil),       // 21: strategos.wire.v1.SafetyState
 }
 var file_strategos_wire_v1_wire_proto_depIdxs = []int32{
-	10, // 0: strategos.wire.v1.Envelope.proposal:type_name -> strategos.wire.v1.Proposal
-	6,  // 1: strategos.wire.v1.Envelope.vote:type_name -> strategos.wire.v1.Vote
-	7,  // 2: strategos.wire.v1.Envelope.timeout:type_name -> strategos.wire.v1.Timeout
-	11, // 3: strategos.wire.v1.Envelope.block_request:type_name -> strategos.wire.v1.BlockRequest
-	12, // 4: strategos.wire.v1.Envelope.block_response:type_name -> strategos.wire.v1.BlockResponse
-	13, // 5: strategos.wire.v1.Envelope.sync_request:type_name -> strategos.wire.v1.SyncRequest
-	14, // 6: strategos.wire.v1.Envelope.sync_response:type_name -> strategos.wire.v1.SyncResponse
-	5,  // 7: strategos.wire.v1.Envelope.qc:type_name -> strategos.wire.v1.QC
-	2,  // 8: strategos.wire.v1.Envelope.tx_batch:type_name -> strategos.wire.v1.TxBatch
-	15, // 9: strategos.wire.v1.Envelope.evidence:type_name -> strategos.wire.v1.Evidence
-	5,  // 10: strategos.wire.v1.Block.qc:type_name -> strategos.wire.v1.QC
-	15, // 11: strategos.wire.v1.Block.evidence:type_name -> strategos.wire.v1.Evidence
-	4,  // 12: strategos.wire.v1.QC.votes:type_name -> strategos.wire.v1.Signature
-	5,  // 13: strategos.wire.v1.Timeout.high_qc:type_name -> strategos.wire.v1.QC
-	9,  // 14: strategos.wire.v1.Timeout.last_tc:type_name -> strategos.wire.v1.TC
-	5,  // 15: strategos.wire.v1.TC.high_qc:type_name -> strategos.wire.v1.QC
-	8,  // 16: strategos.wire.v1.TC.timeouts:type_name -> strategos.wire.v1.TimeoutSig
-	3,  // 17: strategos.wire.v1.Proposal.block:type_name -> strategos.wire.v1.Block
-	9,  // 18: strategos.wire.v1.Proposal.tc:type_name -> strategos.wire.v1.TC
-	3,  // 19: strategos.wire.v1.BlockResponse.blocks:type_name -> strategos.wire.v1.Block
-	3,  // 20: strategos.wire.v1.SyncResponse.blocks:type_name -> strategos.wire.v1.Block
-	5,  // 21: strategos.wire.v1.SyncResponse.qc:type_name -> strategos.wire.v1.QC
-	0,  // 22: strategos.wire.v1.Evidence.kind:type_name -> strategos.wire.v1.Evidence.Kind
-	10, // 23: strategos.wire.v1.Evidence.proposal_a:type_name -> strategos.wire.v1.Proposal
-	10, // 24: strategos.wire.v1.Evidence.proposal_b:type_name -> strategos.wire.v1.Proposal
-	6,  // 25: strategos.wire.v1.Evidence.vote_a:type_name -> strategos.wire.v1.Vote
-	6,  // 26: strategos.wire.v1.Evidence.vote_b:type_name -> strategos.wire.v1.Vote
-	17, // 27: strategos.wire.v1.Evidence.header_a:type_name -> strategos.wire.v1.SignedHeader
-	17, // 28: strategos.wire.v1.Evidence.header_b:type_name -> strategos.wire.v1.SignedHeader
-	5,  // 29: strategos.wire.v1.Header.qc:type_name -> strategos.wire.v1.QC
-	16, // 30: strategos.wire.v1.SignedHeader.header:type_name -> strategos.wire.v1.Header
-	5,  // 31: strategos.wire.v1.SafetyState.high_qc:type_name -> strategos.wire.v1.QC
-	7,  // 32: strategos.wire.v1.SafetyState.last_timeout:type_name -> strategos.wire.v1.Timeout
-	9,  // 33: strategos.wire.v1.SafetyState.high_tc:type_name -> strategos.wire.v1.TC
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	13, // 0: strategos.wire.v1.Envelope.proposal:type_name -> strategos.wire.v1.Proposal
+	9,  // 1: strategos.wire.v1.Envelope.vote:type_name -> strategos.wire.v1.Vote
+	10, // 2: strategos.wire.v1.Envelope.timeout:type_name -> strategos.wire.v1.Timeout
+	14, // 3: strategos.wire.v1.Envelope.block_request:type_name -> strategos.wire.v1.BlockRequest
+	15, // 4: strategos.wire.v1.Envelope.block_response:type_name -> strategos.wire.v1.BlockResponse
+	16, // 5: strategos.wire.v1.Envelope.sync_request:type_name -> strategos.wire.v1.SyncRequest
+	17, // 6: strategos.wire.v1.Envelope.sync_response:type_name -> strategos.wire.v1.SyncResponse
+	8,  // 7: strategos.wire.v1.Envelope.qc:type_name -> strategos.wire.v1.QC
+	5,  // 8: strategos.wire.v1.Envelope.tx_batch:type_name -> strategos.wire.v1.TxBatch
+	18, // 9: strategos.wire.v1.Envelope.evidence:type_name -> strategos.wire.v1.Evidence
+	3,  // 10: strategos.wire.v1.Envelope.snapshot_request:type_name -> strategos.wire.v1.SnapshotRequest
+	4,  // 11: strategos.wire.v1.Envelope.snapshot_response:type_name -> strategos.wire.v1.SnapshotResponse
+	0,  // 12: strategos.wire.v1.SnapshotRequest.kind:type_name -> strategos.wire.v1.SnapshotRequest.Kind
+	0,  // 13: strategos.wire.v1.SnapshotResponse.kind:type_name -> strategos.wire.v1.SnapshotRequest.Kind
+	8,  // 14: strategos.wire.v1.SnapshotResponse.high_qc:type_name -> strategos.wire.v1.QC
+	12, // 15: strategos.wire.v1.SnapshotResponse.high_tc:type_name -> strategos.wire.v1.TC
+	6,  // 16: strategos.wire.v1.SnapshotResponse.block:type_name -> strategos.wire.v1.Block
+	8,  // 17: strategos.wire.v1.Block.qc:type_name -> strategos.wire.v1.QC
+	18, // 18: strategos.wire.v1.Block.evidence:type_name -> strategos.wire.v1.Evidence
+	7,  // 19: strategos.wire.v1.QC.votes:type_name -> strategos.wire.v1.Signature
+	8,  // 20: strategos.wire.v1.Timeout.high_qc:type_name -> strategos.wire.v1.QC
+	12, // 21: strategos.wire.v1.Timeout.last_tc:type_name -> strategos.wire.v1.TC
+	8,  // 22: strategos.wire.v1.TC.high_qc:type_name -> strategos.wire.v1.QC
+	11, // 23: strategos.wire.v1.TC.timeouts:type_name -> strategos.wire.v1.TimeoutSig
+	6,  // 24: strategos.wire.v1.Proposal.block:type_name -> strategos.wire.v1.Block
+	12, // 25: strategos.wire.v1.Proposal.tc:type_name -> strategos.wire.v1.TC
+	6,  // 26: strategos.wire.v1.BlockResponse.blocks:type_name -> strategos.wire.v1.Block
+	6,  // 27: strategos.wire.v1.SyncResponse.blocks:type_name -> strategos.wire.v1.Block
+	8,  // 28: strategos.wire.v1.SyncResponse.qc:type_name -> strategos.wire.v1.QC
+	1,  // 29: strategos.wire.v1.Evidence.kind:type_name -> strategos.wire.v1.Evidence.Kind
+	13, // 30: strategos.wire.v1.Evidence.proposal_a:type_name -> strategos.wire.v1.Proposal
+	13, // 31: strategos.wire.v1.Evidence.proposal_b:type_name -> strategos.wire.v1.Proposal
+	9,  // 32: strategos.wire.v1.Evidence.vote_a:type_name -> strategos.wire.v1.Vote
+	9,  // 33: strategos.wire.v1.Evidence.vote_b:type_name -> strategos.wire.v1.Vote
+	20, // 34: strategos.wire.v1.Evidence.header_a:type_name -> strategos.wire.v1.SignedHeader
+	20, // 35: strategos.wire.v1.Evidence.header_b:type_name -> strategos.wire.v1.SignedHeader
+	8,  // 36: strategos.wire.v1.Header.qc:type_name -> strategos.wire.v1.QC
+	19, // 37: strategos.wire.v1.SignedHeader.header:type_name -> strategos.wire.v1.Header
+	8,  // 38: strategos.wire.v1.SafetyState.high_qc:type_name -> strategos.wire.v1.QC
+	10, // 39: strategos.wire.v1.SafetyState.last_timeout:type_name -> strategos.wire.v1.Timeout
+	12, // 40: strategos.wire.v1.SafetyState.high_tc:type_name -> strategos.wire.v1.TC
+	41, // [41:41] is the sub-list for method output_type
+	41, // [41:41] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_strategos_wire_v1_wire_proto_init() }
@@ -1730,14 +2010,16 @@ func file_strategos_wire_v1_wire_proto_init() {
 		(*Envelope_Qc)(nil),
 		(*Envelope_TxBatch)(nil),
 		(*Envelope_Evidence)(nil),
+		(*Envelope_SnapshotRequest)(nil),
+		(*Envelope_SnapshotResponse)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strategos_wire_v1_wire_proto_rawDesc), len(file_strategos_wire_v1_wire_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   18,
+			NumEnums:      2,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
