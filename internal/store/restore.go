@@ -114,4 +114,3 @@ func (s *Store) restoredChain(blocks []*chain.Block, qc *chain.QC) ([]chain.Hash
 	}
 	return hashes, data, nil
 }
-
