@@ -10,9 +10,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strategos/strategos/internal/app/apps"
 	"github.com/strategos/strategos/internal/byzantine"
 	"github.com/strategos/strategos/internal/config"
 	"github.com/strategos/strategos/internal/daemon"
+	"github.com/strategos/strategos/internal/node"
 	"github.com/strategos/strategos/internal/testnet"
 )
 
@@ -59,12 +61,16 @@ config.json, which you may edit.`,
 
 func newNodeCmd() *cobra.Command {
 	var home, behavior, level, signLog string
+	var stateSync bool
 	cmd := &cobra.Command{
 		Use:   "node --home DIR",
 		Short: "Run one validator until SIGINT or SIGTERM",
 		Long: `node runs the validator whose home directory init wrote. Killed and started
 again with the same home, it recovers from its store, catches up with its
 peers, and never signs anything that contradicts what it signed before.
+With --state-sync on a home whose data is empty, it first restores a recent
+snapshot from its peers, checked against a commit certificate, and joins
+at that height (docs/nodes.md, "State sync").
 
 Behaviours: ` + strings.Join(byzantine.Names(), ", "),
 		Args: cobra.NoArgs,
@@ -92,18 +98,24 @@ Behaviours: ` + strings.Join(byzantine.Names(), ", "),
 				defer f.Close()
 				opts.SignLog = f
 			}
+			ctx, stop := signalContext()
+			defer stop()
+			if stateSync {
+				if _, err := node.StateSync(ctx, h, apps.For(h, opts.Logger.With("part", "app")), nil, opts.Logger.With("node", h.Node.Index)); err != nil {
+					return err
+				}
+			}
 			v, err := daemon.Open(h, opts)
 			if err != nil {
 				return err
 			}
-			ctx, stop := signalContext()
-			defer stop()
 			return v.Run(ctx)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&home, "home", "", "the validator's home directory (required)")
 	f.StringVar(&behavior, "behavior", byzantine.Honest, "run a Byzantine behaviour instead of the protocol")
+	f.BoolVar(&stateSync, "state-sync", false, "on a home whose data is empty: start from a peer's snapshot instead of replaying the chain")
 	f.StringVar(&level, "log-level", "", "debug, info, warn or error (default: the config's log_level)")
 	f.StringVar(&signLog, "sign-log", "", "append a line per signed vote, timeout and proposal to this file (crash audits)")
 	f.MarkHidden("sign-log")

@@ -120,6 +120,10 @@ type Node struct {
 	// leader rule reads). A validator that falls further behind than its
 	// peers keep cannot catch up by blocks.
 	RetainBlocks uint64 `json:"retain_blocks,omitempty"`
+	// SnapshotInterval is how many heights apart the node takes a
+	// snapshot of its application's state, which peers starting with
+	// --state-sync fetch (0: the default, 1,000; negative: none).
+	SnapshotInterval int `json:"snapshot_interval,omitempty"`
 }
 
 // Peer is where a validator listens for its peers.

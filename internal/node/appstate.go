@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/strategos/strategos/internal/config"
 	"sync/atomic"
 	"time"
 
@@ -161,14 +162,16 @@ func (n *Node) catchUpOne(h uint64, replay bool) error {
 }
 
 // appGenesis is what InitChain gives the application.
-func (n *Node) appGenesis() app.Genesis {
-	g := n.home.Genesis
+func (n *Node) appGenesis() app.Genesis { return appGenesisOf(n.home, n.vals) }
+
+func appGenesisOf(h *config.Home, vals *chain.ValidatorSet) app.Genesis {
+	g := h.Genesis
 	state := g.AppState
 	if len(state) == 0 && len(g.Accounts) > 0 {
 		state, _ = json.Marshal(g.Accounts)
 	}
 	return app.Genesis{
-		ChainID: n.chainID, Time: g.Time.UnixNano(), Validators: n.vals,
+		ChainID: g.ChainID, Time: g.Time.UnixNano(), Validators: vals,
 		AppState: state, InitialHeight: 1,
 	}
 }

@@ -178,6 +178,8 @@ func (n *Node) registerDurableMetrics() {
 			func() float64 { return float64(st.Disk().FreeBytes) }),
 		gauge("strategos_store_file_bytes", "Bytes of the store file in use (its high-water mark).",
 			func() float64 { return float64(st.Disk().FileBytes) }),
+		gauge("strategos_snapshot_age_seconds", "Seconds since this node last took a snapshot for state sync (0: none yet).",
+			func() float64 { return n.snapshotAge() }),
 		gauge("strategos_catch_up_lag", "Heights between the highest certified block this validator knows of and its committed one.",
 			func() float64 {
 				s := n.status.Load()

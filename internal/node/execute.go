@@ -102,6 +102,7 @@ func (n *Node) execute(ctx context.Context, b *chain.Block, c *consensus.Commit)
 	if err := n.app.Commit(ctx); err != nil {
 		return executed{}, fmt.Errorf("node: commit of height %d: %w", b.Height, err)
 	}
+	n.maybeSnapshot(b.Height, res.AppHash)
 	return executed{results: results, appHash: res.AppHash, recheck: res.Recheck}, nil
 }
 

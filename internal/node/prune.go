@@ -55,12 +55,25 @@ func (n *Node) pruneOnce(ctx context.Context, retain uint64) {
 		if k == 0 {
 			return
 		}
+		n.forgetRoots(n.store.EarliestHeight()-uint64(k), n.store.EarliestHeight())
 		n.metrics.pruned.Add(float64(k))
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(pruneGap):
 		}
+	}
+}
+
+// forgetRoots deletes the recorded app hashes of heights [from, to),
+// pruned: no block the validator will check carries them any more.
+func (n *Node) forgetRoots(from, to uint64) {
+	var keys []string
+	for h := from; h < to; h++ {
+		keys = append(keys, rootKey(h))
+	}
+	if err := n.store.AppPut(nil, keys); err != nil {
+		n.log.Error("pruning the recorded app hashes failed", "err", err)
 	}
 }
 

@@ -40,6 +40,17 @@ func (n *Node) receive(in inFrame) {
 		}
 		return
 	}
+	if env.SnapshotRequest != nil {
+		n.metrics.msgsIn.WithLabelValues("snapshot-request").Inc()
+		if reason, ok := n.serve.offer(serveRequest{from: in.From, snap: env.SnapshotRequest}, time.Now()); !ok {
+			n.metrics.dropped.WithLabelValues(reason).Inc()
+		}
+		return
+	}
+	if env.SnapshotResponse != nil {
+		n.metrics.dropped.WithLabelValues("snapshot response to a running validator").Inc()
+		return
+	}
 	m := env.Msg
 	m.From, m.To = in.From, n.self
 	if m.BlockRequest != nil || m.SyncRequest != nil {

@@ -27,6 +27,7 @@ const (
 type serveRequest struct {
 	from uint32
 	m    consensus.Message
+	snap *wire.SnapshotRequest // a state sync request instead of m
 }
 
 // bucket is a token bucket refilled at rate per second up to burst.
@@ -106,6 +107,12 @@ func (n *Node) serveWorker(ctx context.Context) {
 }
 
 func (n *Node) answer(r serveRequest) {
+	if r.snap != nil {
+		if resp := n.answerSnapshot(r.snap); resp != nil {
+			n.sendSnapshotAnswer(r.from, resp)
+		}
+		return
+	}
 	maxBytes := n.tr.MaxFrame() - responseOverhead
 	var resp consensus.Message
 	switch {

@@ -156,6 +156,12 @@ var envelopeKinds = map[protowire.Number]envelopeKind{
 	10: {msg("tx batch", field{num: 1, name: "transactions", maxLen: func(l *Limits) int { return l.TxBytes },
 		max: func(l *Limits) int { return l.BatchTxs }}), func(l *Limits) int { return l.FrameBytes }},
 	11: {evidenceSchema, func(l *Limits) int { return l.CertBytes }},
+	12: {msg("snapshot request"), func(l *Limits) int { return l.SmallBytes }},
+	13: {msg("snapshot response",
+		field{num: 2, name: "snapshot metas", maxLen: func(*Limits) int { return MaxSnapshotMetaBytes }, max: func(*Limits) int { return MaxSnapshotOffers }},
+		fm(3, "high qc", qcSchema, once), fm(4, "high tc", tcSchema, once),
+		field{num: 7, name: "data", maxLen: func(*Limits) int { return MaxSnapshotData }, max: once},
+		fm(8, "block", blockSchema, once)), func(l *Limits) int { return l.FrameBytes }},
 }
 
 // prescan checks an envelope's size for its kind and every count and

@@ -1,0 +1,141 @@
+package node
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/strategos/strategos/internal/app"
+	"github.com/strategos/strategos/internal/light"
+	"github.com/strategos/strategos/internal/snapshot"
+	"github.com/strategos/strategos/internal/transport"
+	"github.com/strategos/strategos/internal/wire"
+)
+
+// Snapshots for state sync. Every snapshot_interval heights a validator
+// whose application can export its state (app.Snapshotter: bank, kv)
+// writes the state of that height to data/snapshots, beside the
+// consensus loop, and keeps the latest snapshotsKept. It serves them to
+// peers that start with --state-sync (package statesync), with the
+// commit certificate of their height, through the same worker and
+// per-peer budgets as block requests.
+
+const (
+	snapshotsDir = "snapshots"
+	// snapshotsKept: a peer that is fetching the older one can finish
+	// while the newer is written.
+	snapshotsKept = 2
+	// DefaultSnapshotInterval is how many heights apart snapshots are
+	// taken unless the config says otherwise.
+	DefaultSnapshotInterval = 1000
+)
+
+func (n *Node) snapshotDir() string { return filepath.Join(n.home.DataPath(), snapshotsDir) }
+
+// snapshotInterval is the configured interval; 0 when snapshots are off
+// or the application cannot export its state.
+func (n *Node) snapshotInterval() uint64 {
+	if _, ok := n.app.(app.Snapshotter); !ok {
+		return 0
+	}
+	switch k := n.home.Node.SnapshotInterval; {
+	case k < 0:
+		return 0
+	case k == 0:
+		return DefaultSnapshotInterval
+	default:
+		return uint64(k)
+	}
+}
+
+// maybeSnapshot starts writing the snapshot of height if it is due and
+// none is being written. The export reads the immutable tree version of
+// that height, so it goes on while later blocks execute.
+func (n *Node) maybeSnapshot(height uint64, root []byte) {
+	k := n.snapshotInterval()
+	if k == 0 || height%k != 0 || !n.snapshotting.CompareAndSwap(false, true) {
+		return
+	}
+	s := n.app.(app.Snapshotter)
+	root = bytes.Clone(root)
+	go func() {
+		defer n.snapshotting.Store(false)
+		start := time.Now()
+		m, err := snapshot.Write(n.snapshotDir(), height, root, func(fn func(k, v []byte) error) error {
+			return s.ExportState(height, fn)
+		})
+		if err == nil {
+			err = snapshot.Prune(n.snapshotDir(), snapshotsKept)
+		}
+		if err != nil {
+			n.log.Error("snapshot failed", "height", height, "err", err)
+			return
+		}
+		n.snapshotAt.Store(time.Now().Unix())
+		n.log.Info("snapshot taken", "height", height, "pairs", m.Pairs, "bytes", m.Bytes, "chunks", len(m.Chunks),
+			"seconds", fmt.Sprintf("%.2f", time.Since(start).Seconds()))
+	}()
+}
+
+// answerSnapshot answers a peer's state sync request, or nothing when it
+// cannot (the requester asks another peer).
+func (n *Node) answerSnapshot(r *wire.SnapshotRequest) *wire.SnapshotResponse {
+	switch r.Kind {
+	case wire.SnapshotList:
+		metas, _ := snapshot.List(n.snapshotDir())
+		safety := n.store.SafetyState()
+		resp := &wire.SnapshotResponse{Kind: wire.SnapshotList, HighQC: safety.HighQC, HighTC: safety.HighTC}
+		for _, m := range metas[:min(len(metas), wire.MaxSnapshotOffers)] {
+			if b, err := m.Marshal(); err == nil && len(b) <= wire.MaxSnapshotMetaBytes {
+				resp.Metas = append(resp.Metas, b)
+			}
+		}
+		return resp
+	case wire.SnapshotChunk:
+		data, err := snapshot.LoadChunk(n.snapshotDir(), r.Height, int(r.Chunk))
+		if err != nil || len(data) > wire.MaxSnapshotData {
+			return nil
+		}
+		return &wire.SnapshotResponse{Kind: wire.SnapshotChunk, Height: r.Height, Chunk: r.Chunk, Data: data}
+	case wire.SnapshotCertificate:
+		cert, err := light.Build(n.store, n.chainID, r.Height)
+		b, _, _, ok := n.store.CommittedBlock(r.Height)
+		if err != nil || !ok {
+			return nil
+		}
+		data, err := cert.MarshalJSON()
+		if err != nil || len(data) > wire.MaxSnapshotData {
+			return nil
+		}
+		return &wire.SnapshotResponse{Kind: wire.SnapshotCertificate, Height: r.Height, Data: data, Block: b}
+	}
+	return nil
+}
+
+// sendSnapshotAnswer encodes and sends resp within the peer's byte budget.
+func (n *Node) sendSnapshotAnswer(to uint32, resp *wire.SnapshotResponse) {
+	frame, err := wire.Encode(wire.Envelope{SnapshotResponse: resp})
+	if err != nil {
+		n.log.Error("cannot encode a snapshot answer", "err", err)
+		return
+	}
+	if !n.serve.allow(n.serve.bytes, to, time.Now(), float64(len(frame)), serveBytesPerSec, serveBytesBurst) {
+		n.metrics.dropped.WithLabelValues("serve: over the peer's byte rate").Inc()
+		return
+	}
+	n.metrics.msgsOut.WithLabelValues("snapshot-response").Inc()
+	if err := n.tr.Send(to, transport.Sync, frame); err != nil {
+		n.metrics.dropped.WithLabelValues("outbound " + transport.Reason(err)).Inc()
+	}
+}
+
+// snapshotAge is the seconds since the last snapshot was taken, for the
+// metric (0 before the first).
+func (n *Node) snapshotAge() float64 {
+	at := n.snapshotAt.Load()
+	if at == 0 {
+		return 0
+	}
+	return float64(time.Now().Unix() - at)
+}

@@ -1,0 +1,257 @@
+package statesync
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/strategos/strategos/internal/app"
+	"github.com/strategos/strategos/internal/chain"
+	"github.com/strategos/strategos/internal/consensus"
+	"github.com/strategos/strategos/internal/consensus/quorum"
+	"github.com/strategos/strategos/internal/snapshot"
+	"github.com/strategos/strategos/internal/store"
+	"github.com/strategos/strategos/internal/wire"
+)
+
+// Network is how the client reaches its peers: Send is best effort (a
+// lost request is asked again), Recv returns the next envelope from a
+// peer, or ctx's error.
+type Network interface {
+	Send(to uint32, e wire.Envelope)
+	Recv(ctx context.Context) (from uint32, e wire.Envelope, err error)
+}
+
+// Config is what a client needs.
+type Config struct {
+	ChainID    string
+	Validators *chain.ValidatorSet
+	Genesis    chain.Hash // the genesis block's hash
+	AppGenesis app.Genesis
+	Self       uint32
+	App        app.Snapshotter
+	Store      *store.Store
+	Net        Network
+	Log        *slog.Logger
+	// RootKey names the state key under which the node records the app
+	// hash of a height (the node's own bookkeeping in the app area).
+	RootKey func(height uint64) string
+
+	// Timing; zero takes the defaults.
+	RequestTimeout time.Duration // one request's answer (default 5 s)
+	StallTimeout   time.Duration // no progress on a snapshot (default 60 s)
+	ProgressEvery  time.Duration // progress lines (default 5 s)
+	MaxStateBytes  uint64        // chunk bytes held (default 4 GiB)
+}
+
+func (c *Config) defaults() {
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 5 * time.Second
+	}
+	if c.StallTimeout <= 0 {
+		c.StallTimeout = 60 * time.Second
+	}
+	if c.ProgressEvery <= 0 {
+		c.ProgressEvery = 5 * time.Second
+	}
+	if c.MaxStateBytes == 0 {
+		c.MaxStateBytes = 4 << 30
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Result says what a sync restored.
+type Result struct {
+	Height    uint64
+	Pairs     int
+	VoteAbove uint64 // the last voted round the store starts with
+}
+
+// ErrNoSnapshot: no peer offers a snapshot that could be restored.
+var ErrNoSnapshot = errors.New("statesync: no usable snapshot offered")
+
+// Sync restores cfg.Store, which must be empty, from a peer's snapshot,
+// trying the offered snapshots highest first until one restores. It
+// returns once the store is written, or with ctx's error.
+func Sync(ctx context.Context, cfg Config) (Result, error) {
+	cfg.defaults()
+	c := &client{cfg: cfg, failed: map[[32]byte]bool{}}
+	for {
+		offers, round, err := c.discover(ctx)
+		if err != nil {
+			return Result{}, err
+		}
+		o, ok := c.pick(offers)
+		if !ok {
+			c.cfg.Log.Warn("state sync: no usable snapshot offered yet; asking again", "offers", len(offers))
+			if err := sleep(ctx, c.cfg.RequestTimeout); err != nil {
+				return Result{}, err
+			}
+			continue
+		}
+		res, err := c.restore(ctx, o, round)
+		if err == nil {
+			return res, nil
+		}
+		if ctx.Err() != nil {
+			return Result{}, ctx.Err()
+		}
+		c.failed[o.meta.Hash()] = true
+		c.cfg.Log.Warn("state sync: snapshot given up; trying another", "height", o.meta.Height, "err", err)
+	}
+}
+
+type client struct {
+	cfg    Config
+	failed map[[32]byte]bool // snapshots given up
+}
+
+// offer is one snapshot and the peers that offered it.
+type offer struct {
+	meta  *snapshot.Meta
+	peers []uint32
+}
+
+// discover asks every peer for its snapshots until validators of a
+// quorum's power other than this one have answered, and returns the
+// offers and the highest round of a verified certificate in the answers
+// (see the package doc).
+func (c *client) discover(ctx context.Context) (map[[32]byte]*offer, uint64, error) {
+	offers := map[[32]byte]*offer{}
+	answered := map[uint32]bool{}
+	var power, round uint64
+	vals := c.cfg.Validators
+	ask := func() {
+		for i := range uint32(vals.Len()) {
+			if i != c.cfg.Self && !answered[i] {
+				c.cfg.Net.Send(i, wire.Envelope{SnapshotRequest: &wire.SnapshotRequest{Kind: wire.SnapshotList}})
+			}
+		}
+	}
+	ask()
+	next := time.Now().Add(c.cfg.RequestTimeout)
+	for !quorum.Reached(power, vals.TotalPower()) {
+		from, e, err := c.recv(ctx, next)
+		if errors.Is(err, errTimeout) {
+			c.cfg.Log.Info("state sync: waiting for peers' snapshot lists", "answered_power", power, "total_power", vals.TotalPower())
+			ask()
+			next = time.Now().Add(c.cfg.RequestTimeout)
+			continue
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		r := e.SnapshotResponse
+		if r == nil || r.Kind != wire.SnapshotList || answered[from] || !vals.Has(from) || from == c.cfg.Self {
+			continue
+		}
+		if err := consensus.VerifyCerts(c.cfg.ChainID, vals, c.cfg.Genesis, r.HighQC, r.HighTC); err != nil {
+			c.cfg.Log.Warn("state sync: a peer's certificates do not verify; its answer is ignored", "peer", from, "err", err)
+			continue
+		}
+		answered[from] = true
+		power += vals.Power(from)
+		if r.HighQC != nil {
+			round = max(round, r.HighQC.Round)
+		}
+		if r.HighTC != nil {
+			round = max(round, r.HighTC.Round)
+		}
+		for _, b := range r.Metas {
+			m, err := snapshot.DecodeMeta(b)
+			if err != nil {
+				c.cfg.Log.Warn("state sync: a peer's snapshot meta does not decode", "peer", from, "err", err)
+				continue
+			}
+			h := m.Hash()
+			if offers[h] == nil {
+				offers[h] = &offer{meta: m}
+			}
+			offers[h].peers = append(offers[h].peers, from)
+		}
+	}
+	return offers, round, nil
+}
+
+// pick returns the highest offered snapshot not given up.
+func (c *client) pick(offers map[[32]byte]*offer) (*offer, bool) {
+	var best *offer
+	for h, o := range offers {
+		if c.failed[h] {
+			continue
+		}
+		if best == nil || o.meta.Height > best.meta.Height ||
+			o.meta.Height == best.meta.Height && len(o.peers) > len(best.peers) {
+			best = o
+		}
+	}
+	return best, best != nil
+}
+
+var errTimeout = errors.New("statesync: no answer in time")
+
+// recv returns the next envelope, or errTimeout at deadline.
+func (c *client) recv(ctx context.Context, deadline time.Time) (uint32, wire.Envelope, error) {
+	rctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	from, e, err := c.cfg.Net.Recv(rctx)
+	if err != nil && ctx.Err() == nil && rctx.Err() != nil {
+		return 0, wire.Envelope{}, errTimeout
+	}
+	return from, e, err
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// restore restores the snapshot of o, with round the highest certified
+// round seen.
+func (c *client) restore(ctx context.Context, o *offer, round uint64) (Result, error) {
+	m := o.meta
+	c.cfg.Log.Info("state sync: restoring a snapshot", "height", m.Height, "chunks", len(m.Chunks), "bytes", m.Bytes, "peers", o.peers)
+	cm, err := c.certificate(ctx, o)
+	if err != nil {
+		return Result{}, err
+	}
+	if !bytes.Equal(cm.root, m.AppHash) {
+		return Result{}, fmt.Errorf("the snapshot's app hash %x is not the certified root %x of height %d", m.AppHash, cm.root, m.Height)
+	}
+	history, err := c.history(ctx, o, cm.block)
+	if err != nil {
+		return Result{}, err
+	}
+	keys, values, err := c.chunks(ctx, o)
+	if err != nil {
+		return Result{}, err
+	}
+	puts, root, err := c.cfg.App.RestoreState(c.cfg.AppGenesis, m.Height, keys, values)
+	if err != nil {
+		return Result{}, fmt.Errorf("the application refused the snapshot: %w", err)
+	}
+	if !bytes.Equal(root, cm.root) {
+		return Result{}, fmt.Errorf("the restored state's app hash %x is not the certified root %x", root, cm.root)
+	}
+	if c.cfg.RootKey != nil {
+		puts[c.cfg.RootKey(m.Height)] = root
+	}
+	voted := round + 3
+	safety := consensus.SafetyState{LastVotedRound: voted, HighQC: cm.qc}
+	blocks := append(history, cm.block)
+	if err := c.cfg.Store.Restore(blocks, cm.qc, store.AppWrite{Root: root, Puts: puts}, safety); err != nil {
+		return Result{}, err
+	}
+	return Result{Height: m.Height, Pairs: len(keys), VoteAbove: voted}, nil
+}
