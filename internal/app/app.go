@@ -282,6 +282,29 @@ type Application interface {
 	Close() error
 }
 
+// Snapshotter is an application whose state can be exported at a height
+// and restored from that export (state sync).
+type Snapshotter interface {
+	// ExportState calls fn with each key and value of the application's
+	// authenticated state at height, one of the heights it keeps (an
+	// error wrapping ErrNotKept otherwise). Keys and values are shared:
+	// fn must not modify or keep them.
+	ExportState(height uint64, fn func(key, value []byte) error) error
+	// RestoreState computes, writing nothing, what the application's
+	// app.State holds after executing up to height, and the app hash,
+	// from the pairs ExportState gave (and the genesis, for what the
+	// state keeps outside its tree). It refuses malformed pairs (an
+	// error naming the pair), duplicate keys, and more than MaxRestorePairs.
+	RestoreState(g Genesis, height uint64, keys, values [][]byte) (puts map[string][]byte, appHash []byte, err error)
+}
+
+// MaxRestorePairs bounds the pairs RestoreState accepts: an export comes
+// from a peer, and is only checked against the certified app hash once
+// it is held in memory, so its size must be bounded first. 2^24 pairs
+// is far beyond any state that an in-process application, whose tree
+// lives in memory, keeps.
+const MaxRestorePairs = 1 << 24
+
 // State is the durable key/value area of the node's store in which an
 // in-process application keeps its state (implemented by store.Store). A
 // read that fails is an error, never "absent".

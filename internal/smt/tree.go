@@ -153,3 +153,22 @@ func leafWithData(path *[32]byte, key, value []byte) *node {
 	p.n.hash = leafHash(path, value)
 	return &p.n
 }
+
+// Walk calls fn for each key and its value in path order, which depends
+// only on the tree's contents, so two nodes export the same state alike.
+// It stops at fn's first error and returns it. Keys and values are shared
+// with the tree and must not be modified.
+func (t *Tree) Walk(fn func(key, value []byte) error) error { return walk(t.root, fn) }
+
+func walk(n *node, fn func(key, value []byte) error) error {
+	switch {
+	case n == nil:
+		return nil
+	case n.leaf != nil:
+		return fn(n.leaf.key, n.leaf.value)
+	}
+	if err := walk(n.left, fn); err != nil {
+		return err
+	}
+	return walk(n.right, fn)
+}

@@ -136,3 +136,31 @@ func (m *MemState) Clone() *MemState {
 	}
 	return c
 }
+
+// Restored returns the state a node holds after restoring puts, the
+// state of height whose app hash is root (app.Snapshotter).
+func Restored(puts map[string][]byte, height uint64, root []byte) *MemState {
+	m := NewMemState()
+	m.write(puts, nil)
+	m.Height, m.Root = height, bytes.Clone(root)
+	return m
+}
+
+// Export returns copies of the pairs that s exports at height.
+func Export(s app.Snapshotter, height uint64) (keys, values [][]byte, err error) {
+	err = s.ExportState(height, func(k, v []byte) error {
+		keys, values = append(keys, bytes.Clone(k)), append(values, bytes.Clone(v))
+		return nil
+	})
+	return keys, values, err
+}
+
+// Scan returns every key and value of st, as AppScan reads them.
+func Scan(st app.State) (map[string]string, error) {
+	out := make(map[string]string)
+	err := st.AppScan("", func(k, v []byte) error {
+		out[string(k)] = string(v)
+		return nil
+	})
+	return out, err
+}

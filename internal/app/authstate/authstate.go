@@ -131,6 +131,68 @@ func (s *Tree) find(height uint64) (*smt.Tree, bool) {
 	return s.vers[height-first].t, true
 }
 
+// at returns the tree of height, or a *app.NotKeptError saying which
+// heights are kept.
+func (s *Tree) at(height uint64) (*smt.Tree, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if t, ok := s.find(height); ok {
+		return t, nil
+	}
+	return nil, &app.NotKeptError{Height: height, Earliest: s.vers[0].height, Latest: s.vers[len(s.vers)-1].height}
+}
+
+// Walk calls fn for each key and value of the tree of height, in the
+// tree's path order (smt.Tree.Walk); a height not kept is a
+// *app.NotKeptError.
+func (s *Tree) Walk(height uint64, fn func(key, value []byte) error) error {
+	t, err := s.at(height)
+	if err != nil {
+		return err
+	}
+	return t.Walk(fn)
+}
+
+// Restore checks the pairs of a state export (app.Snapshotter) and returns
+// the store writes that hold them and the root of their tree. storeKey
+// returns a pair's store key, or why the application refuses the pair;
+// puts share values. Whatever the application, empty keys and values are
+// refused (the tree cannot hold them), and so are duplicate keys.
+func Restore(keys, values [][]byte, storeKey func(key, value []byte) (string, error)) (puts map[string][]byte, root []byte, err error) {
+	if len(keys) != len(values) {
+		return nil, nil, fmt.Errorf("authstate: %d keys with %d values", len(keys), len(values))
+	}
+	if len(keys) > app.MaxRestorePairs {
+		return nil, nil, fmt.Errorf("authstate: %d pairs, more than %d", len(keys), app.MaxRestorePairs)
+	}
+	puts = make(map[string][]byte, len(keys))
+	for i, k := range keys {
+		sk, err := restoreKey(k, values[i], storeKey)
+		if _, dup := puts[sk]; err == nil && dup {
+			err = errors.New("duplicate key")
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("authstate: pair %d (key %.32x): %w", i, k, err)
+		}
+		puts[sk] = values[i]
+	}
+	t, err := smt.Build(keys, values)
+	if err != nil {
+		return nil, nil, fmt.Errorf("authstate: %w", err)
+	}
+	return puts, t.Root(), nil
+}
+
+func restoreKey(key, value []byte, storeKey func(key, value []byte) (string, error)) (string, error) {
+	switch {
+	case len(key) == 0:
+		return "", smt.ErrEmptyKey
+	case len(value) == 0:
+		return "", smt.ErrEmptyValue
+	}
+	return storeKey(key, value)
+}
+
 // Proof is a key's value at a height, with its proof.
 type Proof struct {
 	Height uint64
@@ -141,15 +203,12 @@ type Proof struct {
 
 // Prove proves key's value, or its absence, at height (0: the latest).
 func (s *Tree) Prove(height uint64, key []byte) (Proof, error) {
-	s.mu.RLock()
 	if height == 0 {
-		height = s.vers[len(s.vers)-1].height
+		height, _ = s.Latest()
 	}
-	t, ok := s.find(height)
-	first, last := s.vers[0].height, s.vers[len(s.vers)-1].height
-	s.mu.RUnlock()
-	if !ok {
-		return Proof{}, &app.NotKeptError{Height: height, Earliest: first, Latest: last}
+	t, err := s.at(height)
+	if err != nil {
+		return Proof{}, err
 	}
 	p, err := t.Prove(key)
 	switch {
@@ -209,6 +268,16 @@ func (l *Lazy) Tree() (*Tree, error) {
 	}
 	l.tree = t
 	return t, nil
+}
+
+// Walk calls fn for each key and value of the tree of height, as
+// Tree.Walk does.
+func (l *Lazy) Walk(height uint64, fn func(key, value []byte) error) error {
+	t, err := l.Tree()
+	if err != nil {
+		return err
+	}
+	return t.Walk(height, fn)
 }
 
 // Query answers q from the tree of q.Height (0: the latest): res with

@@ -76,13 +76,7 @@ func (a *App) Info(context.Context) (app.Info, error) {
 // digest. On a state already initialised it only checks that the
 // allocations are the same ones and changes nothing.
 func (a *App) InitChain(_ context.Context, g app.Genesis) ([]byte, error) {
-	var accounts []config.GenesisAccount
-	if len(g.AppState) > 0 {
-		if err := json.Unmarshal(g.AppState, &accounts); err != nil {
-			return nil, fmt.Errorf("bank: genesis app state: %w", err)
-		}
-	}
-	allocs, gd, supply, err := genesisState(a.chainID, accounts)
+	allocs, gd, supply, err := a.parseGenesis(g)
 	if err != nil {
 		return nil, err
 	}
@@ -103,12 +97,29 @@ func (a *App) InitChain(_ context.Context, g app.Genesis) ([]byte, error) {
 	for _, al := range allocs {
 		puts[acctKey(al.addr)] = account{balance: al.balance}.encode()
 	}
-	puts[keySupply] = binary.BigEndian.AppendUint64(nil, supply)
-	puts[keyGenesis] = gd[:]
+	putGenesis(puts, gd, supply)
 	if err := a.st.AppPut(puts, nil); err != nil {
 		return nil, fmt.Errorf("bank: init genesis: %w", err)
 	}
 	return a.root()
+}
+
+// parseGenesis decodes and checks the genesis app state (genesisState).
+func (a *App) parseGenesis(g app.Genesis) ([]alloc, chain.Hash, uint64, error) {
+	var accounts []config.GenesisAccount
+	if len(g.AppState) > 0 {
+		if err := json.Unmarshal(g.AppState, &accounts); err != nil {
+			return nil, chain.Hash{}, 0, fmt.Errorf("bank: genesis app state: %w", err)
+		}
+	}
+	return genesisState(a.chainID, accounts)
+}
+
+// putGenesis adds to puts what the state keeps of the genesis outside
+// the accounts: its digest and total supply.
+func putGenesis(puts map[string][]byte, gd chain.Hash, supply uint64) {
+	puts[keySupply] = binary.BigEndian.AppendUint64(nil, supply)
+	puts[keyGenesis] = gd[:]
 }
 
 // root returns the app hash of the stored state: its tree's root.

@@ -64,7 +64,8 @@ type fixture struct {
 	app     *App
 	st      *memState
 	keys    []ed25519.PrivateKey
-	genesis []byte // what InitChain returned
+	gen     app.Genesis // what InitChain was given
+	genesis []byte      // what InitChain returned
 }
 
 func newFixture(t tb, nkeys int, balances ...uint64) *fixture {
@@ -78,7 +79,8 @@ func newFixture(t tb, nkeys int, balances ...uint64) *fixture {
 			gen = append(gen, config.GenesisAccount{Address: addrOf(f.keys[i]).String(), Balance: balances[i]})
 		}
 	}
-	gd, err := f.app.InitChain(ctx, genesisOf(t, gen))
+	f.gen = genesisOf(t, gen)
+	gd, err := f.app.InitChain(ctx, f.gen)
 	if err != nil {
 		t.Fatal(err)
 	}
