@@ -192,3 +192,9 @@ func TestDivergedAppNeverVotes(t *testing.T) {
 		t.Fatal("divergence not counted")
 	}
 }
+
+func (l *lineLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -19,57 +20,71 @@ import (
 )
 
 // StateSync restores an empty home from a peer's snapshot (strategos node
-// --state-sync), before New opens it; see package statesync. It reports
-// false, doing nothing, when the home already holds a chain: the node
-// then starts from what it has. listener, if set, is used for peer
+// --state-sync), before New opens it; see package statesync. It returns
+// nil, doing nothing, when the home already holds a chain: the node then
+// starts from what it has. listener, if set, is used for peer
 // connections (and closed) instead of listening on the configured address.
-func StateSync(ctx context.Context, h *config.Home, newApp func(app.State) (app.Application, error), listener net.Listener, log *slog.Logger) (bool, error) {
+func StateSync(ctx context.Context, h *config.Home, newApp func(app.State) (app.Application, error), listener net.Listener, log *slog.Logger) (*statesync.Result, error) {
+	return stateSync(ctx, h, newApp, listener, log, nil)
+}
+
+// stateSync is StateSync whose client configuration tune may change (tests
+// put a lying network between the client and its peers).
+func stateSync(ctx context.Context, h *config.Home, newApp func(app.State) (app.Application, error), listener net.Listener, log *slog.Logger,
+	tune func(*statesync.Config)) (*statesync.Result, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	vals, err := h.Genesis.ValidatorSet()
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	chainID := h.Genesis.ChainID
 	genesis := chain.Genesis(chainID, vals).Hash(chainID)
+	if err := os.MkdirAll(h.DataPath(), 0o700); err != nil {
+		return nil, fmt.Errorf("node: state sync: %w", err)
+	}
 	st, err := store.Open(filepath.Join(h.DataPath(), "store.db"), chainID, genesis)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	defer st.Close()
 	if height, _ := st.AppState(); st.CommittedHeight() > 0 || height > 0 || st.SafetyState().LastVotedRound > 0 {
 		log.Info("state sync skipped: the home already holds a chain", "height", st.CommittedHeight())
-		return false, nil
+		return nil, nil
 	}
 	a, err := newApp(st)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	snap, ok := a.(app.Snapshotter)
 	if !ok {
-		return false, fmt.Errorf("node: state sync: the application %q cannot restore snapshots", h.Genesis.App)
+		return nil, fmt.Errorf("node: state sync: the application %q cannot restore snapshots", h.Genesis.App)
 	}
 	tr, err := syncTransport(h, vals, listener, log)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	defer tr.Close()
 	if err := tr.Start(ctx); err != nil {
-		return false, fmt.Errorf("node: state sync: start transport: %w", err)
+		return nil, fmt.Errorf("node: state sync: start transport: %w", err)
 	}
 	net := newSyncNet(ctx, tr, vals.Len())
 	start := time.Now()
-	res, err := statesync.Sync(ctx, statesync.Config{
+	cfg := statesync.Config{
 		ChainID: chainID, Validators: vals, Genesis: genesis, AppGenesis: appGenesisOf(h, vals),
 		Self: h.Node.Index, App: snap, Store: st, Net: net, Log: log.With("part", "statesync"), RootKey: rootKey,
-	})
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	res, err := statesync.Sync(ctx, cfg)
 	if err != nil {
-		return false, fmt.Errorf("node: state sync: %w", err)
+		return nil, fmt.Errorf("node: state sync: %w", err)
 	}
 	log.Info("state sync done", "height", res.Height, "pairs", res.Pairs, "seconds", fmt.Sprintf("%.2f", time.Since(start).Seconds()),
 		"signs_from_round", res.VoteAbove)
-	return true, nil
+	return &res, nil
 }
 
 func syncTransport(h *config.Home, vals *chain.ValidatorSet, listener net.Listener, log *slog.Logger) (*transport.Transport, error) {

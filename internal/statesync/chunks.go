@@ -10,8 +10,14 @@ import (
 	"github.com/strategos/strategos/internal/wire"
 )
 
-// inFlight bounds the chunk requests outstanding at once.
-const inFlight = 4
+const (
+	// inFlight bounds the chunk requests outstanding at once.
+	inFlight = 4
+	// maxMisses is how many chunk requests in a row a peer may leave
+	// unanswered before it is dropped for this snapshot (a peer that
+	// offers a snapshot it does not serve).
+	maxMisses = 3
+)
 
 type request struct {
 	peer     uint32
@@ -26,6 +32,7 @@ type fetcher struct {
 	peers   []uint32 // still trusted for this snapshot
 	next    int      // round-robin position in peers
 	pending map[int]request
+	misses  map[uint32]int // unanswered requests in a row, per peer
 
 	progress time.Time // last chunk added
 	logged   time.Time
@@ -34,14 +41,14 @@ type fetcher struct {
 
 func newFetcher(c *client, o *offer, r *snapshot.Restorer) *fetcher {
 	now := time.Now()
-	return &fetcher{c: c, o: o, r: r, peers: append([]uint32(nil), o.peers...), pending: map[int]request{}, progress: now, logged: now}
+	return &fetcher{c: c, o: o, r: r, peers: append([]uint32(nil), o.peers...), pending: map[int]request{}, misses: map[uint32]int{}, progress: now, logged: now}
 }
 
 // step sends the requests that are due, and handles one answer or
 // timeout.
 func (f *fetcher) step(ctx context.Context) error {
 	if len(f.peers) == 0 {
-		return errors.New("every peer that offered the snapshot sent a bad chunk")
+		return errors.New("no peer that offered the snapshot is left: each sent a bad chunk or did not answer")
 	}
 	if time.Since(f.progress) > f.c.cfg.StallTimeout {
 		return fmt.Errorf("no chunk for %s", f.c.cfg.StallTimeout)
@@ -89,12 +96,17 @@ func (f *fetcher) earliestDeadline() time.Time {
 }
 
 // expire forgets overdue requests, so that they are asked of the next
-// peer.
+// peer, and drops a peer that left maxMisses in a row unanswered.
 func (f *fetcher) expire() {
 	now := time.Now()
 	for i, q := range f.pending {
-		if !q.deadline.After(now) {
-			delete(f.pending, i)
+		if q.deadline.After(now) {
+			continue
+		}
+		delete(f.pending, i)
+		if f.misses[q.peer]++; f.misses[q.peer] == maxMisses {
+			f.c.cfg.Log.Warn("state sync: a peer does not answer chunk requests; it is dropped for this snapshot", "peer", q.peer, "unanswered", maxMisses)
+			f.drop(q.peer)
 		}
 	}
 }
@@ -114,6 +126,7 @@ func (f *fetcher) answer(from uint32, r *wire.SnapshotResponse) {
 		return
 	}
 	f.added++
+	f.misses[from] = 0
 	f.progress = time.Now()
 }
 

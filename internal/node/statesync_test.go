@@ -1,0 +1,270 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strategos/strategos/internal/app"
+	"github.com/strategos/strategos/internal/app/apps"
+	"github.com/strategos/strategos/internal/config"
+	"github.com/strategos/strategos/internal/light"
+	"github.com/strategos/strategos/internal/snapshot"
+	"github.com/strategos/strategos/internal/statesync"
+	"github.com/strategos/strategos/internal/wire"
+)
+
+// rounds returns the rounds of the votes and timeouts in a sign log.
+func (l *lineLog) rounds() []uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []uint64
+	for _, line := range strings.Split(l.buf.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && (f[0] == "vote" || f[0] == "timeout") {
+			r, _ := strconv.ParseUint(f[1], 10, 64)
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (l *lineLog) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Reset()
+}
+
+// TestStateSyncRestoresWipedValidator wipes a validator's data, brings it
+// back with state sync from its peers' snapshots, and checks that it
+// holds the state, follows the chain, and signs again only in rounds
+// above every round it signed in before the wipe.
+func TestStateSyncRestoresWipedValidator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a network")
+	}
+	c := newClusterTuned(t, 4, "kv", nil, func(h *config.Home) { h.Node.SnapshotInterval = 10 })
+	c.waitHeight(2, 20*time.Second)
+	for k := range 40 {
+		if _, err := c.nodes[k%3].Submit(fmt.Appendf(nil, "key%d=value%d", k, k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.waitHeight(25, 60*time.Second)
+	c.stop(3)
+	before := c.signLogs[3].rounds()
+	if len(before) == 0 {
+		t.Fatal("validator 3 signed nothing before the wipe")
+	}
+	var signedBefore uint64
+	for _, r := range before {
+		signedBefore = max(signedBefore, r)
+	}
+	c.signLogs[3].reset()
+	h := c.homes[3]
+	if err := os.RemoveAll(h.DataPath()); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := StateSync(ctx, h, apps.For(h, nil), nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res == nil || res.Height < 20 || res.Height%10 != 0 {
+		t.Fatalf("state sync restored %+v; want a snapshot height of at least 20", res)
+	}
+	if res.VoteAbove <= signedBefore {
+		t.Fatalf("state sync starts voting above round %d, but the validator signed in round %d before the wipe", res.VoteAbove, signedBefore)
+	}
+	// A second state sync on the now restored home does nothing.
+	if again, err := StateSync(ctx, h, apps.For(h, nil), nil, nil); err != nil || again != nil {
+		t.Fatalf("state sync on a restored home: %+v, %v", again, err)
+	}
+
+	t.Logf("restored height %d, %d pairs, signs above round %d; signed up to round %d before", res.Height, res.Pairs, res.VoteAbove, signedBefore)
+	c.start(3, nil)
+	target := c.nodes[0].Status().Height + 10
+	c.waitHeight(target, 60*time.Second)
+	for k := range 40 {
+		q, err := c.nodes[3].App().Query(context.Background(), app.Query{Path: "key", Data: []byte("key" + strconv.Itoa(k))})
+		if err != nil || string(q.Value) != "value"+strconv.Itoa(k) {
+			t.Fatalf("key%d on the restored validator: %q, %v", k, q.Value, err)
+		}
+	}
+	for height := res.Height; height <= target; height++ {
+		_, want, _, _ := c.nodes[0].Store().CommittedBlock(height)
+		_, got, _, ok := c.nodes[3].Store().CommittedBlock(height)
+		if !ok || got != want {
+			t.Fatalf("height %d: restored validator holds %v (%v), validator 0 %v", height, got, ok, want)
+		}
+	}
+	await(t, "the restored validator votes", 30*time.Second, func() bool { return c.signLogs[3].votes() > 0 })
+	for _, r := range c.signLogs[3].rounds() {
+		if r <= signedBefore {
+			t.Fatalf("after state sync the validator signed in round %d, at or below round %d it signed in before the wipe", r, signedBefore)
+		}
+	}
+}
+
+// lyingNet stands between a state sync client and its peers and lets a
+// test change what the peers answer.
+type lyingNet struct {
+	statesync.Network
+	lie func(from uint32, r *wire.SnapshotResponse)
+}
+
+func (l *lyingNet) Recv(ctx context.Context) (uint32, wire.Envelope, error) {
+	from, e, err := l.Network.Recv(ctx)
+	if err == nil && e.SnapshotResponse != nil {
+		l.lie(from, e.SnapshotResponse)
+	}
+	return from, e, err
+}
+
+// TestStateSyncRefusesLyingPeers restores a wiped validator while its
+// peers lie in turn: every lie is detected, named in the log, and the
+// client completes from what remains honest.
+func TestStateSyncRefusesLyingPeers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a network")
+	}
+	c := newClusterTuned(t, 4, "kv", nil, func(h *config.Home) { h.Node.SnapshotInterval = 10 })
+	for k := range 20 {
+		if _, err := c.nodes[k%3].Submit(fmt.Appendf(nil, "key%d=value%d", k, k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.waitHeight(27, 60*time.Second)
+	c.stop(3)
+	h := c.homes[3]
+	flip := func(b []byte) {
+		if len(b) > 0 {
+			b[len(b)/2] ^= 1
+		}
+	}
+	// Each case's lie is built afresh: liar is the peer that lies (the
+	// first to answer what the case lies about), first the height of the
+	// first snapshot the client tries.
+	type lie func(from uint32, r *wire.SnapshotResponse)
+	firstAnswer := func(kind wire.SnapshotKind, change func(r *wire.SnapshotResponse)) lie {
+		liar := int64(-1)
+		return func(from uint32, r *wire.SnapshotResponse) {
+			if r.Kind != kind {
+				return
+			}
+			if liar < 0 {
+				liar = int64(from)
+			}
+			if int64(from) == liar {
+				change(r)
+			}
+		}
+	}
+	cases := []struct {
+		name string
+		lie  func() lie
+		want string // a log line that names the lie
+	}{
+		{"one peer's chunks are corrupt", func() lie {
+			return firstAnswer(wire.SnapshotChunk, func(r *wire.SnapshotResponse) { flip(r.Data) })
+		}, "chunk is refused"},
+		{"a peer's certificate has a forged signature", func() lie {
+			return firstAnswer(wire.SnapshotCertificate, func(r *wire.SnapshotResponse) { forgeCertificate(t, r) })
+		}, "certificate is refused"},
+		{"a peer's block is not the certified one", func() lie {
+			return firstAnswer(wire.SnapshotCertificate, func(r *wire.SnapshotResponse) {
+				if r.Block != nil {
+					b := *r.Block
+					b.Round++
+					r.Block = &b
+				}
+			})
+		}, "not the certified one"},
+		{"every peer's chunks of a snapshot are corrupt", func() lie {
+			var first uint64
+			return func(from uint32, r *wire.SnapshotResponse) {
+				if r.Kind == wire.SnapshotChunk && (first == 0 || r.Height == first) {
+					first = r.Height
+					flip(r.Data)
+				}
+			}
+		}, "snapshot given up"},
+		{"a peer offers a snapshot whose app hash is not the certified root", func() lie {
+			return offerExtra(func(m *snapshot.Meta) { m.Height++; m.AppHash[0] ^= 1 })
+		}, "is not the certified root"},
+		{"a peer offers a snapshot it does not serve", func() lie {
+			// The next height's root is this one's when its block is
+			// empty, so the offer is even consistent; but no chunk comes.
+			return offerExtra(func(m *snapshot.Meta) { m.Height++; m.Chunks[0][0] ^= 1 })
+		}, "does not answer chunk requests"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.RemoveAll(h.DataPath()); err != nil {
+				t.Fatal(err)
+			}
+			log := &lineLog{}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			res, err := stateSync(ctx, h, apps.For(h, nil), nil, slog.New(slog.NewTextHandler(log, nil)), func(cfg *statesync.Config) {
+				cfg.Net = &lyingNet{Network: cfg.Net, lie: tc.lie()}
+				cfg.RequestTimeout = time.Second
+			})
+			if err != nil {
+				t.Fatalf("state sync: %v\n%s", err, log.String())
+			}
+			if res.Height%10 != 0 {
+				t.Errorf("restored height %d is not a snapshot's", res.Height)
+			}
+			if !strings.Contains(log.String(), tc.want) {
+				t.Errorf("the log does not say %q:\n%s", tc.want, log.String())
+			}
+		})
+	}
+}
+
+// offerExtra makes the first peer to list its snapshots offer one more:
+// its newest, changed by change.
+func offerExtra(change func(*snapshot.Meta)) func(from uint32, r *wire.SnapshotResponse) {
+	liar := int64(-1)
+	return func(from uint32, r *wire.SnapshotResponse) {
+		if r.Kind != wire.SnapshotList || liar >= 0 && int64(from) != liar {
+			return
+		}
+		liar = int64(from)
+		var top *snapshot.Meta
+		for _, b := range r.Metas {
+			if m, err := snapshot.DecodeMeta(b); err == nil && (top == nil || m.Height > top.Height) {
+				top = m
+			}
+		}
+		if top != nil && len(top.AppHash) > 0 && len(top.Chunks) > 0 {
+			change(top)
+			b, _ := top.Marshal()
+			r.Metas = append(r.Metas, b)
+		}
+	}
+}
+
+// forgeCertificate changes one signature of the QC in a certificate
+// answer.
+func forgeCertificate(t *testing.T, r *wire.SnapshotResponse) {
+	cert, err := light.DecodeCertificate(bytes.NewReader(r.Data))
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	flip := cert.QC.Votes[0].Sig
+	flip[0] ^= 1
+	if r.Data, err = cert.MarshalJSON(); err != nil {
+		t.Error(err)
+	}
+}
