@@ -26,6 +26,9 @@ const (
 	// snapshotsKept: a peer that is fetching the older one can finish
 	// while the newer is written.
 	snapshotsKept = 2
+	// DefaultSnapshotInterval is how many heights apart snapshots are
+	// taken unless the config says otherwise.
+	DefaultSnapshotInterval = 1000
 )
 
 func (n *Node) snapshotDir() string { return filepath.Join(n.home.DataPath(), snapshotsDir) }
@@ -36,11 +39,14 @@ func (n *Node) snapshotInterval() uint64 {
 	if _, ok := n.app.(app.Snapshotter); !ok {
 		return 0
 	}
-	// Off unless configured, until state sync is proven end to end.
-	if k := n.home.Node.SnapshotInterval; k > 0 {
+	switch k := n.home.Node.SnapshotInterval; {
+	case k < 0:
+		return 0
+	case k == 0:
+		return DefaultSnapshotInterval
+	default:
 		return uint64(k)
 	}
-	return 0
 }
 
 // maybeSnapshot starts writing the snapshot of height if it is due and

@@ -83,7 +83,7 @@ func stateSync(ctx context.Context, h *config.Home, newApp func(app.State) (app.
 		return nil, fmt.Errorf("node: state sync: %w", err)
 	}
 	log.Info("state sync done", "height", res.Height, "pairs", res.Pairs, "seconds", fmt.Sprintf("%.2f", time.Since(start).Seconds()),
-		"signs_from_round", res.VoteAbove)
+		"signs_above_round", res.VoteAbove)
 	return &res, nil
 }
 

@@ -41,6 +41,37 @@ func (l *lineLog) reset() {
 	l.buf.Reset()
 }
 
+// wipe deletes the data of stopped validator i and returns the highest
+// round it signed in.
+func (c *cluster) wipe(i int) uint64 {
+	c.t.Helper()
+	before := c.signLogs[i].rounds()
+	if len(before) == 0 {
+		c.t.Fatalf("validator %d signed nothing before the wipe", i)
+	}
+	var signed uint64
+	for _, r := range before {
+		signed = max(signed, r)
+	}
+	c.signLogs[i].reset()
+	if err := os.RemoveAll(c.homes[i].DataPath()); err != nil {
+		c.t.Fatal(err)
+	}
+	return signed
+}
+
+// checkSignsAbove waits until validator i votes, and checks that it signed
+// nothing at or below round.
+func (c *cluster) checkSignsAbove(i int, round uint64) {
+	c.t.Helper()
+	await(c.t, "the restored validator votes", 30*time.Second, func() bool { return c.signLogs[i].votes() > 0 })
+	for _, r := range c.signLogs[i].rounds() {
+		if r <= round {
+			c.t.Fatalf("after state sync validator %d signed in round %d, at or below round %d it signed in before the wipe", i, r, round)
+		}
+	}
+}
+
 // TestStateSyncRestoresWipedValidator wipes a validator's data, brings it
 // back with state sync from its peers' snapshots, and checks that it
 // holds the state, follows the chain, and signs again only in rounds
@@ -58,19 +89,8 @@ func TestStateSyncRestoresWipedValidator(t *testing.T) {
 	}
 	c.waitHeight(25, 60*time.Second)
 	c.stop(3)
-	before := c.signLogs[3].rounds()
-	if len(before) == 0 {
-		t.Fatal("validator 3 signed nothing before the wipe")
-	}
-	var signedBefore uint64
-	for _, r := range before {
-		signedBefore = max(signedBefore, r)
-	}
-	c.signLogs[3].reset()
+	signedBefore := c.wipe(3)
 	h := c.homes[3]
-	if err := os.RemoveAll(h.DataPath()); err != nil {
-		t.Fatal(err)
-	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -106,12 +126,33 @@ func TestStateSyncRestoresWipedValidator(t *testing.T) {
 			t.Fatalf("height %d: restored validator holds %v (%v), validator 0 %v", height, got, ok, want)
 		}
 	}
-	await(t, "the restored validator votes", 30*time.Second, func() bool { return c.signLogs[3].votes() > 0 })
-	for _, r := range c.signLogs[3].rounds() {
-		if r <= signedBefore {
-			t.Fatalf("after state sync the validator signed in round %d, at or below round %d it signed in before the wipe", r, signedBefore)
-		}
+	c.checkSignsAbove(3, signedBefore)
+}
+
+// TestStateSyncWithoutSnapshots: on a chain too young for any snapshot,
+// state sync leaves the store empty but for the bound on what it signs;
+// the validator replays the chain and signs only above that bound.
+func TestStateSyncWithoutSnapshots(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a network")
 	}
+	c := newClusterTuned(t, 4, "kv", nil, func(h *config.Home) { h.Node.SnapshotInterval = -1 })
+	c.waitHeight(15, 30*time.Second)
+	c.stop(3)
+	signedBefore := c.wipe(3)
+	h := c.homes[3]
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := StateSync(ctx, h, apps.For(h, nil), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res == nil || res.Height != 0 || res.VoteAbove <= signedBefore {
+		t.Fatalf("state sync without snapshots gave %+v; want height 0 and a bound above round %d", res, signedBefore)
+	}
+	c.start(3, nil)
+	c.waitHeight(c.nodes[0].Status().Height+5, 60*time.Second)
+	c.checkSignsAbove(3, signedBefore)
 }
 
 // lyingNet stands between a state sync client and its peers and lets a

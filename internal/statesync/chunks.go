@@ -131,6 +131,7 @@ func (f *fetcher) answer(from uint32, r *wire.SnapshotResponse) {
 }
 
 func (f *fetcher) drop(peer uint32) {
+	f.c.suspect[peer] = true
 	kept := f.peers[:0]
 	for _, p := range f.peers {
 		if p != peer {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/strategos/strategos/internal/app"
@@ -67,7 +68,7 @@ func (c *Config) defaults() {
 
 // Result says what a sync restored.
 type Result struct {
-	Height    uint64
+	Height    uint64 // 0: no peer had a snapshot; the node replays from genesis
 	Pairs     int
 	VoteAbove uint64 // the last voted round the store starts with
 }
@@ -80,11 +81,14 @@ var ErrNoSnapshot = errors.New("statesync: no usable snapshot offered")
 // returns once the store is written, or with ctx's error.
 func Sync(ctx context.Context, cfg Config) (Result, error) {
 	cfg.defaults()
-	c := &client{cfg: cfg, failed: map[[32]byte]bool{}}
+	c := &client{cfg: cfg, failed: map[[32]byte]bool{}, suspect: map[uint32]bool{}}
 	for {
 		offers, round, err := c.discover(ctx)
 		if err != nil {
 			return Result{}, err
+		}
+		if len(offers) == 0 && len(c.failed) == 0 {
+			return c.fromGenesis(round)
 		}
 		o, ok := c.pick(offers)
 		if !ok {
@@ -109,6 +113,9 @@ func Sync(ctx context.Context, cfg Config) (Result, error) {
 type client struct {
 	cfg    Config
 	failed map[[32]byte]bool // snapshots given up
+	// suspect peers sent something that failed a check, or did not
+	// answer: their offers come after every other.
+	suspect map[uint32]bool
 }
 
 // offer is one snapshot and the peers that offered it.
@@ -178,11 +185,19 @@ func (c *client) discover(ctx context.Context) (map[[32]byte]*offer, uint64, err
 	return offers, round, nil
 }
 
-// pick returns the highest offered snapshot not given up.
+// pick returns the highest offered snapshot not given up, preferring
+// those offered by a peer not suspect.
 func (c *client) pick(offers map[[32]byte]*offer) (*offer, bool) {
+	if o, ok := c.best(offers, true); ok {
+		return o, true
+	}
+	return c.best(offers, false)
+}
+
+func (c *client) best(offers map[[32]byte]*offer, trusted bool) (*offer, bool) {
 	var best *offer
 	for h, o := range offers {
-		if c.failed[h] {
+		if c.failed[h] || trusted && !slices.ContainsFunc(o.peers, func(p uint32) bool { return !c.suspect[p] }) {
 			continue
 		}
 		if best == nil || o.meta.Height > best.meta.Height ||
@@ -215,6 +230,19 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// fromGenesis is the answer when a quorum of peers has no snapshot yet
+// (a young chain): the node replays the chain from genesis by catch-up,
+// and the store starts with the same bound on what it signs as after a
+// restore, since its record of what it signed is lost all the same.
+func (c *client) fromGenesis(round uint64) (Result, error) {
+	voted := round + 3
+	c.cfg.Log.Warn("state sync: no peer has a snapshot yet; the validator replays the chain from genesis", "signs_above_round", voted)
+	if err := c.cfg.Store.Persist(nil, &consensus.SafetyState{LastVotedRound: voted}); err != nil {
+		return Result{}, err
+	}
+	return Result{VoteAbove: voted}, nil
 }
 
 // restore restores the snapshot of o, with round the highest certified

@@ -36,11 +36,13 @@ func (c *client) certificate(ctx context.Context, o *offer) (certified, error) {
 				return certified{}, ctx.Err()
 			}
 			c.cfg.Log.Warn("state sync: no certificate from a peer", "peer", p, "height", h, "err", err)
+			c.suspect[p] = true
 			continue
 		}
 		cm, err := c.checkCertificate(h, r)
 		if err != nil {
 			c.cfg.Log.Warn("state sync: a peer's certificate is refused", "peer", p, "height", h, "err", err)
+			c.suspect[p] = true
 			continue
 		}
 		return cm, nil
@@ -130,6 +132,7 @@ func (c *client) ancestors(ctx context.Context, o *offer, want chain.Hash, heigh
 				return out, nil
 			}
 			c.cfg.Log.Warn("state sync: a peer's blocks do not chain to the certified block", "peer", p)
+			c.suspect[p] = true
 			break
 		}
 	}
