@@ -122,9 +122,10 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 
 func (c *cluster) api(i int) string { return fmt.Sprintf("http://127.0.0.1:%d", c.apiPort+i) }
 
-// start starts node i (a new life). Its output is appended to its log, and
-// a "# life N" marker line to its sign log, so audits can tell lives apart.
-func (c *cluster) start(i int) {
+// start starts node i (a new life), with extra arguments to `strategos
+// node`. Its output is appended to its log, and a "# life N" marker line
+// to its sign log, so audits can tell lives apart.
+func (c *cluster) start(i int, extra ...string) {
 	c.t.Helper()
 	p := c.nodes[i]
 	p.mu.Lock()
@@ -145,6 +146,7 @@ func (c *cluster) start(i int) {
 		}
 		args = append(args, "--sign-log", p.signLog)
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -36,6 +36,10 @@ type loadGen struct {
 	done   chan struct{}
 	client *http.Client
 
+	// keys, if set, bounds the keys written: k<seq mod keys> (values stay
+	// unique, and so do transactions), so that the state stops growing.
+	keys int
+
 	mu       sync.Mutex
 	accepted []sentTx
 	connErrs int
@@ -45,10 +49,13 @@ type loadGen struct {
 
 // startLoad starts a load generator offering about rate transactions per
 // second; stop it with stop (cleanup stops it too).
-func (c *cluster) startLoad(rate int) *loadGen {
+func (c *cluster) startLoad(rate int) *loadGen { return c.startLoadKeys(rate, 0) }
+
+// startLoadKeys is startLoad writing at most keys keys (0: no bound).
+func (c *cluster) startLoadKeys(rate, keys int) *loadGen {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &loadGen{
-		c: c, cancel: cancel, done: make(chan struct{}),
+		c: c, cancel: cancel, done: make(chan struct{}), keys: keys,
 		client:  &http.Client{Timeout: 2 * time.Second},
 		refused: make(map[int]int),
 	}
@@ -81,7 +88,11 @@ func (g *loadGen) run(ctx context.Context, every time.Duration) {
 }
 
 func (g *loadGen) submit(ctx context.Context, seq, node int) {
-	tx := sentTx{seq: seq, key: fmt.Sprintf("k%d", seq), value: fmt.Sprintf("v%d", seq), node: node}
+	key := seq
+	if g.keys > 0 {
+		key %= g.keys
+	}
+	tx := sentTx{seq: seq, key: fmt.Sprintf("k%d", key), value: fmt.Sprintf("v%d", seq), node: node}
 	body := tx.key + "=" + tx.value
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.c.api(node)+"/v1/txs", strings.NewReader(body))
 	if err != nil {

@@ -2,10 +2,12 @@ package node
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/strategos/strategos/internal/consensus"
 	"github.com/strategos/strategos/internal/consensus/leader"
+	"github.com/strategos/strategos/internal/snapshot"
 )
 
 // Pruning (config retain_blocks N): a worker beside the consensus loop
@@ -47,7 +49,7 @@ func (n *Node) pruneOnce(ctx context.Context, retain uint64) {
 		if tip < retain || executed == 0 {
 			return
 		}
-		k, err := n.store.Prune(min(tip-retain+1, executed+1, n.historyFloor(tip)))
+		k, err := n.store.Prune(min(tip-retain+1, executed+1, n.historyFloor(tip), n.snapshotFloor()))
 		if err != nil {
 			n.log.Error("pruning failed; the node goes on without pruning until the next try", "err", err)
 			return
@@ -89,6 +91,22 @@ func (n *Node) historyFloor(tip uint64) uint64 {
 			}
 			return b.Time, true
 		})
+}
+
+// snapshotFloor is the lowest height a peer restoring this node's oldest
+// snapshot fetches (the leader rule's history below it, as historyFloor
+// for that height), so that a snapshot offered can be completed; no bound
+// without snapshots.
+func (n *Node) snapshotFloor() uint64 {
+	metas, err := snapshot.List(n.snapshotDir())
+	if err != nil || len(metas) == 0 {
+		return math.MaxUint64
+	}
+	oldest := metas[0].Height
+	for _, m := range metas {
+		oldest = min(oldest, m.Height)
+	}
+	return n.historyFloor(oldest)
 }
 
 // notePruned logs, once per answer, that a peer pruned the heights this
