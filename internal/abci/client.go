@@ -74,7 +74,8 @@ func (o Options) withDefaults() Options {
 // maxFrame is the bound on the response to req.
 func (o *Options) maxFrame(req *abcitypes.Request) int {
 	switch req.Value.(type) {
-	case *abcitypes.Request_FinalizeBlock, *abcitypes.Request_PrepareProposal, *abcitypes.Request_Query:
+	case *abcitypes.Request_FinalizeBlock, *abcitypes.Request_PrepareProposal, *abcitypes.Request_Query,
+		*abcitypes.Request_LoadSnapshotChunk, *abcitypes.Request_ListSnapshots:
 		return o.MaxFrame
 	}
 	return o.MaxSmallFrame
@@ -91,6 +92,7 @@ type Client struct {
 	mempool   *conn
 	checks    *coalescer // CheckTx calls on mempool, merged
 	query     *conn
+	snapshot  *conn
 }
 
 var _ app.Application = (*Client)(nil)
@@ -117,6 +119,7 @@ func New(addr string, vals *chain.ValidatorSet, opts Options) (*Client, error) {
 	c.mempool = newConn("mempool", network, address, &c.opts)
 	c.checks = newCoalescer(c.mempool, c.opts.CheckTxChunk)
 	c.query = newConn("query", network, address, &c.opts)
+	c.snapshot = newConn("snapshot", network, address, &c.opts)
 	return c, nil
 }
 
@@ -134,7 +137,7 @@ func parseAddr(addr string) (network, address string, err error) {
 
 // Close closes every connection; calls in progress fail.
 func (c *Client) Close() error {
-	return errors.Join(c.consensus.close(), c.mempool.close(), c.query.close())
+	return errors.Join(c.consensus.close(), c.mempool.close(), c.query.close(), c.snapshot.close())
 }
 
 // Info asks the application for its last committed block.

@@ -288,6 +288,14 @@ func answers(req *abcitypes.Request, resp *abcitypes.Response) bool {
 		_, ok = resp.Value.(*abcitypes.Response_Commit)
 	case *abcitypes.Request_Query:
 		_, ok = resp.Value.(*abcitypes.Response_Query)
+	case *abcitypes.Request_ListSnapshots:
+		_, ok = resp.Value.(*abcitypes.Response_ListSnapshots)
+	case *abcitypes.Request_LoadSnapshotChunk:
+		_, ok = resp.Value.(*abcitypes.Response_LoadSnapshotChunk)
+	case *abcitypes.Request_OfferSnapshot:
+		_, ok = resp.Value.(*abcitypes.Response_OfferSnapshot)
+	case *abcitypes.Request_ApplySnapshotChunk:
+		_, ok = resp.Value.(*abcitypes.Response_ApplySnapshotChunk)
 	}
 	return ok
 }

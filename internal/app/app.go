@@ -298,6 +298,35 @@ type Snapshotter interface {
 	RestoreState(g Genesis, height uint64, keys, values [][]byte) (puts map[string][]byte, appHash []byte, err error)
 }
 
+// Snapshot is a snapshot that an application takes and keeps itself
+// (ABCI's Snapshot): the state after executing Height, in Chunks opaque
+// chunks of the application's Format; Hash and Metadata are the
+// application's own.
+type Snapshot struct {
+	Height   uint64
+	Format   uint32
+	Chunks   uint32
+	Hash     []byte
+	Metadata []byte
+}
+
+// SnapshotKeeper is an application that takes and restores its own
+// snapshots, as ABCI applications do with ListSnapshots,
+// LoadSnapshotChunk, OfferSnapshot and ApplySnapshotChunk. The node copies
+// them into its snapshot directory, where each chunk is hashed, serves
+// them to peers, and gives a new validator's application a copy whose
+// chunks all matched their hashes and whose height is certified.
+type SnapshotKeeper interface {
+	ListSnapshots(ctx context.Context) ([]Snapshot, error)
+	LoadSnapshotChunk(ctx context.Context, height uint64, format, chunk uint32) ([]byte, error)
+	// OfferSnapshot offers a snapshot whose state has the app hash
+	// appHash (certified); an error means the application refused it.
+	OfferSnapshot(ctx context.Context, s Snapshot, appHash []byte) error
+	// ApplySnapshotChunk gives the offered snapshot's chunk index, in
+	// order; an error means the application refused it, or the snapshot.
+	ApplySnapshotChunk(ctx context.Context, index uint32, chunk []byte) error
+}
+
 // MaxRestorePairs bounds the pairs RestoreState accepts: an export comes
 // from a peer, and is only checked against the certified app hash once
 // it is held in memory, so its size must be bounded first. 2^24 pairs

@@ -9,8 +9,20 @@ import (
 	"io"
 )
 
-// Format is the snapshot format this package writes and reads.
-const Format = 1
+// The snapshot formats: Format, key/value pairs that the node exports
+// from an in-process application (Write); FormatABCI, the chunks of a
+// snapshot an ABCI application took itself, copied as they are
+// (WriteChunks), restored by giving them back to the application.
+const (
+	Format     = 1
+	FormatABCI = 2
+)
+
+// Bounds on what an ABCI application's snapshot brings into a meta.
+const (
+	MaxABCIHash     = 256
+	MaxABCIMetadata = 64 << 10
+)
 
 const (
 	// ChunkBytes is the size a chunk is cut at.
@@ -24,7 +36,7 @@ const (
 	// MaxMetaBytes bounds an encoded Meta: a chunk hash takes 47 bytes of
 	// JSON (44 of base64, two quotes and a comma), counted as 48, and 4 KiB
 	// is ample for the rest (at most about 250 bytes).
-	MaxMetaBytes = MaxChunks*48 + 4096
+	MaxMetaBytes = MaxChunks*48 + 4096 + 2*(MaxABCIHash+MaxABCIMetadata)
 )
 
 const (
@@ -48,6 +60,16 @@ type Meta struct {
 	Pairs   uint64   `json:"pairs"`
 	Bytes   uint64   `json:"bytes"`  // total chunk bytes
 	Chunks  [][]byte `json:"chunks"` // SHA-256 of each chunk, in order (32 bytes each)
+	// ABCI is, for FormatABCI, the application's description of its
+	// snapshot, which is given back to it on restore.
+	ABCI *ABCIMeta `json:"abci,omitempty"`
+}
+
+// ABCIMeta is what an ABCI application said of its snapshot.
+type ABCIMeta struct {
+	Format   uint32 `json:"format"`
+	Hash     []byte `json:"hash"`
+	Metadata []byte `json:"metadata"`
 }
 
 // Hash is the SHA-256 of m.Marshal(); it identifies a snapshot across
@@ -119,8 +141,14 @@ func (m *Meta) validate() error {
 // validateHeader checks the fields Write is given.
 func (m *Meta) validateHeader() error {
 	switch {
-	case m.Format != Format:
-		return fmt.Errorf("%w: meta format %d, want %d", ErrMalformed, m.Format, Format)
+	case m.Format != Format && m.Format != FormatABCI:
+		return fmt.Errorf("%w: meta format %d, want %d or %d", ErrMalformed, m.Format, Format, FormatABCI)
+	case (m.Format == FormatABCI) != (m.ABCI != nil):
+		return fmt.Errorf("%w: meta of format %d with abci part %v", ErrMalformed, m.Format, m.ABCI != nil)
+	case m.ABCI != nil && (len(m.ABCI.Hash) > MaxABCIHash || len(m.ABCI.Metadata) > MaxABCIMetadata):
+		return fmt.Errorf("%w: meta of height %d: abci hash or metadata too large", ErrTooLarge, m.Height)
+	case m.Format == FormatABCI && m.Pairs != 0:
+		return fmt.Errorf("%w: meta of format %d counts pairs", ErrMalformed, m.Format)
 	case m.Height == 0:
 		return fmt.Errorf("%w: meta of height 0", ErrMalformed)
 	case len(m.AppHash) == 0 || len(m.AppHash) > maxAppHash:

@@ -36,6 +36,11 @@ func NewRestorer(m *Meta, maxBytes uint64) (*Restorer, error) {
 	}
 	c := *m
 	c.AppHash = bytes.Clone(m.AppHash)
+	if m.ABCI != nil {
+		a := *m.ABCI
+		a.Hash, a.Metadata = bytes.Clone(a.Hash), bytes.Clone(a.Metadata)
+		c.ABCI = &a
+	}
 	c.Chunks = make([][]byte, len(m.Chunks))
 	for i, h := range m.Chunks {
 		c.Chunks[i] = bytes.Clone(h)
@@ -54,9 +59,12 @@ func (r *Restorer) Add(index int, chunk []byte) error {
 	if err := r.check(index, chunk); err != nil {
 		return err
 	}
-	pairs, _, err := eachPair(chunk, nil)
-	if err != nil {
-		return fmt.Errorf("snapshot: chunk %d of height %d: %w", index, r.meta.Height, err)
+	pairs := 0
+	if r.meta.Format == Format {
+		var err error
+		if pairs, _, err = eachPair(chunk, nil); err != nil {
+			return fmt.Errorf("snapshot: chunk %d of height %d: %w", index, r.meta.Height, err)
+		}
 	}
 	cp := bytes.Clone(chunk)
 	r.mu.Lock()
@@ -128,6 +136,31 @@ func (r *Restorer) Done() bool {
 	return r.added == len(r.have)
 }
 
+// Chunks returns the chunks in order once Done, for a snapshot of
+// FormatABCI (the slices are the Restorer's copies).
+func (r *Restorer) Chunks() ([][]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.complete(); err != nil {
+		return nil, err
+	}
+	return append([][]byte(nil), r.chunks...), nil
+}
+
+// complete checks, with r.mu held, that every chunk is in and the counts
+// are the meta's.
+func (r *Restorer) complete() error {
+	switch {
+	case r.added != len(r.have):
+		return fmt.Errorf("snapshot: restore height %d incomplete: %d of %d chunks", r.meta.Height, r.added, len(r.have))
+	case r.pairs != r.meta.Pairs:
+		return fmt.Errorf("%w: snapshot of height %d has %d pairs, its meta says %d", ErrMalformed, r.meta.Height, r.pairs, r.meta.Pairs)
+	case r.bytes != r.meta.Bytes:
+		return fmt.Errorf("%w: snapshot of height %d has %d bytes, its meta says %d", ErrMalformed, r.meta.Height, r.bytes, r.meta.Bytes)
+	}
+	return nil
+}
+
 // Pairs returns all pairs in snapshot order once Done. It errors before
 // then, and with ErrMalformed if the chunks hold other than the Meta's
 // Pairs and Bytes. The slices share the Restorer's copies of the chunks
@@ -136,13 +169,8 @@ func (r *Restorer) Done() bool {
 func (r *Restorer) Pairs() (keys, values [][]byte, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	switch {
-	case r.added != len(r.have):
-		return nil, nil, fmt.Errorf("snapshot: restore height %d incomplete: %d of %d chunks", r.meta.Height, r.added, len(r.have))
-	case r.pairs != r.meta.Pairs:
-		return nil, nil, fmt.Errorf("%w: snapshot of height %d has %d pairs, its meta says %d", ErrMalformed, r.meta.Height, r.pairs, r.meta.Pairs)
-	case r.bytes != r.meta.Bytes:
-		return nil, nil, fmt.Errorf("%w: snapshot of height %d has %d bytes, its meta says %d", ErrMalformed, r.meta.Height, r.bytes, r.meta.Bytes)
+	if err := r.complete(); err != nil {
+		return nil, nil, err
 	}
 	keys, values = make([][]byte, 0, r.pairs), make([][]byte, 0, r.pairs)
 	for _, c := range r.chunks {

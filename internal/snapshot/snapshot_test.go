@@ -326,3 +326,58 @@ func TestLoadChunkErrors(t *testing.T) {
 		}
 	}
 }
+
+// An ABCI application's chunks are stored as they are, listed with their
+// description, and restored only when each matches its hash.
+func TestWriteChunksRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	chunks := [][]byte{[]byte("first chunk"), bytes.Repeat([]byte{7}, 1000), []byte("last")}
+	abci := ABCIMeta{Format: 9, Hash: []byte("app's hash"), Metadata: []byte("app's metadata")}
+	m, err := WriteChunks(dir, 30, []byte("root"), abci, len(chunks), func(i int) ([]byte, error) { return chunks[i], nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	metas, err := List(dir)
+	if err != nil || len(metas) != 1 || metas[0].Hash() != m.Hash() || metas[0].ABCI == nil || metas[0].ABCI.Format != 9 {
+		t.Fatalf("listed %+v, %v", metas, err)
+	}
+	b, _ := m.Marshal()
+	got, err := DecodeMeta(b)
+	if err != nil || got.Hash() != m.Hash() {
+		t.Fatalf("meta round trip: %v", err)
+	}
+	r, err := NewRestorer(got, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Add(1, append([]byte{8}, chunks[1][1:]...)); !errors.Is(err, ErrChunkHash) {
+		t.Fatalf("a changed chunk: %v, want ErrChunkHash", err)
+	}
+	for i := range chunks {
+		c, err := LoadChunk(dir, 30, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Add(i, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := r.Chunks()
+	if err != nil || len(out) != len(chunks) {
+		t.Fatalf("chunks: %d, %v", len(out), err)
+	}
+	for i := range chunks {
+		if !bytes.Equal(out[i], chunks[i]) {
+			t.Fatalf("chunk %d restored as %q", i, out[i])
+		}
+	}
+	if _, err := WriteChunks(dir, 40, []byte("root"), abci, 1, func(int) ([]byte, error) { return nil, nil }); err == nil {
+		t.Fatal("an empty chunk was written")
+	}
+	bad := *m
+	bad.ABCI = nil
+	b, _ = bad.Marshal()
+	if _, err := DecodeMeta(b); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("an ABCI meta without its abci part: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -57,6 +58,45 @@ func Write(dir string, height uint64, appHash []byte, walk func(fn func(key, val
 	}
 	defer release(tmp)
 	err = writeChunks(tmp, m, walk)
+	if err == nil {
+		err = writeMeta(tmp, m)
+	}
+	if err == nil {
+		err = install(dir, tmp, height)
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("snapshot: write height %d: %w", height, err)
+	}
+	return m, nil
+}
+
+// WriteChunks writes, as Write does, the snapshot of height that an ABCI
+// application took itself: n chunks, each given by load, stored as they
+// are. A chunk over MaxChunkBytes, or empty, is refused.
+func WriteChunks(dir string, height uint64, appHash []byte, abci ABCIMeta, n int, load func(i int) ([]byte, error)) (*Meta, error) {
+	m := &Meta{Height: height, Format: FormatABCI, AppHash: bytes.Clone(appHash), ABCI: &abci}
+	if err := m.validateHeader(); err != nil {
+		return nil, fmt.Errorf("snapshot: write: %w", err)
+	}
+	if n <= 0 || n > MaxChunks {
+		return nil, fmt.Errorf("%w: snapshot write: %d chunks, want 1 to %d", ErrMalformed, n, MaxChunks)
+	}
+	tmp, err := makeTemp(dir, tmpPrefix+heightName(height)+"-")
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: write height %d: %w", height, err)
+	}
+	defer release(tmp)
+	w := &chunkWriter{dir: tmp, meta: m}
+	for i := 0; i < n && err == nil; i++ {
+		if w.buf, err = load(i); err != nil {
+			err = fmt.Errorf("chunk %d: %w", i, err)
+		} else if len(w.buf) == 0 || len(w.buf) > MaxChunkBytes {
+			err = fmt.Errorf("%w: chunk %d of %d bytes, want 1 to %d", ErrTooLarge, i, len(w.buf), MaxChunkBytes)
+		} else {
+			err = w.flush()
+		}
+	}
 	if err == nil {
 		err = writeMeta(tmp, m)
 	}
