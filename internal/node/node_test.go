@@ -56,8 +56,18 @@ func newClusterTuned(t *testing.T, n int, appName string, behavior map[int]strin
 func newClusterWrapped(t *testing.T, n int, appName string, behavior map[int]string, tune func(*config.Home),
 	wrap func(int, app.Application) app.Application) *cluster {
 	t.Helper()
+	return newClusterInit(t, config.InitOptions{Nodes: n, App: appName}, behavior, tune, wrap)
+}
+
+// newClusterInit is newClusterWrapped for a network that config.Init lays
+// out with o (its output directory and ports are the test's).
+func newClusterInit(t *testing.T, o config.InitOptions, behavior map[int]string, tune func(*config.Home),
+	wrap func(int, app.Application) app.Application) *cluster {
+	t.Helper()
 	dir := t.TempDir()
-	if err := config.Init(config.InitOptions{Nodes: n, Out: dir, App: appName, APIPort: 1, P2PPort: 1}); err != nil {
+	n := o.Nodes
+	o.Out, o.APIPort, o.P2PPort = dir, 1, 1
+	if err := config.Init(o); err != nil {
 		t.Fatal(err)
 	}
 	c := &cluster{t: t, dir: dir, nodes: make([]*Node, n), cancel: make([]context.CancelFunc, n), done: make([]chan error, n),

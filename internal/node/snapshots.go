@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -36,7 +37,9 @@ func (n *Node) snapshotDir() string { return filepath.Join(n.home.DataPath(), sn
 // snapshotInterval is the configured interval; 0 when snapshots are off
 // or the application cannot export its state.
 func (n *Node) snapshotInterval() uint64 {
-	if _, ok := n.app.(app.Snapshotter); !ok {
+	_, exports := n.app.(app.Snapshotter)
+	_, keeps := n.app.(app.SnapshotKeeper)
+	if !exports && !keeps {
 		return 0
 	}
 	switch k := n.home.Node.SnapshotInterval; {
@@ -57,25 +60,74 @@ func (n *Node) maybeSnapshot(height uint64, root []byte) {
 	if k == 0 || height%k != 0 || !n.snapshotting.CompareAndSwap(false, true) {
 		return
 	}
-	s := n.app.(app.Snapshotter)
 	root = bytes.Clone(root)
 	go func() {
 		defer n.snapshotting.Store(false)
 		start := time.Now()
-		m, err := snapshot.Write(n.snapshotDir(), height, root, func(fn func(k, v []byte) error) error {
-			return s.ExportState(height, fn)
-		})
-		if err == nil {
+		var m *snapshot.Meta
+		var err error
+		if s, ok := n.app.(app.Snapshotter); ok {
+			m, err = snapshot.Write(n.snapshotDir(), height, root, func(fn func(k, v []byte) error) error {
+				return s.ExportState(height, fn)
+			})
+		} else {
+			m, err = n.copyAppSnapshot(n.app.(app.SnapshotKeeper), height)
+		}
+		if err == nil && m != nil {
 			err = snapshot.Prune(n.snapshotDir(), snapshotsKept)
 		}
 		if err != nil {
 			n.log.Error("snapshot failed", "height", height, "err", err)
 			return
 		}
+		if m == nil {
+			return // the application has no new snapshot
+		}
 		n.snapshotAt.Store(time.Now().Unix())
 		n.log.Info("snapshot taken", "height", height, "pairs", m.Pairs, "bytes", m.Bytes, "chunks", len(m.Chunks),
 			"seconds", fmt.Sprintf("%.2f", time.Since(start).Seconds()))
 	}()
+}
+
+// copyAppSnapshotTimeout bounds copying one snapshot out of an ABCI
+// application.
+const copyAppSnapshotTimeout = 10 * time.Minute
+
+// copyAppSnapshot copies into the snapshot directory the newest snapshot
+// that an ABCI application keeps, at or below height, if it is newer than
+// the newest copied; nil if there is none. Its chunks are hashed as they
+// are copied, and its app hash is the one this node recorded for its
+// height.
+func (n *Node) copyAppSnapshot(k app.SnapshotKeeper, height uint64) (*snapshot.Meta, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), copyAppSnapshotTimeout)
+	defer cancel()
+	list, err := k.ListSnapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var newest uint64
+	if have, err := snapshot.List(n.snapshotDir()); err == nil {
+		for _, m := range have {
+			newest = max(newest, m.Height)
+		}
+	}
+	var best *app.Snapshot
+	for i, s := range list {
+		if s.Height <= height && s.Height > newest && (best == nil || s.Height > best.Height) {
+			best = &list[i]
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	root, ok, err := n.store.AppGet(rootKey(best.Height))
+	if err != nil || !ok {
+		return nil, fmt.Errorf("the app hash of height %d is not recorded (%v)", best.Height, err)
+	}
+	meta := snapshot.ABCIMeta{Format: best.Format, Hash: best.Hash, Metadata: best.Metadata}
+	return snapshot.WriteChunks(n.snapshotDir(), best.Height, root, meta, int(best.Chunks), func(i int) ([]byte, error) {
+		return k.LoadSnapshotChunk(ctx, best.Height, best.Format, uint32(i))
+	})
 }
 
 // answerSnapshot answers a peer's state sync request, or nothing when it

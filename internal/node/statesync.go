@@ -57,8 +57,10 @@ func stateSync(ctx context.Context, h *config.Home, newApp func(app.State) (app.
 	if err != nil {
 		return nil, err
 	}
-	snap, ok := a.(app.Snapshotter)
-	if !ok {
+	defer a.Close()
+	snap, exports := a.(app.Snapshotter)
+	keeper, keeps := a.(app.SnapshotKeeper)
+	if !exports && !keeps {
 		return nil, fmt.Errorf("node: state sync: the application %q cannot restore snapshots", h.Genesis.App)
 	}
 	tr, err := syncTransport(h, vals, listener, log)
@@ -73,7 +75,7 @@ func stateSync(ctx context.Context, h *config.Home, newApp func(app.State) (app.
 	start := time.Now()
 	cfg := statesync.Config{
 		ChainID: chainID, Validators: vals, Genesis: genesis, AppGenesis: appGenesisOf(h, vals),
-		Self: h.Node.Index, App: snap, Store: st, Net: net, Log: log.With("part", "statesync"), RootKey: rootKey,
+		Self: h.Node.Index, App: snap, Keeper: keeper, AppInfo: a.Info, Store: st, Net: net, Log: log.With("part", "statesync"), RootKey: rootKey,
 	}
 	if tune != nil {
 		tune(&cfg)

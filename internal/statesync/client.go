@@ -33,10 +33,14 @@ type Config struct {
 	Genesis    chain.Hash // the genesis block's hash
 	AppGenesis app.Genesis
 	Self       uint32
-	App        app.Snapshotter
-	Store      *store.Store
-	Net        Network
-	Log        *slog.Logger
+	// App restores snapshots of the key/value format (bank, kv); Keeper
+	// those an ABCI application took. One of them is set.
+	App     app.Snapshotter
+	Keeper  app.SnapshotKeeper
+	AppInfo func(context.Context) (app.Info, error) // with Keeper: the application's Info
+	Store   *store.Store
+	Net     Network
+	Log     *slog.Logger
 	// RootKey names the state key under which the node records the app
 	// hash of a height (the node's own bookkeeping in the app area).
 	RootKey func(height uint64) string
@@ -197,7 +201,7 @@ func (c *client) pick(offers map[[32]byte]*offer) (*offer, bool) {
 func (c *client) best(offers map[[32]byte]*offer, trusted bool) (*offer, bool) {
 	var best *offer
 	for h, o := range offers {
-		if c.failed[h] || trusted && !slices.ContainsFunc(o.peers, func(p uint32) bool { return !c.suspect[p] }) {
+		if c.failed[h] || !c.restores(o.meta.Format) || trusted && !slices.ContainsFunc(o.peers, func(p uint32) bool { return !c.suspect[p] }) {
 			continue
 		}
 		if best == nil || o.meta.Height > best.meta.Height ||
@@ -206,6 +210,18 @@ func (c *client) best(offers map[[32]byte]*offer, trusted bool) (*offer, bool) {
 		}
 	}
 	return best, best != nil
+}
+
+// restores reports whether the application can restore a snapshot of
+// format.
+func (c *client) restores(format uint32) bool {
+	switch format {
+	case snapshot.Format:
+		return c.cfg.App != nil
+	case snapshot.FormatABCI:
+		return c.cfg.Keeper != nil
+	}
+	return false
 }
 
 var errTimeout = errors.New("statesync: no answer in time")
@@ -261,25 +277,69 @@ func (c *client) restore(ctx context.Context, o *offer, round uint64) (Result, e
 	if err != nil {
 		return Result{}, err
 	}
-	keys, values, err := c.chunks(ctx, o)
+	r, err := c.chunks(ctx, o)
 	if err != nil {
 		return Result{}, err
 	}
-	puts, root, err := c.cfg.App.RestoreState(c.cfg.AppGenesis, m.Height, keys, values)
+	puts, pairs, err := c.apply(ctx, m, r, cm.root)
 	if err != nil {
-		return Result{}, fmt.Errorf("the application refused the snapshot: %w", err)
-	}
-	if !bytes.Equal(root, cm.root) {
-		return Result{}, fmt.Errorf("the restored state's app hash %x is not the certified root %x", root, cm.root)
+		return Result{}, err
 	}
 	if c.cfg.RootKey != nil {
-		puts[c.cfg.RootKey(m.Height)] = root
+		puts[c.cfg.RootKey(m.Height)] = cm.root
 	}
 	voted := round + 3
 	safety := consensus.SafetyState{LastVotedRound: voted, HighQC: cm.qc}
 	blocks := append(history, cm.block)
-	if err := c.cfg.Store.Restore(blocks, cm.qc, store.AppWrite{Root: root, Puts: puts}, safety); err != nil {
+	if err := c.cfg.Store.Restore(blocks, cm.qc, store.AppWrite{Root: cm.root, Puts: puts}, safety); err != nil {
 		return Result{}, err
 	}
-	return Result{Height: m.Height, Pairs: len(keys), VoteAbove: voted}, nil
+	return Result{Height: m.Height, Pairs: pairs, VoteAbove: voted}, nil
+}
+
+// apply has the application rebuild its state from a complete snapshot,
+// and checks that the result's app hash is root. For the key/value format
+// it returns the store writes; an ABCI application keeps its own state,
+// and must say (Info) that it is at the snapshot's height with root.
+func (c *client) apply(ctx context.Context, m *snapshot.Meta, r *snapshot.Restorer, root []byte) (map[string][]byte, int, error) {
+	if m.Format == snapshot.FormatABCI {
+		return map[string][]byte{}, 0, c.applyABCI(ctx, m, r, root)
+	}
+	keys, values, err := r.Pairs()
+	if err != nil {
+		return nil, 0, err
+	}
+	puts, got, err := c.cfg.App.RestoreState(c.cfg.AppGenesis, m.Height, keys, values)
+	if err != nil {
+		return nil, 0, fmt.Errorf("the application refused the snapshot: %w", err)
+	}
+	if !bytes.Equal(got, root) {
+		return nil, 0, fmt.Errorf("the restored state's app hash %x is not the certified root %x", got, root)
+	}
+	return puts, len(keys), nil
+}
+
+func (c *client) applyABCI(ctx context.Context, m *snapshot.Meta, r *snapshot.Restorer, root []byte) error {
+	chunks, err := r.Chunks()
+	if err != nil {
+		return err
+	}
+	s := app.Snapshot{Height: m.Height, Format: m.ABCI.Format, Chunks: uint32(len(chunks)), Hash: m.ABCI.Hash, Metadata: m.ABCI.Metadata}
+	if err := c.cfg.Keeper.OfferSnapshot(ctx, s, root); err != nil {
+		return fmt.Errorf("the application refused the snapshot: %w", err)
+	}
+	for i, chunk := range chunks {
+		if err := c.cfg.Keeper.ApplySnapshotChunk(ctx, uint32(i), chunk); err != nil {
+			return fmt.Errorf("the application refused chunk %d: %w", i, err)
+		}
+	}
+	info, err := c.cfg.AppInfo(ctx)
+	if err != nil {
+		return fmt.Errorf("the application's info after the snapshot: %w", err)
+	}
+	if info.Height != m.Height || !bytes.Equal(info.AppHash, root) {
+		return fmt.Errorf("after the snapshot the application is at height %d with app hash %x, not height %d with the certified root %x",
+			info.Height, info.AppHash, m.Height, root)
+	}
+	return nil
 }

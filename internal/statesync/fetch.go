@@ -155,19 +155,18 @@ func chainFrom(chainID string, want chain.Hash, height uint64, blocks []*chain.B
 
 // chunks collects every chunk of o's snapshot from its peers, a few
 // requests in flight, each peer whose chunk fails its hash dropped, and
-// returns the pairs. It gives up when no peer is left or nothing arrived
-// for StallTimeout.
-func (c *client) chunks(ctx context.Context, o *offer) ([][]byte, [][]byte, error) {
-	m := o.meta
-	r, err := snapshot.NewRestorer(m, c.cfg.MaxStateBytes)
+// returns them in the restorer. It gives up when no peer is left or
+// nothing arrived for StallTimeout.
+func (c *client) chunks(ctx context.Context, o *offer) (*snapshot.Restorer, error) {
+	r, err := snapshot.NewRestorer(o.meta, c.cfg.MaxStateBytes)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	f := newFetcher(c, o, r)
 	for !r.Done() {
 		if err := f.step(ctx); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	return r.Pairs()
+	return r, nil
 }
