@@ -17,8 +17,6 @@ import (
 	abciserver "github.com/cometbft/cometbft/abci/server"
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 
-	"github.com/strategos/strategos/internal/app"
-	"github.com/strategos/strategos/internal/app/apps"
 	"github.com/strategos/strategos/internal/config"
 )
 
@@ -208,11 +206,7 @@ func TestStateSyncABCI(t *testing.T) {
 	}
 	c := newClusterInit(t, config.InitOptions{Nodes: 4, App: "abci", ABCI: "unix://" + sock}, nil,
 		func(h *config.Home) { h.Node.SnapshotInterval = 10 }, nil)
-	for k := range 30 {
-		if _, err := c.nodes[k%3].Submit(fmt.Appendf(nil, "key%d=value%d", k, k)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	c.submitKeys(30)
 	c.waitHeight(25, 60*time.Second)
 	c.stop(3)
 	signedBefore := c.wipe(3)
@@ -220,13 +214,7 @@ func TestStateSyncABCI(t *testing.T) {
 	fresh := newSnapApp(10)
 	serveSnapApp(t, sock+".3", fresh)
 
-	h := c.homes[3]
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	res, err := StateSync(ctx, h, apps.For(h, nil), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := c.stateSync(3)
 	if res == nil || res.Height < 20 || res.Height%10 != 0 {
 		t.Fatalf("state sync restored %+v; want an application snapshot of height 20 or more", res)
 	}
@@ -238,11 +226,6 @@ func TestStateSyncABCI(t *testing.T) {
 	}
 	c.start(3, nil)
 	c.waitHeight(c.nodes[0].Status().Height+5, 60*time.Second)
-	for k := range 30 {
-		q, err := c.nodes[3].App().Query(context.Background(), app.Query{Path: "key", Data: []byte("key" + strconv.Itoa(k))})
-		if err != nil || string(q.Value) != "value"+strconv.Itoa(k) {
-			t.Fatalf("key%d on the restored validator: %q, %v", k, q.Value, err)
-		}
-	}
+	c.checkKeys(3, 30)
 	c.checkSignsAbove(3, signedBefore)
 }

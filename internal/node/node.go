@@ -86,32 +86,35 @@ type Node struct {
 	catchUp      catchUpLog       // progress lines while catching up
 	prunedSeen   consensus.Pruned // the last "pruned" answer logged: prune.go
 	snapshotting atomic.Bool      // a snapshot is being written: snapshots.go
-	snapshotAt   atomic.Int64     // unix time of the last snapshot taken
-	txsTotal     uint64
-	lastHash     chain.Hash
-	ticks        uint64
-	appSt        appState     // whether the application answers: appstate.go
-	deferred     [][]byte     // journaled transactions to admit once the application is back; consensus goroutine only
-	admitMu      sync.RWMutex // admission (read) and commits with their rechecks (write)
-	claims       claims       // transactions being admitted: see admitChunk
-	rejected     rejections
-	acceptLog    *journal.Journal // client transactions accepted, durable before 202: durable.go
-	evidence     evidencePool
-	gossipMu     sync.Mutex
-	gossipTxs    [][]byte                   // admitted here, to be sent to peers on the next tick
-	gossipIn     chan [][]byte              // gossiped batches, admitted off the consensus loop
-	gossipKick   chan struct{}              // a client's transactions wait to be gossiped
-	blockTxs     map[*chain.Block][]*app.Tx // of uncommitted blocks; consensus goroutine only
-	commits      atomic.Uint64              // commit batches, under admitMu: admission rereads the index
-	maxWaiting   int                        // clients are answered busy beyond this many waiting for a block
-	signLog      io.Writer
-	decodeLog    logLimiter // frames from peers that do not decode
-	muted        mutes      // peers whose frames are dropped undecoded for a while
-	serve        *server    // peers' block and sync requests: serve.go
-	evidenceLog  logLimiter // evidence refused
-	ev           eventLog   // the live event stream, see events.go
-	closeOnce    sync.Once
-	closeError   error
+	// snapshotServed: height -> time.Time a peer last fetched a chunk of
+	// that snapshot (snapshots.go).
+	snapshotServed sync.Map
+	snapshotAt     atomic.Int64 // unix time of the last snapshot taken
+	txsTotal       uint64
+	lastHash       chain.Hash
+	ticks          uint64
+	appSt          appState     // whether the application answers: appstate.go
+	deferred       [][]byte     // journaled transactions to admit once the application is back; consensus goroutine only
+	admitMu        sync.RWMutex // admission (read) and commits with their rechecks (write)
+	claims         claims       // transactions being admitted: see admitChunk
+	rejected       rejections
+	acceptLog      *journal.Journal // client transactions accepted, durable before 202: durable.go
+	evidence       evidencePool
+	gossipMu       sync.Mutex
+	gossipTxs      [][]byte                   // admitted here, to be sent to peers on the next tick
+	gossipIn       chan [][]byte              // gossiped batches, admitted off the consensus loop
+	gossipKick     chan struct{}              // a client's transactions wait to be gossiped
+	blockTxs       map[*chain.Block][]*app.Tx // of uncommitted blocks; consensus goroutine only
+	commits        atomic.Uint64              // commit batches, under admitMu: admission rereads the index
+	maxWaiting     int                        // clients are answered busy beyond this many waiting for a block
+	signLog        io.Writer
+	decodeLog      logLimiter // frames from peers that do not decode
+	muted          mutes      // peers whose frames are dropped undecoded for a while
+	serve          *server    // peers' block and sync requests: serve.go
+	evidenceLog    logLimiter // evidence refused
+	ev             eventLog   // the live event stream, see events.go
+	closeOnce      sync.Once
+	closeError     error
 }
 
 type commitMark struct {

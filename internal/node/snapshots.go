@@ -27,6 +27,11 @@ const (
 	// snapshotsKept: a peer that is fetching the older one can finish
 	// while the newer is written.
 	snapshotsKept = 2
+	// snapshotInUse keeps a snapshot beyond snapshotsKept while a peer
+	// has asked for one of its chunks this recently; at most
+	// snapshotsInUse such, so that peers cannot make a node keep them all.
+	snapshotInUse  = 2 * time.Minute
+	snapshotsInUse = 2
 	// DefaultSnapshotInterval is how many heights apart snapshots are
 	// taken unless the config says otherwise.
 	DefaultSnapshotInterval = 1000
@@ -74,7 +79,7 @@ func (n *Node) maybeSnapshot(height uint64, root []byte) {
 			m, err = n.copyAppSnapshot(n.app.(app.SnapshotKeeper), height)
 		}
 		if err == nil && m != nil {
-			err = snapshot.Prune(n.snapshotDir(), snapshotsKept)
+			err = snapshot.PruneExcept(n.snapshotDir(), snapshotsKept, snapshotsInUse, n.snapshotServing)
 		}
 		if err != nil {
 			n.log.Error("snapshot failed", "height", height, "err", err)
@@ -138,7 +143,16 @@ func (n *Node) answerSnapshot(r *wire.SnapshotRequest) *wire.SnapshotResponse {
 		metas, _ := snapshot.List(n.snapshotDir())
 		safety := n.store.SafetyState()
 		resp := &wire.SnapshotResponse{Kind: wire.SnapshotList, HighQC: safety.HighQC, HighTC: safety.HighTC}
-		for _, m := range metas[:min(len(metas), wire.MaxSnapshotOffers)] {
+		for _, m := range metas {
+			if len(resp.Metas) == wire.MaxSnapshotOffers {
+				break
+			}
+			// Offered once its commit certificate can be built (its
+			// block's certified child and root are committed), so that a
+			// peer can check it at once.
+			if _, err := light.Build(n.store, n.chainID, m.Height); err != nil {
+				continue
+			}
 			if b, err := m.Marshal(); err == nil && len(b) <= wire.MaxSnapshotMetaBytes {
 				resp.Metas = append(resp.Metas, b)
 			}
@@ -149,6 +163,7 @@ func (n *Node) answerSnapshot(r *wire.SnapshotRequest) *wire.SnapshotResponse {
 		if err != nil || len(data) > wire.MaxSnapshotData {
 			return nil
 		}
+		n.snapshotServed.Store(r.Height, time.Now()) // a snapshot that exists: bounded
 		return &wire.SnapshotResponse{Kind: wire.SnapshotChunk, Height: r.Height, Chunk: r.Chunk, Data: data}
 	case wire.SnapshotCertificate:
 		cert, err := light.Build(n.store, n.chainID, r.Height)
@@ -163,6 +178,17 @@ func (n *Node) answerSnapshot(r *wire.SnapshotRequest) *wire.SnapshotResponse {
 		return &wire.SnapshotResponse{Kind: wire.SnapshotCertificate, Height: r.Height, Data: data, Block: b}
 	}
 	return nil
+}
+
+// snapshotServing reports whether a peer asked for a chunk of the
+// snapshot of height within snapshotInUse.
+func (n *Node) snapshotServing(height uint64) bool {
+	at, ok := n.snapshotServed.Load(height)
+	if ok && time.Since(at.(time.Time)) > snapshotInUse {
+		n.snapshotServed.Delete(height)
+		return false
+	}
+	return ok
 }
 
 // sendSnapshotAnswer encodes and sends resp within the peer's byte budget.

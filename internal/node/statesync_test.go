@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -72,6 +73,41 @@ func (c *cluster) checkSignsAbove(i int, round uint64) {
 	}
 }
 
+// submitKeys submits key<k>=value<k> for k < n to validators 0..2.
+func (c *cluster) submitKeys(n int) {
+	c.t.Helper()
+	for k := range n {
+		if _, err := c.nodes[k%3].Submit(fmt.Appendf(nil, "key%d=value%d", k, k)); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+}
+
+// checkKeys checks that validator i's application holds what submitKeys
+// wrote.
+func (c *cluster) checkKeys(i, n int) {
+	c.t.Helper()
+	for k := range n {
+		q, err := c.nodes[i].App().Query(context.Background(), app.Query{Path: "key", Data: []byte("key" + strconv.Itoa(k))})
+		if err != nil || string(q.Value) != "value"+strconv.Itoa(k) {
+			c.t.Fatalf("key%d on validator %d: %q, %v", k, i, q.Value, err)
+		}
+	}
+}
+
+// stateSync runs state sync for stopped validator i, within a minute.
+func (c *cluster) stateSync(i int) *statesync.Result {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h := c.homes[i]
+	res, err := StateSync(ctx, h, apps.For(h, nil), nil, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return res
+}
+
 // TestStateSyncRestoresWipedValidator wipes a validator's data, brings it
 // back with state sync from its peers' snapshots, and checks that it
 // holds the state, follows the chain, and signs again only in rounds
@@ -82,22 +118,11 @@ func TestStateSyncRestoresWipedValidator(t *testing.T) {
 	}
 	c := newClusterTuned(t, 4, "kv", nil, func(h *config.Home) { h.Node.SnapshotInterval = 10 })
 	c.waitHeight(2, 20*time.Second)
-	for k := range 40 {
-		if _, err := c.nodes[k%3].Submit(fmt.Appendf(nil, "key%d=value%d", k, k)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	c.submitKeys(40)
 	c.waitHeight(25, 60*time.Second)
 	c.stop(3)
 	signedBefore := c.wipe(3)
-	h := c.homes[3]
-
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	res, err := StateSync(ctx, h, apps.For(h, nil), nil, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := c.stateSync(3)
 	if res == nil || res.Height < 20 || res.Height%10 != 0 {
 		t.Fatalf("state sync restored %+v; want a snapshot height of at least 20", res)
 	}
@@ -105,20 +130,15 @@ func TestStateSyncRestoresWipedValidator(t *testing.T) {
 		t.Fatalf("state sync starts voting above round %d, but the validator signed in round %d before the wipe", res.VoteAbove, signedBefore)
 	}
 	// A second state sync on the now restored home does nothing.
-	if again, err := StateSync(ctx, h, apps.For(h, nil), nil, nil); err != nil || again != nil {
-		t.Fatalf("state sync on a restored home: %+v, %v", again, err)
+	if again := c.stateSync(3); again != nil {
+		t.Fatalf("state sync on a restored home restored %+v", again)
 	}
 
 	t.Logf("restored height %d, %d pairs, signs above round %d; signed up to round %d before", res.Height, res.Pairs, res.VoteAbove, signedBefore)
 	c.start(3, nil)
 	target := c.nodes[0].Status().Height + 10
 	c.waitHeight(target, 60*time.Second)
-	for k := range 40 {
-		q, err := c.nodes[3].App().Query(context.Background(), app.Query{Path: "key", Data: []byte("key" + strconv.Itoa(k))})
-		if err != nil || string(q.Value) != "value"+strconv.Itoa(k) {
-			t.Fatalf("key%d on the restored validator: %q, %v", k, q.Value, err)
-		}
-	}
+	c.checkKeys(3, 40)
 	for height := res.Height; height <= target; height++ {
 		_, want, _, _ := c.nodes[0].Store().CommittedBlock(height)
 		_, got, _, ok := c.nodes[3].Store().CommittedBlock(height)
@@ -140,13 +160,7 @@ func TestStateSyncWithoutSnapshots(t *testing.T) {
 	c.waitHeight(15, 30*time.Second)
 	c.stop(3)
 	signedBefore := c.wipe(3)
-	h := c.homes[3]
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	res, err := StateSync(ctx, h, apps.For(h, nil), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := c.stateSync(3)
 	if res == nil || res.Height != 0 || res.VoteAbove <= signedBefore {
 		t.Fatalf("state sync without snapshots gave %+v; want height 0 and a bound above round %d", res, signedBefore)
 	}
@@ -154,6 +168,9 @@ func TestStateSyncWithoutSnapshots(t *testing.T) {
 	c.waitHeight(c.nodes[0].Status().Height+5, 60*time.Second)
 	c.checkSignsAbove(3, signedBefore)
 }
+
+// lie changes a peer's answer.
+type lie func(from uint32, r *wire.SnapshotResponse)
 
 // lyingNet stands between a state sync client and its peers and lets a
 // test change what the peers answer.
@@ -177,13 +194,11 @@ func TestStateSyncRefusesLyingPeers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a network")
 	}
-	c := newClusterTuned(t, 4, "kv", nil, func(h *config.Home) { h.Node.SnapshotInterval = 10 })
-	for k := range 20 {
-		if _, err := c.nodes[k%3].Submit(fmt.Appendf(nil, "key%d=value%d", k, k)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.waitHeight(27, 60*time.Second)
+	// Snapshots 40 heights apart live long enough, at test block rates,
+	// for a restore to outlast a lying peer's timeouts.
+	c := newClusterTuned(t, 4, "kv", nil, func(h *config.Home) { h.Node.SnapshotInterval = 40 })
+	c.submitKeys(20)
+	c.waitHeight(85, 60*time.Second)
 	c.stop(3)
 	h := c.homes[3]
 	flip := func(b []byte) {
@@ -194,7 +209,6 @@ func TestStateSyncRefusesLyingPeers(t *testing.T) {
 	// Each case's lie is built afresh: liar is the peer that lies (the
 	// first to answer what the case lies about), first the height of the
 	// first snapshot the client tries.
-	type lie func(from uint32, r *wire.SnapshotResponse)
 	firstAnswer := func(kind wire.SnapshotKind, change func(r *wire.SnapshotResponse)) lie {
 		liar := int64(-1)
 		return func(from uint32, r *wire.SnapshotResponse) {
@@ -238,14 +252,14 @@ func TestStateSyncRefusesLyingPeers(t *testing.T) {
 				}
 			}
 		}, "snapshot given up"},
-		{"a peer offers a snapshot whose app hash is not the certified root", func() lie {
-			return offerExtra(func(m *snapshot.Meta) { m.Height++; m.AppHash[0] ^= 1 })
+		{"the newest snapshot's app hash is not the certified root", func() lie {
+			return func(from uint32, r *wire.SnapshotResponse) {
+				if r.Kind == wire.SnapshotList {
+					changeTop(r, func(m *snapshot.Meta) bool { m.AppHash[0] ^= 1; return true })
+				}
+			}
 		}, "is not the certified root"},
-		{"a peer offers a snapshot it does not serve", func() lie {
-			// The next height's root is this one's when its block is
-			// empty, so the offer is even consistent; but no chunk comes.
-			return offerExtra(func(m *snapshot.Meta) { m.Height++; m.Chunks[0][0] ^= 1 })
-		}, "does not answer chunk requests"},
+		{"a peer offers a snapshot it does not serve", offerUnserved, "does not answer chunk requests"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -262,7 +276,7 @@ func TestStateSyncRefusesLyingPeers(t *testing.T) {
 			if err != nil {
 				t.Fatalf("state sync: %v\n%s", err, log.String())
 			}
-			if res.Height%10 != 0 {
+			if res.Height%40 != 0 {
 				t.Errorf("restored height %d is not a snapshot's", res.Height)
 			}
 			if !strings.Contains(log.String(), tc.want) {
@@ -272,25 +286,45 @@ func TestStateSyncRefusesLyingPeers(t *testing.T) {
 	}
 }
 
-// offerExtra makes the first peer to list its snapshots offer one more:
-// its newest, changed by change.
-func offerExtra(change func(*snapshot.Meta)) func(from uint32, r *wire.SnapshotResponse) {
-	liar := int64(-1)
+// changeTop changes, or removes if change returns false, the newest
+// snapshot a list answer offers, and returns its height (0 if none).
+func changeTop(r *wire.SnapshotResponse, change func(*snapshot.Meta) bool) uint64 {
+	top, at := (*snapshot.Meta)(nil), -1
+	for i, b := range r.Metas {
+		if m, err := snapshot.DecodeMeta(b); err == nil && (top == nil || m.Height > top.Height) {
+			top, at = m, i
+		}
+	}
+	if top == nil {
+		return 0
+	}
+	if change(top) {
+		r.Metas[at], _ = top.Marshal()
+	} else {
+		r.Metas = append(r.Metas[:at], r.Metas[at+1:]...)
+	}
+	return top.Height
+}
+
+// offerUnserved makes the first peer to list its snapshots the only one
+// to offer its newest (with another chunk hash, so that it is a snapshot
+// of its own) and leave every request for its chunks unanswered.
+func offerUnserved() lie {
+	liar, liarTop := int64(-1), uint64(0)
 	return func(from uint32, r *wire.SnapshotResponse) {
-		if r.Kind != wire.SnapshotList || liar >= 0 && int64(from) != liar {
-			return
+		if liar < 0 && r.Kind == wire.SnapshotList {
+			liar = int64(from)
 		}
-		liar = int64(from)
-		var top *snapshot.Meta
-		for _, b := range r.Metas {
-			if m, err := snapshot.DecodeMeta(b); err == nil && (top == nil || m.Height > top.Height) {
-				top = m
-			}
-		}
-		if top != nil && len(top.AppHash) > 0 && len(top.Chunks) > 0 {
-			change(top)
-			b, _ := top.Marshal()
-			r.Metas = append(r.Metas, b)
+		switch {
+		case int64(from) == liar && r.Kind == wire.SnapshotList:
+			liarTop = changeTop(r, func(m *snapshot.Meta) bool { m.Chunks[0][0] ^= 1; return true })
+		case int64(from) == liar && r.Kind == wire.SnapshotChunk:
+			r.Kind = wire.SnapshotList // not the answer awaited: as if none came
+		case r.Kind == wire.SnapshotList && liarTop > 0:
+			r.Metas = slices.DeleteFunc(r.Metas, func(b []byte) bool {
+				m, err := snapshot.DecodeMeta(b)
+				return err == nil && m.Height >= liarTop
+			})
 		}
 	}
 }

@@ -129,7 +129,11 @@ func LoadChunk(dir string, height uint64, index int) ([]byte, error) {
 // Prune deletes all but the keep highest snapshots. Each is renamed to a
 // temporary name before its files go, so a crash never leaves part of one
 // listed.
-func Prune(dir string, keep int) error {
+func Prune(dir string, keep int) error { return PruneExcept(dir, keep, 0, nil) }
+
+// PruneExcept is Prune that also keeps up to extra of the snapshots inUse
+// reports, the highest first, such as one a peer is fetching.
+func PruneExcept(dir string, keep, extra int, inUse func(height uint64) bool) error {
 	if keep < 0 {
 		return fmt.Errorf("snapshot: prune: keep %d < 0", keep)
 	}
@@ -138,6 +142,10 @@ func Prune(dir string, keep int) error {
 		return fmt.Errorf("snapshot: prune: %w", err)
 	}
 	for _, m := range metas[min(keep, len(metas)):] {
+		if extra > 0 && inUse != nil && inUse(m.Height) {
+			extra--
+			continue
+		}
 		if err := remove(dir, m.Height); err != nil {
 			return fmt.Errorf("snapshot: prune height %d: %w", m.Height, err)
 		}

@@ -293,6 +293,14 @@ func TestPrune(t *testing.T) {
 	if got := fmt.Sprint(heights()); got != "[5 4 3 2 1]" {
 		t.Fatalf("List order %s", got)
 	}
+	// Snapshots in use are kept beyond keep, up to extra of them.
+	inUse := func(h uint64) bool { return h <= 2 }
+	if err := PruneExcept(dir, 2, 1, inUse); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(heights()); got != "[5 4 2]" {
+		t.Fatalf("after PruneExcept(2, 1, heights 1 and 2 in use): %s", got)
+	}
 	if err := Prune(dir, 2); err != nil {
 		t.Fatal(err)
 	}

@@ -49,24 +49,13 @@ func chunkName(i int) string { return fmt.Sprintf(chunkNameF, i) }
 // ErrTooLarge, as is a state that needs more than MaxChunks chunks.
 func Write(dir string, height uint64, appHash []byte, walk func(fn func(key, value []byte) error) error) (*Meta, error) {
 	m := &Meta{Height: height, Format: Format, AppHash: append([]byte(nil), appHash...)}
-	if err := m.validateHeader(); err != nil {
-		return nil, fmt.Errorf("snapshot: write: %w", err)
-	}
-	tmp, err := makeTemp(dir, tmpPrefix+heightName(height)+"-")
+	return done(m, write(dir, m, func(tmp string) error { return writeChunks(tmp, m, walk) }))
+}
+
+// done returns m, or nil with err.
+func done(m *Meta, err error) (*Meta, error) {
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: write height %d: %w", height, err)
-	}
-	defer release(tmp)
-	err = writeChunks(tmp, m, walk)
-	if err == nil {
-		err = writeMeta(tmp, m)
-	}
-	if err == nil {
-		err = install(dir, tmp, height)
-	}
-	if err != nil {
-		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("snapshot: write height %d: %w", height, err)
+		return nil, err
 	}
 	return m, nil
 }
@@ -76,38 +65,50 @@ func Write(dir string, height uint64, appHash []byte, walk func(fn func(key, val
 // are. A chunk over MaxChunkBytes, or empty, is refused.
 func WriteChunks(dir string, height uint64, appHash []byte, abci ABCIMeta, n int, load func(i int) ([]byte, error)) (*Meta, error) {
 	m := &Meta{Height: height, Format: FormatABCI, AppHash: bytes.Clone(appHash), ABCI: &abci}
-	if err := m.validateHeader(); err != nil {
-		return nil, fmt.Errorf("snapshot: write: %w", err)
-	}
 	if n <= 0 || n > MaxChunks {
 		return nil, fmt.Errorf("%w: snapshot write: %d chunks, want 1 to %d", ErrMalformed, n, MaxChunks)
 	}
-	tmp, err := makeTemp(dir, tmpPrefix+heightName(height)+"-")
+	return done(m, write(dir, m, func(tmp string) error {
+		w := &chunkWriter{dir: tmp, meta: m}
+		for i := range n {
+			var err error
+			if w.buf, err = load(i); err != nil {
+				return fmt.Errorf("chunk %d: %w", i, err)
+			}
+			if len(w.buf) == 0 || len(w.buf) > MaxChunkBytes {
+				return fmt.Errorf("%w: chunk %d of %d bytes, want 1 to %d", ErrTooLarge, i, len(w.buf), MaxChunkBytes)
+			}
+			if err := w.flush(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// write writes snapshot m: fill writes its chunks into a temporary
+// directory, which gets the meta and is renamed into place.
+func write(dir string, m *Meta, fill func(tmp string) error) error {
+	if err := m.validateHeader(); err != nil {
+		return fmt.Errorf("snapshot: write: %w", err)
+	}
+	tmp, err := makeTemp(dir, tmpPrefix+heightName(m.Height)+"-")
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: write height %d: %w", height, err)
+		return fmt.Errorf("snapshot: write height %d: %w", m.Height, err)
 	}
 	defer release(tmp)
-	w := &chunkWriter{dir: tmp, meta: m}
-	for i := 0; i < n && err == nil; i++ {
-		if w.buf, err = load(i); err != nil {
-			err = fmt.Errorf("chunk %d: %w", i, err)
-		} else if len(w.buf) == 0 || len(w.buf) > MaxChunkBytes {
-			err = fmt.Errorf("%w: chunk %d of %d bytes, want 1 to %d", ErrTooLarge, i, len(w.buf), MaxChunkBytes)
-		} else {
-			err = w.flush()
-		}
-	}
+	err = fill(tmp)
 	if err == nil {
 		err = writeMeta(tmp, m)
 	}
 	if err == nil {
-		err = install(dir, tmp, height)
+		err = install(dir, tmp, m.Height)
 	}
 	if err != nil {
 		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("snapshot: write height %d: %w", height, err)
+		return fmt.Errorf("snapshot: write height %d: %w", m.Height, err)
 	}
-	return m, nil
+	return nil
 }
 
 // makeTemp makes dir if need be and a temporary directory in it, and
