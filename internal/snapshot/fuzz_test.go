@@ -85,6 +85,8 @@ func FuzzDecodeMeta(f *testing.F) {
 	f.Add(good)
 	f.Add([]byte(`{"height":1,"format":1,"app_hash":"qw==","pairs":0,"bytes":0,"chunks":["` +
 		"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" + `"]}`))
+	f.Add([]byte(`{"height":3,"format":2,"app_hash":"qw==","pairs":0,"bytes":4,"chunks":["` +
+		"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" + `"],"abci":{"format":7,"hash":"aGk=","metadata":null}}`))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"chunks":[null]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -21,6 +21,9 @@ func FuzzDecode(f *testing.F) {
 		{Msg: consensus.Message{BlockResponse: &consensus.BlockResponse{Blocks: []*chain.Block{sampleBlock(3), {}}}}},
 		{Msg: consensus.Message{Proposal: &chain.Proposal{Block: evidenceBlock(), Sig: sig(2)}}},
 		{TxBatch: [][]byte{[]byte("a"), nil}},
+		{SnapshotRequest: &SnapshotRequest{Kind: SnapshotChunk, Height: 9, Chunk: 2}},
+		{SnapshotResponse: &SnapshotResponse{Kind: SnapshotList, Metas: [][]byte{[]byte(`{"height":9}`)}, HighQC: sampleQC(3)}},
+		{SnapshotResponse: &SnapshotResponse{Kind: SnapshotCertificate, Height: 9, Data: []byte("{}"), Block: sampleBlock(9)}},
 	} {
 		b, err := Encode(e)
 		if err != nil {
