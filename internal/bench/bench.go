@@ -72,6 +72,9 @@ type Options struct {
 	PprofPort int    // own network: node i serves Go's profiler on 127.0.0.1:PprofPort+i; 0 for none
 	// RetainBlocks is the own network's retain_blocks (0: keep everything).
 	RetainBlocks uint64
+	// SnapshotInterval is the own network's snapshot_interval (0: the
+	// node's default; negative: no snapshots).
+	SnapshotInterval int
 
 	// Own network: the Byzantine highest validators (n-K .. n-1) run
 	// Behavior (a name of internal/byzantine; empty for DefaultBehavior)

@@ -65,7 +65,7 @@ func startNetwork(ctx context.Context, o *Options) (_ *localNet, err error) {
 			n.stop()
 		}
 	}()
-	if err := config.Init(config.InitOptions{Nodes: o.Nodes, Out: dir, APIPort: o.APIPort, P2PPort: o.P2PPort, RPCPort: o.RPCPort, App: o.App, RetainBlocks: o.RetainBlocks}); err != nil {
+	if err := config.Init(config.InitOptions{Nodes: o.Nodes, Out: dir, APIPort: o.APIPort, P2PPort: o.P2PPort, RPCPort: o.RPCPort, App: o.App, RetainBlocks: o.RetainBlocks, SnapshotInterval: o.SnapshotInterval}); err != nil {
 		return n, err
 	}
 	env := childEnv(os.Environ())

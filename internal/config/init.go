@@ -39,6 +39,8 @@ type InitOptions struct {
 	ChainID string // default: a random one
 	// RetainBlocks is every node's retain_blocks (0: keep every block).
 	RetainBlocks uint64
+	// SnapshotInterval is every node's snapshot_interval (0: the default).
+	SnapshotInterval int
 }
 
 // DefaultRPCPort is CometBFT's RPC port: node i serves its
@@ -183,7 +185,7 @@ func Init(o InitOptions) error {
 			APIListen:    net.JoinHostPort("127.0.0.1", strconv.Itoa(o.APIPort+i)),
 			RPCListen:    net.JoinHostPort("127.0.0.1", strconv.Itoa(o.RPCPort+i)),
 			Peers:        peers,
-			RetainBlocks: o.RetainBlocks,
+			RetainBlocks: o.RetainBlocks, SnapshotInterval: o.SnapshotInterval,
 		}
 		if o.ABCI != "" {
 			n.ABCI, _ = ABCIAddr(o.ABCI, i) // checked above
