@@ -10,11 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strategos/strategos/internal/app/apps"
 	"github.com/strategos/strategos/internal/byzantine"
 	"github.com/strategos/strategos/internal/config"
 	"github.com/strategos/strategos/internal/daemon"
-	"github.com/strategos/strategos/internal/node"
 	"github.com/strategos/strategos/internal/testnet"
 )
 
@@ -101,7 +99,7 @@ Behaviours: ` + strings.Join(byzantine.Names(), ", "),
 			ctx, stop := signalContext()
 			defer stop()
 			if stateSync {
-				if _, err := node.StateSync(ctx, h, apps.For(h, opts.Logger.With("part", "app")), nil, opts.Logger.With("node", h.Node.Index)); err != nil {
+				if err := daemon.StateSync(ctx, h, opts); err != nil {
 					return err
 				}
 			}

@@ -77,3 +77,17 @@ func notReady(st node.Status, connected, total uint64) string {
 	}
 	return ""
 }
+
+// Starting is the API of a validator that does not serve yet (it is
+// restoring its state from its peers' snapshots): /livez answers 200,
+// /readyz and every other path 503 with why().
+func Starting(why func() string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"live": true})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		writeErr(w, http.StatusServiceUnavailable, why())
+	})
+	return mux
+}

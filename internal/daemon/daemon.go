@@ -13,8 +13,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/strategos/strategos/internal/api"
 	"github.com/strategos/strategos/internal/app/apps"
@@ -82,6 +84,26 @@ func Open(home *config.Home, o Options) (*Validator, error) {
 		}
 	}
 	return v, nil
+}
+
+// StateSync restores an empty home from its peers' snapshots (see
+// node.StateSync) before Open, while the API address answers /livez 200
+// and /readyz 503, so that an orchestrator neither kills the process nor
+// sends it clients meanwhile.
+func StateSync(ctx context.Context, home *config.Home, o Options) error {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ln, err := net.Listen("tcp", home.Node.APIListen)
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	srv := &http.Server{Handler: api.Starting(func() string { return "state sync in progress" }), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	_, err = node.StateSync(ctx, home, apps.For(home, log.With("part", "app")), nil, log.With("node", home.Node.Index))
+	return err
 }
 
 // Close releases what Open took, for a validator that will not Run.
