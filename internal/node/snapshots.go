@@ -28,9 +28,12 @@ const (
 	// while the newer is written.
 	snapshotsKept = 2
 	// snapshotInUse keeps a snapshot beyond snapshotsKept while a peer
-	// has asked for one of its chunks this recently; at most
-	// snapshotsInUse such, so that peers cannot make a node keep them all.
-	snapshotInUse  = 2 * time.Minute
+	// has asked for one of its chunks this recently (a restore asks for
+	// chunks without pause, and gives a peer up after a few seconds of
+	// silence); at most snapshotsInUse such, so that peers cannot make a
+	// node keep them all. Pruning keeps their blocks too, so the window
+	// is short.
+	snapshotInUse  = 15 * time.Second
 	snapshotsInUse = 2
 	// DefaultSnapshotInterval is how many heights apart snapshots are
 	// taken unless the config says otherwise.
