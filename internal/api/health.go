@@ -70,6 +70,8 @@ func notReady(st node.Status, connected, total uint64) string {
 	switch {
 	case st.AppError != "":
 		return "the application is unusable: " + st.AppError
+	case !st.Heard:
+		return "no certificate heard from the network since the node started"
 	case st.CatchingUp:
 		return fmt.Sprintf("catching up: committed height %d, highest certified %d", st.Height, st.Certified)
 	case !quorum.Reached(connected, total):

@@ -34,10 +34,11 @@ func TestNotReady(t *testing.T) {
 		connected uint64
 		want      string
 	}{
-		{node.Status{Height: 9, Certified: 10}, 3, ""},
+		{node.Status{Height: 9, Certified: 10, Heard: true}, 3, ""},
 		{node.Status{AppError: "dial: refused"}, 4, "application is unusable: dial: refused"},
-		{node.Status{Height: 9}, 2, "power 2 of 4, short of a quorum (3)"},
-		{node.Status{Height: 9, CatchingUp: true, Certified: 90}, 4, "committed height 9, highest certified 90"},
+		{node.Status{Height: 9, Heard: true}, 2, "power 2 of 4, short of a quorum (3)"},
+		{node.Status{Height: 9, CatchingUp: true, Certified: 90, Heard: true}, 4, "committed height 9, highest certified 90"},
+		{node.Status{Height: 9, CatchingUp: true, Certified: 9}, 4, "no certificate heard from the network"},
 	} {
 		got := notReady(tc.st, tc.connected, 4)
 		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {

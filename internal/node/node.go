@@ -86,6 +86,8 @@ type Node struct {
 	catchUp      catchUpLog       // progress lines while catching up
 	prunedSeen   consensus.Pruned // the last "pruned" answer logged: prune.go
 	snapshotting atomic.Bool      // a snapshot is being written: snapshots.go
+	startRound   *uint64          // the round at the first status (status.go)
+	heard        bool             // the round has moved since (status.go)
 	// snapshotServed: height -> time.Time a peer last fetched a chunk of
 	// that snapshot (snapshots.go).
 	snapshotServed sync.Map

@@ -143,6 +143,9 @@ func (s *syncNet) Recv(ctx context.Context) (uint32, wire.Envelope, error) {
 			return 0, wire.Envelope{}, ctx.Err()
 		case f, ok := <-s.in:
 			if !ok {
+				if ctx.Err() != nil {
+					return 0, wire.Envelope{}, ctx.Err() // stopped because the sync was
+				}
 				return 0, wire.Envelope{}, errors.New("node: state sync: transport stopped")
 			}
 			e, err := s.d.Decode(f.Data)

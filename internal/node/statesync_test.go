@@ -343,3 +343,30 @@ func forgeCertificate(t *testing.T, r *wire.SnapshotResponse) {
 		t.Error(err)
 	}
 }
+
+// A validator that has not heard from the network since it started does
+// not claim to be caught up: alone, it cannot know where the network is.
+func TestNotCaughtUpUntilHeard(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a network")
+	}
+	c := newCluster(t, 4)
+	c.waitHeight(5, 20*time.Second)
+	for i := range 4 {
+		c.stop(i)
+	}
+	c.start(0, nil)
+	// Alone it cannot form a certificate, so nothing it hears can move
+	// its round: published at start and after every event, the status
+	// must say it is not caught up.
+	time.Sleep(300 * time.Millisecond) // a few rounds' worth of its own timeouts
+	if st := c.nodes[0].Status(); st.Heard || !st.CatchingUp {
+		t.Fatalf("alone after a restart: heard %v, catching up %v; want false, true", st.Heard, st.CatchingUp)
+	}
+	c.start(1, nil)
+	c.start(2, nil)
+	await(t, "validator 0 hears the network and is caught up", 30*time.Second, func() bool {
+		st := c.nodes[0].Status()
+		return st.Heard && !st.CatchingUp
+	})
+}

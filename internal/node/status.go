@@ -27,8 +27,12 @@ type Status struct {
 	Links         []Link  // connection state of every other validator; read-only once published
 	AppError      string  // why the application is unusable; "" when it answers
 	// CatchingUp: the highest certified block this validator knows of is
-	// more than readyLag above its committed height.
+	// more than readyLag above its committed height, or it has not heard
+	// from the network since it started (so it cannot know).
 	CatchingUp bool
+	// Heard: a certificate from the network has moved this validator's
+	// round since it started.
+	Heard bool
 	Certified  uint64 // height of the highest certified block known of
 }
 
@@ -40,6 +44,20 @@ const readyLag = 4
 // certifier is a replica that knows its highest certified block.
 type certifier interface {
 	CertifiedHeight() uint64
+}
+
+// heardNetwork reports whether the round has moved since the first
+// status: only a certificate, which takes a quorum, moves it, so until
+// then the validator knows nothing of where the network is (a wiped one
+// knows no block at all).
+func (n *Node) heardNetwork(round uint64) bool {
+	if !n.heard && n.startRound == nil {
+		n.startRound = &round
+	}
+	if !n.heard && round > *n.startRound {
+		n.heard = true
+	}
+	return n.heard
 }
 
 // Link is the connection state between this node and one other validator.
@@ -77,10 +95,12 @@ func (n *Node) publish() {
 		s.Round = n.round
 		s.Leader = consensus.RoundRobin{N: n.vals.Len()}.Leader(s.Round)
 	}
+	s.Heard = n.heardNetwork(s.Round)
 	if c, ok := n.replica.(certifier); ok {
 		s.Certified = c.CertifiedHeight()
-		s.CatchingUp = s.Certified > s.Height+readyLag
-		n.catchUp.note(n, s.CatchingUp, s.Height, s.Certified, time.Now())
+		behind := s.Certified > s.Height+readyLag
+		s.CatchingUp = behind || !s.Heard
+		n.catchUp.note(n, behind, s.Height, s.Certified, time.Now())
 	}
 	n.metrics.round.Set(float64(s.Round))
 	now := time.Now()
