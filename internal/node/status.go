@@ -32,8 +32,8 @@ type Status struct {
 	CatchingUp bool
 	// Heard: a certificate from the network has moved this validator's
 	// round since it started.
-	Heard bool
-	Certified  uint64 // height of the highest certified block known of
+	Heard     bool
+	Certified uint64 // height of the highest certified block known of
 }
 
 // readyLag is how far the highest certified block may be above the
