@@ -174,7 +174,7 @@ validators' (nodes_cpu_s, own network only).`,
 	f.IntVar(&o.Byzantine, "byzantine", 0, "own network: how many validators (the highest indices) misbehave; they get no load")
 	f.StringVar(&o.Behavior, "behavior", bench.DefaultBehavior, "own network: behaviour of the Byzantine validators")
 	f.Uint64Var(&o.RetainBlocks, "retain-blocks", 0, "own network: each node's retain_blocks, the committed blocks it keeps (0: all)")
-	f.IntVar(&o.SnapshotInterval, "snapshot-interval", 0, "own network: each node's snapshot_interval, heights between state snapshots (0: the default, 1000; -1: none)")
+	f.IntVar(&o.SnapshotInterval, "snapshot-interval", 0, "own network: each node's snapshot_interval, heights between state snapshots (0: the default, 100; -1: none)")
 	f.IntVar(&o.PprofPort, "pprof-port", 0, "own network: node i serves Go's profiler on 127.0.0.1:N+i (0: off)")
 	f.BoolVar(&jsonOut, "json", false, "print the report as one JSON object")
 	return cmd

@@ -122,7 +122,7 @@ type Node struct {
 	RetainBlocks uint64 `json:"retain_blocks,omitempty"`
 	// SnapshotInterval is how many heights apart the node takes a
 	// snapshot of its application's state, which peers starting with
-	// --state-sync fetch (0: the default, 1,000; negative: none).
+	// --state-sync fetch (0: the default, 100; negative: none).
 	SnapshotInterval int `json:"snapshot_interval,omitempty"`
 }
 

@@ -37,7 +37,7 @@ const (
 	snapshotsInUse = 2
 	// DefaultSnapshotInterval is how many heights apart snapshots are
 	// taken unless the config says otherwise.
-	DefaultSnapshotInterval = 1000
+	DefaultSnapshotInterval = 100
 )
 
 func (n *Node) snapshotDir() string { return filepath.Join(n.home.DataPath(), snapshotsDir) }
