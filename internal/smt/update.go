@@ -14,6 +14,7 @@ type op struct {
 	path  [32]byte
 	key   []byte
 	value []byte
+	seq   int // index in the batch
 }
 
 // Update applies one batch and returns the new version; t is unchanged. A
@@ -29,10 +30,17 @@ func (t *Tree) Update(keys, values [][]byte) (*Tree, error) {
 		if len(k) == 0 {
 			return nil, fmt.Errorf("%w (index %d)", ErrEmptyKey, i)
 		}
-		ops[i] = op{path: sha256.Sum256(k), key: k, value: values[i]}
+		ops[i] = op{path: sha256.Sum256(k), key: k, value: values[i], seq: i}
 	}
-	slices.SortStableFunc(ops, func(x, y op) int { return bytes.Compare(x.path[:], y.path[:]) })
-	// Keep the last op of each key (the stable sort kept batch order).
+	// By path, then batch order: an unstable sort with a total order,
+	// which moves these large elements far less than a stable one.
+	slices.SortFunc(ops, func(x, y op) int {
+		if c := bytes.Compare(x.path[:], y.path[:]); c != 0 {
+			return c
+		}
+		return x.seq - y.seq
+	})
+	// Keep the last op of each key.
 	w := 0
 	for i := range ops {
 		if i+1 < len(ops) && ops[i+1].path == ops[i].path {
