@@ -64,6 +64,7 @@ type leaf struct {
 type Tree struct {
 	root *node
 	n    int
+	made int // see Made
 }
 
 // New returns the empty tree.
@@ -80,6 +81,13 @@ func (t *Tree) Root() []byte {
 
 // Len returns the number of keys.
 func (t *Tree) Len() int { return t.n }
+
+// Made returns the bytes of nodes, keys and values that the Update which
+// made t allocated (0 for a tree from New or Build): what t holds that the
+// version it was made from does not, and so what keeping that version
+// beside t costs. Counting keys and values alone misses most of it: an
+// inserted key also copies the inner nodes on its path.
+func (t *Tree) Made() int { return t.made }
 
 // Get returns the value of key, or ok false if it is absent. The value is
 // shared with the tree and must not be modified.
