@@ -9,8 +9,7 @@ import (
 // The payload hash of a block is asked for several times per block and
 // validator (when its proposal is judged, remembered and persisted, and
 // when it commits), and for a block of thousands of transactions each
-// time hashes all of them: 6–9% of a validator's CPU at kv saturation.
-// payloadMemos remembers it per block.
+// time hashes all of them. payloadMemos remembers it per block.
 //
 // It lives beside the Block, not in it: a field would make a hashed block
 // differ, under reflect.DeepEqual, from the same block decoded, and copies

@@ -84,9 +84,11 @@ func (t *Tree) Len() int { return t.n }
 
 // Made returns the bytes of nodes, keys and values that the Update which
 // made t allocated (0 for a tree from New or Build): what t holds that the
-// version it was made from does not, and so what keeping that version
-// beside t costs. Counting keys and values alone misses most of it: an
-// inserted key also copies the inner nodes on its path.
+// version it was made from does not. It is also about what keeping that
+// version beside t costs: t replaced there about as many nodes as it
+// made, besides the leaves it deleted. Counting keys and values alone
+// misses most of it: an inserted key also copies the inner nodes on its
+// path.
 func (t *Tree) Made() int { return t.made }
 
 // Get returns the value of key, or ok false if it is absent. The value is

@@ -124,7 +124,7 @@ func update(n *node, d int, ops []op, par int) (*node, change) {
 // updateBoth updates n's two children in parallel. It is a function of
 // its own because the goroutine's captured variables move to the heap:
 // inline in update, that cost four allocations at every inner node
-// visited, half of all an update made.
+// visited, parallel or not.
 func updateBoth(n *node, d int, ops []op, split, par int) (l, r *node, dl, dr change) {
 	var wg sync.WaitGroup
 	wg.Go(func() { l, dl = update(n.left, d+1, ops[:split], par) })

@@ -185,8 +185,8 @@ func (x *txIndex) add(height uint64, rs []TxOutcome, offs []uint32) error {
 	b := x.db.NewBatch()
 	defer b.Close()
 	// In hash order: the memtable's skiplist then finds each key's place
-	// from the previous one's instead of from its top: a third less time
-	// per block (BenchmarkTxIndexAdd).
+	// from the previous one's instead of from its top
+	// (BenchmarkTxIndexAdd).
 	order := make([]int32, len(rs))
 	for i := range order {
 		order[i] = int32(i)

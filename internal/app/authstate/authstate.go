@@ -30,10 +30,10 @@ const DefaultKeep = 100
 // (smt.Tree.Made): large values overwritten block after block, or blocks
 // of thousands of new keys, would otherwise keep up to DefaultKeep blocks
 // of them in memory. Past it the oldest versions go first, whatever
-// DefaultKeep allows. Counted in keys and values alone, as it was, the
-// bound let about four times as much stay reachable (each new key also
-// copies the inner nodes on its path), and the garbage collector's work on
-// those nodes cost kv a fifth of its throughput at saturation.
+// DefaultKeep allows. Counted in keys and values alone, as it once was,
+// the bound let several times as much stay reachable (each new key also
+// copies the inner nodes on its path), all of it traced by the garbage
+// collector at every cycle (docs/performance.md).
 const MaxVersionBytes = 16 << 20
 
 // Tree is the versioned authenticated state. Its methods are safe for
