@@ -59,9 +59,10 @@ func (b *Block) HashWith(chainID string, payloadHash Hash) Hash {
 
 // Header returns the block without its payload and evidence: both are
 // replaced by their digests, so the header has the block's hash and is
-// small (a few hundred bytes plus the parent's certificate).
+// small (a few hundred bytes plus the parent's certificate). The payload
+// hash is computed once per block and payload (see memo.go).
 func (b *Block) Header(chainID string) Header {
-	return b.HeaderWith(chainID, PayloadHash(chainID, b.Payload))
+	return b.HeaderWith(chainID, b.payloadHash())
 }
 
 // HeaderWith is Header for a caller that holds the payload hash already

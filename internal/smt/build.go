@@ -97,14 +97,12 @@ func Build(keys, values [][]byte) (*Tree, error) {
 	}
 
 	// Leaves in path order.
-	nodes := make([]node, n)
-	leaves := make([]leaf, n)
+	nodes := make([]leafNode, n)
 	parallel(n, func(lo, hi int) {
 		for j := lo; j < hi; j++ {
 			e := &sorted[j]
 			kv := data[offs[e.i]:offs[e.i+1]:offs[e.i+1]]
-			leaves[j] = leaf{path: e.path, key: kv[:e.klen:e.klen], value: kv[e.klen:]}
-			nodes[j] = node{hash: e.hash, leaf: &leaves[j]}
+			nodes[j] = leafNode{n: node{hash: e.hash}, l: leaf{path: e.path, key: kv[:e.klen:e.klen], value: kv[e.klen:]}}
 		}
 	})
 
@@ -113,12 +111,12 @@ func Build(keys, values [][]byte) (*Tree, error) {
 
 // buildSorted builds the subtree at depth d over leaf nodes sorted by path
 // that all share the first d bits. Below depth par it runs sequentially.
-func buildSorted(ls []node, d, par int) *node {
+func buildSorted(ls []leafNode, d, par int) *node {
 	switch len(ls) {
 	case 0:
 		return nil
 	case 1:
-		return &ls[0]
+		return &ls[0].n
 	}
 	if d >= par || len(ls) < 1<<12 {
 		s := slab{size: min(len(ls), 1<<12)}
@@ -139,20 +137,20 @@ func buildSorted(ls []node, d, par int) *node {
 	return join(l, r, s.get)
 }
 
-func buildSeq(ls []node, d int, s *slab) *node {
+func buildSeq(ls []leafNode, d int, s *slab) *node {
 	switch len(ls) {
 	case 0:
 		return nil
 	case 1:
-		return &ls[0]
+		return &ls[0].n
 	}
 	split := splitNodes(ls, d)
 	return join(buildSeq(ls[:split], d+1, s), buildSeq(ls[split:], d+1, s), s.get)
 }
 
 // splitNodes returns the index of the first leaf whose bit d is 1.
-func splitNodes(ls []node, d int) int {
-	return sort.Search(len(ls), func(i int) bool { return bit(&ls[i].leaf.path, d) })
+func splitNodes(ls []leafNode, d int) int {
+	return sort.Search(len(ls), func(i int) bool { return bit(&ls[i].l.path, d) })
 }
 
 // slab hands out inner nodes from chunks, so a build costs one allocation

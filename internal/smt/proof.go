@@ -31,26 +31,30 @@ func (t *Tree) Prove(key []byte) (*ics23.CommitmentProof, error) {
 	var stack [256]*node
 	d := 0
 	n := t.root
-	for n != nil && n.leaf == nil {
+	for n != nil && n.leaf() == nil {
 		stack[d] = n
 		n = n.child(bit(&path, d))
 		d++
 	}
-	if n != nil && n.leaf.path == path {
-		if !bytes.Equal(n.leaf.key, key) {
-			return nil, fmt.Errorf("smt: SHA-256 collision between keys %x and %x", key, n.leaf.key)
+	var reached *leaf
+	if n != nil {
+		reached = n.leaf()
+	}
+	if reached != nil && reached.path == path {
+		if !bytes.Equal(reached.key, key) {
+			return nil, fmt.Errorf("smt: SHA-256 collision between keys %x and %x", key, reached.key)
 		}
-		return &ics23.CommitmentProof{Proof: &ics23.CommitmentProof_Exist{Exist: t.exist(n.leaf)}}, nil
+		return &ics23.CommitmentProof{Proof: &ics23.CommitmentProof_Exist{Exist: t.exist(reached)}}, nil
 	}
 
 	// The neighbours: the leaf reached (if any) is one of them; the other
 	// is the nearest leaf in the closest sibling subtree on its side.
 	var left, right *leaf
-	if n != nil {
-		if bytes.Compare(n.leaf.path[:], path[:]) < 0 {
-			left = n.leaf
+	if reached != nil {
+		if bytes.Compare(reached.path[:], path[:]) < 0 {
+			left = reached
 		} else {
-			right = n.leaf
+			right = reached
 		}
 	}
 	for i := d - 1; i >= 0 && (left == nil || right == nil); i-- {
@@ -74,14 +78,16 @@ func (t *Tree) Prove(key []byte) (*ics23.CommitmentProof, error) {
 
 // extreme returns the rightmost (or leftmost) leaf of the non-empty n.
 func extreme(n *node, rightmost bool) *leaf {
-	for n.leaf == nil {
+	for {
+		if l := n.leaf(); l != nil {
+			return l
+		}
 		c := n.child(rightmost)
 		if c == nil {
 			c = n.child(!rightmost)
 		}
 		n = c
 	}
-	return n.leaf
 }
 
 // exist builds the existence proof of l, a leaf of t: one step per inner
@@ -91,7 +97,7 @@ func (t *Tree) exist(l *leaf) *ics23.ExistenceProof {
 	var sibs [256]*[32]byte
 	var right [256]bool
 	d := 0
-	for n := t.root; n.leaf == nil; d++ {
+	for n := t.root; n.leaf() == nil; d++ {
 		right[d] = bit(&l.path, d)
 		sibs[d] = hashOf(n.child(!right[d]))
 		n = n.child(right[d])

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"unsafe"
 )
 
 // Spec is the name of the ics23 spec proofs verify under ("smt").
@@ -21,13 +22,33 @@ var (
 // emptyHash is the hash of an empty subtree, and so the empty tree's root.
 var emptyHash [32]byte
 
-// node is a leaf (leaf != nil) or an inner node (left and/or right set).
-// nil is the empty subtree. Nodes are never written once reachable from a
-// Tree, which is what makes versions immutable and readers lock-free.
+// node is an inner node (left and/or right set) or, with neither child, the
+// first field of a leafNode. nil is the empty subtree. Nodes are never
+// written once reachable from a Tree, which is what makes versions
+// immutable and readers lock-free.
+//
+// An inner node is 48 bytes, an allocation size class of its own: with a
+// pointer to its leaf it took 64, and inner nodes are most of what an
+// update allocates (one per level below the batch's shared top).
 type node struct {
 	hash        [32]byte
 	left, right *node
-	leaf        *leaf
+}
+
+// leafNode is a leaf: its node, which has no children, and its data.
+type leafNode struct {
+	n node
+	l leaf
+}
+
+// leaf returns n's leaf, or nil if n is an inner node. A node without
+// children is always the first field of a leafNode (join never makes an
+// inner node without one), so the conversion stays within that object.
+func (n *node) leaf() *leaf {
+	if n.left != nil || n.right != nil {
+		return nil
+	}
+	return &(*leafNode)(unsafe.Pointer(n)).l
 }
 
 // leaf keeps its key and value so old versions can be read and proven, and
@@ -43,6 +64,7 @@ type leaf struct {
 type Tree struct {
 	root *node
 	n    int
+	made int // see Made
 }
 
 // New returns the empty tree.
@@ -60,6 +82,15 @@ func (t *Tree) Root() []byte {
 // Len returns the number of keys.
 func (t *Tree) Len() int { return t.n }
 
+// Made returns the bytes of nodes, keys and values that the Update which
+// made t allocated (0 for a tree from New or Build): what t holds that the
+// version it was made from does not. It is also about what keeping that
+// version beside t costs: t replaced there about as many nodes as it
+// made, besides the leaves it deleted. Counting keys and values alone
+// misses most of it: an inserted key also copies the inner nodes on its
+// path.
+func (t *Tree) Made() int { return t.made }
+
 // Get returns the value of key, or ok false if it is absent. The value is
 // shared with the tree and must not be modified.
 func (t *Tree) Get(key []byte) (value []byte, ok bool) {
@@ -69,9 +100,9 @@ func (t *Tree) Get(key []byte) (value []byte, ok bool) {
 	path := sha256.Sum256(key)
 	n := t.root
 	for d := 0; n != nil; d++ {
-		if n.leaf != nil {
-			if n.leaf.path == path && bytes.Equal(n.leaf.key, key) {
-				return n.leaf.value, true
+		if l := n.leaf(); l != nil {
+			if l.path == path && bytes.Equal(l.key, key) {
+				return l.value, true
 			}
 			return nil, false
 		}
@@ -125,9 +156,9 @@ func join(l, r *node, mk func() *node) *node {
 	switch {
 	case l == nil && r == nil:
 		return nil
-	case l == nil && r.leaf != nil:
+	case l == nil && r.leaf() != nil:
 		return r
-	case r == nil && l.leaf != nil:
+	case r == nil && l.leaf() != nil:
 		return l
 	}
 	n := mk()
@@ -141,15 +172,11 @@ func newNode() *node { return new(node) }
 // leafWithData allocates a leaf node, its leaf and a copy of key and value
 // in two allocations.
 func leafWithData(path *[32]byte, key, value []byte) *node {
-	p := new(struct {
-		n node
-		l leaf
-	})
+	p := new(leafNode)
 	buf := make([]byte, len(key)+len(value))
 	copy(buf, key)
 	copy(buf[len(key):], value)
 	p.l = leaf{path: *path, key: buf[:len(key):len(key)], value: buf[len(key):]}
-	p.n.leaf = &p.l
 	p.n.hash = leafHash(path, value)
 	return &p.n
 }
@@ -161,11 +188,11 @@ func leafWithData(path *[32]byte, key, value []byte) *node {
 func (t *Tree) Walk(fn func(key, value []byte) error) error { return walk(t.root, fn) }
 
 func walk(n *node, fn func(key, value []byte) error) error {
-	switch {
-	case n == nil:
+	if n == nil {
 		return nil
-	case n.leaf != nil:
-		return fn(n.leaf.key, n.leaf.value)
+	}
+	if l := n.leaf(); l != nil {
+		return fn(l.key, l.value)
 	}
 	if err := walk(n.left, fn); err != nil {
 		return err

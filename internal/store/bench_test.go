@@ -2,6 +2,8 @@ package store
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"testing"
 
 	"github.com/strategos/strategos/internal/chain"
@@ -25,6 +27,31 @@ func BenchmarkPersist(b *testing.B) {
 		blk := &chain.Block{Height: 2, Round: round, Parent: qc.BlockHash, QC: qc, Payload: txs}
 		safety := &consensus.SafetyState{LastVotedRound: round, HighQC: qc}
 		if err := s.Persist([]*chain.Block{blk}, safety); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTxIndexAdd indexes one block of 7,500 transactions (a kv block
+// at saturation) per operation, into an index that grows with the run.
+func BenchmarkTxIndexAdd(b *testing.B) {
+	x, err := openTxIndex(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer x.db.Close()
+	const n = 7500
+	rs, offs := make([]TxOutcome, n), make([]uint32, n)
+	height := uint64(0)
+	for b.Loop() {
+		height++
+		for i := range rs {
+			binary.BigEndian.PutUint64(rs[i].Hash[:], height)
+			binary.BigEndian.PutUint32(rs[i].Hash[8:], uint32(i))
+			rs[i].Hash = sha256.Sum256(rs[i].Hash[:12])
+			rs[i].OK, offs[i] = true, uint32(i*34)
+		}
+		if err := x.add(height, rs, offs); err != nil {
 			b.Fatal(err)
 		}
 	}

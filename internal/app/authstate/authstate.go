@@ -25,11 +25,15 @@ import (
 // DefaultKeep is how many of the latest heights can be proven.
 const DefaultKeep = 100
 
-// MaxVersionBytes bounds, in bytes of keys and values written, what the
-// kept versions below the latest hold that the latest does not: large
-// values overwritten block after block would otherwise keep up to
-// DefaultKeep blocks of them in memory. Past it the oldest versions go
-// first, whatever DefaultKeep allows.
+// MaxVersionBytes bounds what the kept versions below the latest hold
+// that the latest does not, in bytes of the tree's nodes, keys and values
+// (smt.Tree.Made): large values overwritten block after block, or blocks
+// of thousands of new keys, would otherwise keep up to DefaultKeep blocks
+// of them in memory. Past it the oldest versions go first, whatever
+// DefaultKeep allows. Counted in keys and values alone, as it once was,
+// the bound let several times as much stay reachable (each new key also
+// copies the inner nodes on its path), all of it traced by the garbage
+// collector at every cycle (docs/performance.md).
 const MaxVersionBytes = 16 << 20
 
 // Tree is the versioned authenticated state. Its methods are safe for
@@ -44,7 +48,7 @@ type Tree struct {
 type version struct {
 	height uint64
 	t      *smt.Tree
-	bytes  int // of the keys and values its batch wrote
+	bytes  int // what it holds apart from the version below (smt.Tree.Made)
 }
 
 // Load builds the tree of the state at height from all its keys and
@@ -94,11 +98,7 @@ func (s *Tree) Apply(height uint64, keys, values [][]byte) ([]byte, error) {
 	for i > 0 && s.vers[i-1].height >= height {
 		i--
 	}
-	n := 0
-	for j := range keys {
-		n += len(keys[j]) + len(values[j])
-	}
-	s.vers = append(s.vers[:i], version{height, next, n})
+	s.vers = append(s.vers[:i], version{height, next, next.Made()})
 	s.trim()
 	return next.Root(), nil
 }

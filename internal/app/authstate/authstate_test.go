@@ -67,7 +67,8 @@ func TestVersions(t *testing.T) {
 }
 
 // Versions are bounded in bytes too: blocks that overwrite large values
-// keep only as many older versions as MaxVersionBytes of their writes.
+// keep only as many older versions as MaxVersionBytes of what they hold
+// (here nearly all of it the values).
 func TestVersionBytes(t *testing.T) {
 	tr, err := Load(0, nil, nil, DefaultKeep)
 	if err != nil {
@@ -91,5 +92,33 @@ func TestVersionBytes(t *testing.T) {
 	}
 	if p, err := tr.Prove(first, []byte("k")); err != nil || p.Value[0] != byte(first) {
 		t.Errorf("height %d: %v", first, err)
+	}
+}
+
+// A version is charged what it holds apart, nodes included: a block of
+// new small keys costs several times the bytes it writes, since each key
+// copies the inner nodes on its path.
+func TestVersionBytesCountNodes(t *testing.T) {
+	tr, err := Load(0, nil, nil, DefaultKeep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for h := uint64(1); h <= 3; h++ {
+		var ks, vs [][]byte
+		written := 0
+		for i := range 2000 {
+			ks = append(ks, fmt.Appendf(nil, "k-%d-%d", h, i))
+			vs = append(vs, []byte("v"))
+			written += len(ks[i]) + 1
+		}
+		if _, err := tr.Apply(h, ks, vs); err != nil {
+			t.Fatal(err)
+		}
+		tr.mu.RLock()
+		charged := tr.vers[len(tr.vers)-1].bytes
+		tr.mu.RUnlock()
+		if charged < 4*written {
+			t.Fatalf("height %d: charged %d bytes for %d written", h, charged, written)
+		}
 	}
 }

@@ -147,27 +147,33 @@ func (a *App) FinalizeBlock(_ context.Context, b app.Block) (app.BlockResult, er
 		return app.BlockResult{}, fmt.Errorf("kv: finalize height %d after %d", b.Height, h)
 	}
 	res := app.BlockResult{TxResults: make([]app.TxResult, len(b.Txs))}
-	last := make(map[string][]byte)
-	var order []string
+	// The tree takes the block's writes in block order (of a key written
+	// twice the later wins), and so does the map of puts: no per-key
+	// bookkeeping, whose allocations were most of this function's cost.
+	w := &app.Writes{Puts: make(map[string][]byte, len(b.Txs))}
+	keys, values := make([][]byte, 0, len(b.Txs)), make([][]byte, 0, len(b.Txs))
+	var deleted map[string]bool // keys in w.Deletes, which are rare
 	for i, tx := range b.Txs {
 		k, v, err := parse(tx)
 		if err != nil {
 			res.TxResults[i] = app.TxResult{Code: CodeInvalid, Log: err.Error()}
 			continue
 		}
-		if _, ok := last[string(k)]; !ok {
-			order = append(order, string(k))
+		keys, values = append(keys, k), append(values, v)
+		sk := keyPrefix + string(k)
+		if len(v) > 0 {
+			w.Puts[sk] = v
+			continue
 		}
-		last[string(k)] = v
-	}
-	w := &app.Writes{Puts: make(map[string][]byte, len(order))}
-	keys, values := make([][]byte, len(order)), make([][]byte, len(order))
-	for i, k := range order {
-		keys[i], values[i] = []byte(k), last[k]
-		if len(last[k]) == 0 {
-			w.Deletes = append(w.Deletes, keyPrefix+k)
-		} else {
-			w.Puts[keyPrefix+k] = last[k]
+		// The store deletes before it puts: a key deleted and then set
+		// again in the block ends set, as here.
+		delete(w.Puts, sk)
+		if !deleted[sk] {
+			if deleted == nil {
+				deleted = make(map[string]bool)
+			}
+			deleted[sk] = true
+			w.Deletes = append(w.Deletes, sk)
 		}
 	}
 	root, err := t.Apply(b.Height, keys, values)

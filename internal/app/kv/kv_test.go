@@ -404,3 +404,26 @@ func TestAppHashFormula(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Within one block a key set and then deleted ends absent, and one
+// deleted and then set ends set, in the store (which deletes before it
+// puts) as in the tree.
+func TestFinalizeBlockDeleteAndSetAgain(t *testing.T) {
+	st := newMemState()
+	a := New(st)
+	if _, err := a.InitChain(ctx, app.Genesis{ChainID: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, a, st, "x=0", "y=0")
+	res := exec(t, a, st, "x=1", "x=", "y=", "y=2", "z=", "z=", "w=1", "w=", "w=3")
+	want := map[string][]byte{"kv/y": []byte("2"), "kv/w": []byte("3")}
+	if !maps.EqualFunc(st.KV, want, bytes.Equal) {
+		t.Fatalf("state %q, want %q", st.KV, want)
+	}
+	if sum := smttest.Root(map[string][]byte{"y": []byte("2"), "w": []byte("3")}); !bytes.Equal(res.AppHash, sum) {
+		t.Fatalf("app hash %x, want %x", res.AppHash, sum)
+	}
+	if d := res.Writes.Deletes; len(d) != len(slices.Compact(slices.Sorted(slices.Values(d)))) {
+		t.Fatalf("deletes %q repeat a key", d)
+	}
+}
