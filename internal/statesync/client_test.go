@@ -3,6 +3,7 @@ package statesync
 import (
 	"testing"
 
+	"github.com/strategos/strategos/internal/app"
 	"github.com/strategos/strategos/internal/chain"
 	"github.com/strategos/strategos/internal/snapshot"
 )
@@ -44,6 +45,10 @@ func TestChainFromKeepsOnlyTheLinkedPrefix(t *testing.T) {
 	}
 }
 
+// noApp restores nothing; it only makes the client take key/value
+// snapshots.
+type noApp struct{ app.Snapshotter }
+
 func TestPickPrefersHighestFromTrustedPeers(t *testing.T) {
 	meta := func(h uint64) *snapshot.Meta {
 		return &snapshot.Meta{Height: h, Format: snapshot.Format, AppHash: []byte{byte(h)}, Chunks: [][]byte{make([]byte, 32)}}
@@ -56,7 +61,7 @@ func TestPickPrefersHighestFromTrustedPeers(t *testing.T) {
 	}
 	low := add(10, 0, 1, 2)
 	high := add(20, 1)
-	c := &client{failed: map[[32]byte]bool{}, suspect: map[uint32]bool{}}
+	c := &client{cfg: Config{App: noApp{}}, failed: map[[32]byte]bool{}, suspect: map[uint32]bool{}}
 	if o, _ := c.pick(offers); o != high {
 		t.Fatalf("picked height %d, want the highest, 20", o.meta.Height)
 	}
@@ -67,6 +72,11 @@ func TestPickPrefersHighestFromTrustedPeers(t *testing.T) {
 	c.suspect[0], c.suspect[2] = true, true
 	if o, _ := c.pick(offers); o != high {
 		t.Fatalf("with every peer suspect, picked height %d; want the highest, 20", o.meta.Height)
+	}
+	abci := add(30, 0, 1, 2)
+	abci.meta.Format, abci.meta.ABCI = snapshot.FormatABCI, &snapshot.ABCIMeta{}
+	if o, _ := c.pick(offers); o == abci {
+		t.Fatal("picked an ABCI snapshot for an application that restores key/value snapshots")
 	}
 	c.failed[high.meta.Hash()] = true
 	c.failed[low.meta.Hash()] = true
