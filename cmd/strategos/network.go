@@ -96,6 +96,7 @@ Behaviours: ` + strings.Join(byzantine.Names(), ", "),
 				defer f.Close()
 				opts.SignLog = f
 			}
+			daemon.TuneGC()
 			ctx, stop := signalContext()
 			defer stop()
 			if stateSync {
@@ -148,6 +149,7 @@ Behaviours: ` + strings.Join(byzantine.Names(), ", "),
 			}
 			ctx, stop := signalContext()
 			defer stop()
+			daemon.TuneGC()
 			return testnet.Run(ctx, o)
 		},
 	}
