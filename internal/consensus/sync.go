@@ -19,9 +19,13 @@ type fetchState struct {
 	tries    int
 }
 
-// fetch asks peer for block h (and ancestors) unless a request is in flight.
+// fetch asks peer for block h (and ancestors) unless a request is in
+// flight, or a catch-up by height is: that brings the blocks from the tip
+// up, and walking back from every proposal and certificate of a network
+// far ahead would spend the peers' serving budget (which the catch-up
+// shares) on blocks that cannot connect yet.
 func (c *Core) fetch(h chain.Hash, peer uint32) {
-	if _, ok := c.fetching[h]; ok {
+	if _, ok := c.fetching[h]; ok || c.syncing != nil {
 		return
 	}
 	if peer == c.cfg.Self || !c.cfg.Validators.Has(peer) {
