@@ -135,3 +135,30 @@ func TestPrunedPeerSaysSo(t *testing.T) {
 		t.Fatalf("after the answer sent %+v, want a sync request to another peer", r.Messages)
 	}
 }
+
+// While a catch-up by height runs, a certificate of a block not held
+// (a network far ahead) does not start a backward fetch: the catch-up
+// brings the blocks, and the peers' serving budget is kept for it.
+func TestNoBackwardFetchWhileCatchingUp(t *testing.T) {
+	blockRequests := func(r Ready) (n int) {
+		for _, m := range r.Messages {
+			if m.BlockRequest != nil {
+				n++
+			}
+		}
+		return n
+	}
+	for _, syncing := range []bool{false, true} {
+		c := newTestNet(t, 4, nil).cores[3]
+		c.Ready()
+		if syncing {
+			c.startSync(1)
+			c.Ready()
+		}
+		c.processQC(&chain.QC{Round: 50, BlockHash: chain.Hash{9}}, 1)
+		got := blockRequests(c.Ready())
+		if want := map[bool]int{false: 1, true: 0}[syncing]; got != want {
+			t.Errorf("catching up %v: %d block requests for an unknown certified block, want %d", syncing, got, want)
+		}
+	}
+}
