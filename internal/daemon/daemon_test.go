@@ -4,24 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/strategos/strategos/internal/config"
+	"github.com/strategos/strategos/internal/testbin"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // While a validator restores its state from peers that do not answer,
 // its API address says it is live and not ready, and stopping it returns.
@@ -34,9 +25,14 @@ func TestStateSyncServesHealth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Node.APIListen, h.Node.P2PListen = freeAddr(t), freeAddr(t)
+	base, err := testbin.FreePorts(2 + len(h.Node.Peers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(base+i) }
+	h.Node.APIListen, h.Node.P2PListen = addr(0), addr(1)
 	for i := range h.Node.Peers {
-		h.Node.Peers[i].Addr = freeAddr(t) // nobody listens: no peer answers
+		h.Node.Peers[i].Addr = addr(2 + i) // nobody listens: no peer answers
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
