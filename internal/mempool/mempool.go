@@ -216,14 +216,22 @@ func (p *Pool) InFlight(h chain.Hash, height uint64, hashes []chain.Hash) {
 	if _, ok := p.heights[h]; ok {
 		return
 	}
+	// A transaction is held by its highest block: blocks are released
+	// lowest first, as their heights commit, so one released while a
+	// higher block still carries the transaction must not free it.
 	all := hashes
 	for _, th := range hashes {
-		if _, ok := p.included[th]; !ok {
+		if cur, ok := p.included[th]; !ok || p.heights[cur] < height {
 			p.included[th] = h
 		}
-		if e, ok := p.byHash[th]; ok && e.inFlight.IsZero() {
+		e, ok := p.byHash[th]
+		switch {
+		case !ok:
+		case e.inFlight.IsZero():
 			e.inFlight = h
 			p.ready--
+		case p.heights[e.inFlight] < height:
+			e.inFlight = h
 		}
 	}
 	p.flights[h] = all

@@ -186,3 +186,34 @@ func TestCommittedAreFreedWithoutReaping(t *testing.T) {
 		t.Fatalf("%d empty lanes kept", len(p.lanes))
 	}
 }
+
+// A transaction carried by an abandoned block and by a later one stays in
+// flight when the abandoned block's height commits without it: the later
+// block may still commit it, and proposing it again meanwhile would commit
+// it twice (found by TestPruneAndStateSyncSoak).
+func TestReleaseKeepsLaterFlight(t *testing.T) {
+	for _, arrived := range []bool{true, false} {
+		p := New(Config{})
+		tx := txs(1)[0]
+		if arrived {
+			if err := p.Add(tx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p.InFlight(chain.Hash{1}, 5, []chain.Hash{tx.Hash}) // abandoned at height 5
+		p.InFlight(chain.Hash{2}, 7, []chain.Hash{tx.Hash}) // still pending at height 7
+		if !arrived {
+			if err := p.Add(tx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p.Committed(5, nil) // another block committed at height 5
+		if got := p.Reap(10, 1<<20, nil); len(got) != 0 {
+			t.Fatalf("gossip first %v: reaped %d transactions that a pending block carries", arrived, len(got))
+		}
+		p.Committed(7, nil) // the block at height 7 abandoned too: released
+		if got := p.Reap(10, 1<<20, nil); len(got) != 1 {
+			t.Fatalf("gossip first %v: after its last block was abandoned, reaped %d, want 1", arrived, len(got))
+		}
+	}
+}
