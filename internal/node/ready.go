@@ -168,7 +168,12 @@ func (n *Node) send(m consensus.Message) {
 func (n *Node) commit(cs []consensus.Commit) error {
 	n.admitMu.Lock()
 	defer n.admitMu.Unlock()
-	n.commits.Add(1)
+	// Counted once the index holds the blocks' transactions, before the
+	// lock goes: an admission that read the index earlier, during this
+	// commit, sees the count move and reads it again (counted at the
+	// start, an admission could read the count after it moved and the
+	// index before it was written, and admit a committed transaction).
+	defer n.commits.Add(1)
 	for i, c := range cs {
 		if err := n.rootDiffers(c.Block); errors.Is(err, errRootDiffers) {
 			n.diverged(c.Block, err)
