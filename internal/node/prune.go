@@ -43,13 +43,16 @@ func (n *Node) runPruner(ctx context.Context) {
 
 // pruneOnce deletes every height below the latest retain, batch by batch.
 func (n *Node) pruneOnce(ctx context.Context, retain uint64) {
+	// Read once per round: snapshots taken or removed meanwhile only
+	// raise it, so the value read first is the safe one.
+	snapFloor := n.snapshotFloor()
 	for {
 		tip := n.store.CommittedHeight()
 		executed, _ := n.store.AppState()
 		if tip < retain || executed == 0 {
 			return
 		}
-		k, err := n.store.Prune(min(tip-retain+1, executed+1, n.historyFloor(tip), n.snapshotFloor()))
+		k, err := n.store.Prune(min(tip-retain+1, executed+1, n.historyFloor(tip), snapFloor))
 		if err != nil {
 			n.log.Error("pruning failed; the node goes on without pruning until the next try", "err", err)
 			return
@@ -98,15 +101,11 @@ func (n *Node) historyFloor(tip uint64) uint64 {
 // for that height), so that a snapshot offered can be completed; no bound
 // without snapshots.
 func (n *Node) snapshotFloor() uint64 {
-	metas, err := snapshot.List(n.snapshotDir())
+	metas, err := snapshot.List(n.snapshotDir()) // highest first
 	if err != nil || len(metas) == 0 {
 		return math.MaxUint64
 	}
-	oldest := metas[0].Height
-	for _, m := range metas {
-		oldest = min(oldest, m.Height)
-	}
-	return n.historyFloor(oldest)
+	return n.historyFloor(metas[len(metas)-1].Height)
 }
 
 // notePruned logs, once per answer, that a peer pruned the heights this

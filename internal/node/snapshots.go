@@ -84,6 +84,7 @@ func (n *Node) maybeSnapshot(height uint64, root []byte) {
 		}
 		if err == nil && m != nil {
 			err = snapshot.PruneExcept(n.snapshotDir(), snapshotsKept, snapshotsInUse, n.snapshotServing)
+			n.forgetServed()
 		}
 		if err != nil {
 			n.log.Error("snapshot failed", "height", height, "err", err)
@@ -115,10 +116,8 @@ func (n *Node) copyAppSnapshot(k app.SnapshotKeeper, height uint64) (*snapshot.M
 		return nil, err
 	}
 	var newest uint64
-	if have, err := snapshot.List(n.snapshotDir()); err == nil {
-		for _, m := range have {
-			newest = max(newest, m.Height)
-		}
+	if have, err := snapshot.List(n.snapshotDir()); err == nil && len(have) > 0 {
+		newest = have[0].Height // highest first
 	}
 	var best *app.Snapshot
 	for i, s := range list {
@@ -198,6 +197,18 @@ func (n *Node) snapshotServing(height uint64) bool {
 		return false
 	}
 	return ok
+}
+
+// forgetServed drops the records of snapshots not asked for within
+// snapshotInUse (pruned ones among them), so that they do not pile up
+// over the years.
+func (n *Node) forgetServed() {
+	n.snapshotServed.Range(func(h, at any) bool {
+		if time.Since(at.(time.Time)) > snapshotInUse {
+			n.snapshotServed.Delete(h)
+		}
+		return true
+	})
 }
 
 // sendSnapshotAnswer encodes and sends resp within the peer's byte budget.
