@@ -13,12 +13,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	"github.com/strategos/strategos/internal/api"
 	"github.com/strategos/strategos/internal/app/apps"
@@ -116,10 +114,12 @@ func StateSync(ctx context.Context, home *config.Home, o Options) error {
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
-	srv := &http.Server{Handler: api.Starting(func() string { return "state sync in progress" }), ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- api.Serve(sctx, ln, api.Starting(func() string { return "state sync in progress" })) }()
 	_, err = node.StateSync(ctx, home, apps.For(home, log.With("part", "app")), nil, log.With("node", home.Node.Index))
+	stop()
+	<-served // the address is free again for Open
 	return err
 }
 

@@ -59,7 +59,7 @@ func stateSync(ctx context.Context, h *config.Home, newApp func(app.State) (app.
 	}
 	defer a.Close()
 	snap, exports := a.(app.Snapshotter)
-	keeper, keeps := a.(app.SnapshotKeeper)
+	keeper, keeps := a.(statesync.Keeper)
 	if !exports && !keeps {
 		return nil, fmt.Errorf("node: state sync: the application %q cannot restore snapshots", h.Genesis.App)
 	}
@@ -75,7 +75,7 @@ func stateSync(ctx context.Context, h *config.Home, newApp func(app.State) (app.
 	start := time.Now()
 	cfg := statesync.Config{
 		ChainID: chainID, Validators: vals, Genesis: genesis, AppGenesis: appGenesisOf(h, vals),
-		Self: h.Node.Index, App: snap, Keeper: keeper, AppInfo: a.Info, Store: st, Net: net, Log: log.With("part", "statesync"), RootKey: rootKey,
+		Self: h.Node.Index, App: snap, Keeper: keeper, Store: st, Net: net, Log: log.With("part", "statesync"), RootKey: rootKey,
 	}
 	if tune != nil {
 		tune(&cfg)

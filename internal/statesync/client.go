@@ -35,12 +35,11 @@ type Config struct {
 	Self       uint32
 	// App restores snapshots of the key/value format (bank, kv); Keeper
 	// those an ABCI application took. One of them is set.
-	App     app.Snapshotter
-	Keeper  app.SnapshotKeeper
-	AppInfo func(context.Context) (app.Info, error) // with Keeper: the application's Info
-	Store   *store.Store
-	Net     Network
-	Log     *slog.Logger
+	App    app.Snapshotter
+	Keeper Keeper
+	Store  *store.Store
+	Net    Network
+	Log    *slog.Logger
 	// RootKey names the state key under which the node records the app
 	// hash of a height (the node's own bookkeeping in the app area).
 	RootKey func(height uint64) string
@@ -68,6 +67,13 @@ func (c *Config) defaults() {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
+}
+
+// Keeper is an ABCI application that restores its own snapshots, and
+// says afterwards (Info) at which height and app hash it stands.
+type Keeper interface {
+	app.SnapshotKeeper
+	Info(ctx context.Context) (app.Info, error)
 }
 
 // Result says what a sync restored.
@@ -333,7 +339,7 @@ func (c *client) applyABCI(ctx context.Context, m *snapshot.Meta, r *snapshot.Re
 			return fmt.Errorf("the application refused chunk %d: %w", i, err)
 		}
 	}
-	info, err := c.cfg.AppInfo(ctx)
+	info, err := c.cfg.Keeper.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("the application's info after the snapshot: %w", err)
 	}
