@@ -88,8 +88,8 @@ type Node struct {
 	snapshotting atomic.Bool      // a snapshot is being written: snapshots.go
 	startRound   *uint64          // the round at the first status (status.go)
 	heard        bool             // the round has moved since (status.go)
-	// snapshotServed: height -> time.Time a peer last fetched a chunk of
-	// that snapshot (snapshots.go).
+	// snapshotServed: height -> time.Time a peer last asked for that
+	// snapshot's certificate or a chunk of it (snapshots.go).
 	snapshotServed sync.Map
 	snapshotAt     atomic.Int64 // unix time of the last snapshot taken
 	txsTotal       uint64
