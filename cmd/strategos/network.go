@@ -108,7 +108,7 @@ Behaviours: ` + strings.Join(byzantine.Names(), ", "),
 			if err != nil {
 				return err
 			}
-			return v.Run(ctx)
+			return daemon.Run(ctx, v, h, opts)
 		},
 	}
 	f := cmd.Flags()

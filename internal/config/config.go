@@ -124,6 +124,14 @@ type Node struct {
 	// snapshot of its application's state, which peers starting with
 	// --state-sync fetch (0: the default, 100; negative: none).
 	SnapshotInterval int `json:"snapshot_interval,omitempty"`
+	// StateSyncBehind: a running validator this many heights behind the
+	// highest certified height it has heard of restores a peer's
+	// snapshot in place of its store, rather than replaying every block
+	// it lacks (0: the default, 2,000 on a node that prunes and never on
+	// one that keeps every block, whose history a jump would cut;
+	// negative: never). A validator whose peers have pruned the blocks
+	// it lacks jumps whatever this says, unless it is negative.
+	StateSyncBehind int `json:"state_sync_behind,omitempty"`
 }
 
 // Peer is where a validator listens for its peers.

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/strategos/strategos/internal/api"
 	"github.com/strategos/strategos/internal/app/apps"
@@ -53,6 +54,8 @@ type Options struct {
 	Behavior string
 	Logger   *slog.Logger
 	SignLog  io.Writer
+
+	resyncNotBefore time.Time // see Run
 }
 
 // Open builds the validator of a home directory and binds its API and
@@ -63,7 +66,8 @@ func Open(home *config.Home, o Options) (*Validator, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	n, err := node.New(node.Options{Home: home, Behavior: o.Behavior, Logger: log, SignLog: o.SignLog, App: apps.For(home, log.With("part", "app"))})
+	n, err := node.New(node.Options{Home: home, Behavior: o.Behavior, Logger: log, SignLog: o.SignLog, App: apps.For(home, log.With("part", "app")),
+		ResyncNotBefore: o.resyncNotBefore})
 	if err != nil {
 		return nil, err
 	}
@@ -110,14 +114,65 @@ func StateSync(ctx context.Context, home *config.Home, o Options) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	return whileStarting(ctx, home, "state sync in progress", func() error {
+		_, err := node.StateSync(ctx, home, apps.For(home, log.With("part", "app")), nil, log.With("node", home.Node.Index))
+		return err
+	})
+}
+
+// Run runs v, the validator Open built of home with o, until ctx is
+// done. When its node stops because it fell too far behind to catch up
+// by blocks (node.FarBehind), Run restores a peer's snapshot in its place
+// (node.Resync), serving /livez 200 and /readyz 503 meanwhile, and opens
+// and runs it again: the validator catches up without an operator. A
+// jump that comes to nothing leaves the store as it was; the node then
+// catches up by blocks, and tries again later.
+func Run(ctx context.Context, v *Validator, home *config.Home, o Options) error {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	o.Logger = log
+	for {
+		err := v.Run(ctx)
+		var fb *node.FarBehind
+		if !errors.As(err, &fb) || ctx.Err() != nil {
+			return err
+		}
+		o.resyncNotBefore = time.Time{}
+		if err := resync(ctx, home, o, fb); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			log.Warn("no snapshot restored; catching up by blocks", "node", home.Node.Index, "err", err)
+			o.resyncNotBefore = time.Now().Add(node.ResyncRetry)
+		}
+		if v, err = Open(home, o); err != nil {
+			return err
+		}
+	}
+}
+
+// resync is node.Resync while the API address answers as during state
+// sync.
+func resync(ctx context.Context, home *config.Home, o Options, fb *node.FarBehind) error {
+	return whileStarting(ctx, home, "restoring a snapshot: the validator fell too far behind", func() error {
+		_, err := node.Resync(ctx, home, apps.For(home, o.Logger.With("part", "app")), o.Logger.With("node", home.Node.Index), fb)
+		return err
+	})
+}
+
+// whileStarting runs f while the API address answers /livez 200 and
+// /readyz 503 with why, and frees the address when f returns.
+func whileStarting(ctx context.Context, home *config.Home, why string, f func() error) error {
 	ln, err := net.Listen("tcp", home.Node.APIListen)
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
 	sctx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
-	go func() { served <- api.Serve(sctx, ln, api.Starting(func() string { return "state sync in progress" })) }()
-	_, err = node.StateSync(ctx, home, apps.For(home, log.With("part", "app")), nil, log.With("node", home.Node.Index))
+	go func() { served <- api.Serve(sctx, ln, api.Starting(func() string { return why })) }()
+	err = f()
 	stop()
 	<-served // the address is free again for Open
 	return err

@@ -34,6 +34,9 @@ func (n *Node) SubmitBatch(txs [][]byte) (hashes []chain.Hash, errs []error) {
 	// instead of growing a backlog (gossip from peers is not limited
 	// here; the pool's own bound covers it).
 	room := n.maxWaiting - n.pool.Waiting()
+	if n.leaving.Load() {
+		room = 0 // resync.go
+	}
 	if room < len(txs) {
 		hashes = make([]chain.Hash, len(txs))
 		errs = make([]error, len(txs))
@@ -42,6 +45,9 @@ func (n *Node) SubmitBatch(txs [][]byte) (hashes []chain.Hash, errs []error) {
 		copy(hashes, h)
 		copy(errs, e)
 		busy := fmt.Errorf("%w: %d transactions already wait for a block", mempool.ErrFull, n.maxWaiting-room)
+		if n.leaving.Load() {
+			busy = errLeaving
+		}
 		for i := take; i < len(txs); i++ {
 			hashes[i] = chain.TxHash(txs[i])
 			errs[i] = busy

@@ -22,7 +22,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +56,10 @@ type Options struct {
 	// in-process application keeps its state there; one over ABCI keeps
 	// its own and ignores it). Required.
 	App func(st app.State) (app.Application, error)
+	// ResyncNotBefore: the node does not stop to jump to a snapshot
+	// (FarBehind) before this time; the daemon sets it after a jump that
+	// came to nothing.
+	ResyncNotBefore time.Time
 }
 
 // Node is one running validator.
@@ -77,17 +80,24 @@ type Node struct {
 	pool    *mempool.Pool
 	metrics *metrics
 
-	status       atomic.Pointer[Status]
-	highQC       uint64
-	highTC       uint64
-	round        uint64
-	dropped      map[string]int
-	window       []commitMark     // recent commits, for tx/s
-	catchUp      catchUpLog       // progress lines while catching up
-	prunedSeen   consensus.Pruned // the last "pruned" answer logged: prune.go
-	snapshotting atomic.Bool      // a snapshot is being written: snapshots.go
-	startRound   *uint64          // the round at the first status (status.go)
-	heard        bool             // the round has moved since (status.go)
+	status     atomic.Pointer[Status]
+	highQC     uint64
+	highTC     uint64
+	round      uint64
+	dropped    map[string]int
+	window     []commitMark     // recent commits, for tx/s
+	catchUp    catchUpLog       // progress lines while catching up
+	prunedSeen consensus.Pruned // the last "pruned" answer logged: prune.go
+	// prunedBy: peer -> the lowest height it said it pruned (resync.go).
+	prunedBy        map[uint32]uint64
+	farBehind       *FarBehind // Run stops with it, at tick leaveAt: resync.go
+	leaveAt         time.Time
+	certifiedMax    uint64      // the highest certified height seen: resync.go
+	leaving         atomic.Bool // clients are answered busy
+	resyncNotBefore time.Time
+	snapshotting    atomic.Bool // a snapshot is being written: snapshots.go
+	startRound      *uint64     // the round at the first status (status.go)
+	heard           bool        // the round has moved since (status.go)
 	// snapshotServed: height -> time.Time a peer last asked for that
 	// snapshot's certificate or a chunk of it (snapshots.go).
 	snapshotServed sync.Map
@@ -148,7 +158,10 @@ func New(o Options) (*Node, error) {
 	}
 	chainID := h.Genesis.ChainID
 	genesis := chain.Genesis(chainID, vals)
-	st, err := store.Open(filepath.Join(h.DataPath(), "store.db"), chainID, genesis.Hash(chainID))
+	if err := removeSide(storePath(h) + resyncSuffix); err != nil { // a jump cut short: resync.go
+		return nil, err
+	}
+	st, err := store.Open(storePath(h), chainID, genesis.Hash(chainID))
 	if err != nil {
 		return nil, err
 	}
@@ -171,6 +184,8 @@ func New(o Options) (*Node, error) {
 		gossipKick: make(chan struct{}, 1),
 		blockTxs:   make(map[*chain.Block][]*app.Tx),
 		serve:      newServer(),
+
+		resyncNotBefore: o.ResyncNotBefore,
 	}
 	n.initEvents(o.Events)
 	n.registerDurableMetrics()
@@ -350,6 +365,10 @@ func (n *Node) Run(ctx context.Context) error {
 			n.log.Error("stopping: cannot persist", "err", err)
 			return err
 		}
+		if n.farBehind != nil && time.Now().After(n.leaveAt) {
+			n.log.Warn("stopping to restore a snapshot", "committed", n.store.CommittedHeight())
+			return n.farBehind
+		}
 	}
 }
 
@@ -371,6 +390,9 @@ func (n *Node) onTick() {
 	n.sendGossip()
 	if n.ticks%50 == 1 { // at the first tick too: /readyz reads the links
 		n.observe()
+	}
+	if n.ticks%10 == 0 { // soon after the first blocks come back: resync.go
+		n.checkFarBehind()
 	}
 	n.publish()
 }

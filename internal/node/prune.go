@@ -120,6 +120,7 @@ func (n *Node) notePruned() {
 		return
 	}
 	n.prunedSeen = p
+	n.notePrunedBy(p)
 	n.log.Warn("a peer pruned the blocks this validator lacks; if every peer has, restart it on an empty home with --state-sync",
 		"peer", p.Peer, "lacking_from", p.From, "peer_earliest", p.Earliest)
 }

@@ -17,6 +17,9 @@ import (
 // transaction gossip, to the mempool.
 func (n *Node) receive(in inFrame) {
 	env := in.Env
+	if n.farBehind != nil && env.Msg.SyncResponse != nil {
+		return // about to jump: blocks executed now would be thrown away (resync.go)
+	}
 	if env.Evidence != nil {
 		n.metrics.msgsIn.WithLabelValues("evidence").Inc()
 		// An honest validator gossips only proofs it verified under the

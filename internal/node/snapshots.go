@@ -169,11 +169,14 @@ func (n *Node) answerSnapshot(r *wire.SnapshotRequest) *wire.SnapshotResponse {
 		n.snapshotServed.Store(r.Height, time.Now()) // a snapshot that exists: bounded
 		return &wire.SnapshotResponse{Kind: wire.SnapshotChunk, Height: r.Height, Chunk: r.Chunk, Data: data}
 	case wire.SnapshotCertificate:
-		// A restore starts here: hold the snapshot while it fetches the
-		// blocks it needs before its first chunk.
-		if metas, err := snapshot.List(n.snapshotDir()); err == nil && slices.ContainsFunc(metas, func(m *snapshot.Meta) bool { return m.Height == r.Height }) {
-			n.snapshotServed.Store(r.Height, time.Now())
+		// A restore starts here: hold the snapshot while it fetches its
+		// chunks. One no longer held is not certified: the restore would
+		// find no chunk, and is better told now (it asks another peer).
+		metas, err := snapshot.List(n.snapshotDir())
+		if err != nil || !slices.ContainsFunc(metas, func(m *snapshot.Meta) bool { return m.Height == r.Height }) {
+			return nil
 		}
+		n.snapshotServed.Store(r.Height, time.Now())
 		cert, err := light.Build(n.store, n.chainID, r.Height)
 		b, _, _, ok := n.store.CommittedBlock(r.Height)
 		if err != nil || !ok {

@@ -25,13 +25,19 @@ import (
 // starts from what it has. listener, if set, is used for peer
 // connections (and closed) instead of listening on the configured address.
 func StateSync(ctx context.Context, h *config.Home, newApp func(app.State) (app.Application, error), listener net.Listener, log *slog.Logger) (*statesync.Result, error) {
-	return stateSync(ctx, h, newApp, listener, log, nil)
+	return stateSync(ctx, h, newApp, listener, log, storePath(h), nil)
 }
 
-// stateSync is StateSync whose client configuration tune may change (tests
-// put a lying network between the client and its peers).
+// storeFile is the node's store in its data directory.
+const storeFile = "store.db"
+
+func storePath(h *config.Home) string { return filepath.Join(h.DataPath(), storeFile) }
+
+// stateSync is StateSync into the store at path, whose client
+// configuration tune may change (Resync sets a lowest height; tests put a
+// lying network between the client and its peers).
 func stateSync(ctx context.Context, h *config.Home, newApp func(app.State) (app.Application, error), listener net.Listener, log *slog.Logger,
-	tune func(*statesync.Config)) (*statesync.Result, error) {
+	path string, tune func(*statesync.Config)) (*statesync.Result, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -44,7 +50,7 @@ func stateSync(ctx context.Context, h *config.Home, newApp func(app.State) (app.
 	if err := os.MkdirAll(h.DataPath(), 0o700); err != nil {
 		return nil, fmt.Errorf("node: state sync: %w", err)
 	}
-	st, err := store.Open(filepath.Join(h.DataPath(), "store.db"), chainID, genesis)
+	st, err := store.Open(path, chainID, genesis)
 	if err != nil {
 		return nil, err
 	}

@@ -269,7 +269,7 @@ func TestStateSyncRefusesLyingPeers(t *testing.T) {
 			log := &lineLog{}
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			res, err := stateSync(ctx, h, apps.For(h, nil), nil, slog.New(slog.NewTextHandler(log, nil)), func(cfg *statesync.Config) {
+			res, err := stateSync(ctx, h, apps.For(h, nil), nil, slog.New(slog.NewTextHandler(log, nil)), storePath(h), func(cfg *statesync.Config) {
 				cfg.Net = &lyingNet{Network: cfg.Net, lie: tc.lie()}
 				cfg.RequestTimeout = time.Second
 			})

@@ -43,6 +43,12 @@ type Config struct {
 	// RootKey names the state key under which the node records the app
 	// hash of a height (the node's own bookkeeping in the app area).
 	RootKey func(height uint64) string
+	// MinHeight, if set, is the lowest snapshot height worth restoring
+	// (a running validator that fell behind jumps only forward, past its
+	// own committed height): offers below it are ignored, and Sync
+	// returns ErrNoSnapshot rather than waiting for a better offer or
+	// starting from genesis.
+	MinHeight uint64
 
 	// Timing; zero takes the defaults.
 	RequestTimeout time.Duration // one request's answer (default 5 s)
@@ -97,10 +103,13 @@ func Sync(ctx context.Context, cfg Config) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		if len(offers) == 0 && len(c.failed) == 0 {
+		if len(offers) == 0 && len(c.failed) == 0 && c.cfg.MinHeight == 0 {
 			return c.fromGenesis(round)
 		}
 		o, ok := c.pick(offers)
+		if !ok && c.cfg.MinHeight > 0 {
+			return Result{}, fmt.Errorf("%w at height %d or above", ErrNoSnapshot, c.cfg.MinHeight)
+		}
 		if !ok {
 			c.cfg.Log.Warn("state sync: no usable snapshot offered yet; asking again", "offers", len(offers))
 			if err := sleep(ctx, c.cfg.RequestTimeout); err != nil {
@@ -151,13 +160,19 @@ func (c *client) discover(ctx context.Context) (map[[32]byte]*offer, uint64, err
 		}
 	}
 	ask()
-	next := time.Now().Add(c.cfg.RequestTimeout)
+	// Asked again soon at first, then less often: the first requests go
+	// out while the connections to the peers are still being made.
+	wait := min(firstAskAgain, c.cfg.RequestTimeout)
+	next := time.Now().Add(wait)
 	for !quorum.Reached(power, vals.TotalPower()) {
 		from, e, err := c.recv(ctx, next)
 		if errors.Is(err, errTimeout) {
-			c.cfg.Log.Info("state sync: waiting for peers' snapshot lists", "answered_power", power, "total_power", vals.TotalPower())
+			if wait >= c.cfg.RequestTimeout {
+				c.cfg.Log.Info("state sync: waiting for peers' snapshot lists", "answered_power", power, "total_power", vals.TotalPower())
+			}
 			ask()
-			next = time.Now().Add(c.cfg.RequestTimeout)
+			wait = min(2*wait, c.cfg.RequestTimeout)
+			next = time.Now().Add(wait)
 			continue
 		}
 		if err != nil {
@@ -207,7 +222,7 @@ func (c *client) pick(offers map[[32]byte]*offer) (*offer, bool) {
 func (c *client) best(offers map[[32]byte]*offer, trusted bool) (*offer, bool) {
 	var best *offer
 	for h, o := range offers {
-		if c.failed[h] || !c.restores(o.meta.Format) || trusted && !slices.ContainsFunc(o.peers, func(p uint32) bool { return !c.suspect[p] }) {
+		if c.failed[h] || o.meta.Height < c.cfg.MinHeight || !c.restores(o.meta.Format) || trusted && !slices.ContainsFunc(o.peers, func(p uint32) bool { return !c.suspect[p] }) {
 			continue
 		}
 		if best == nil || o.meta.Height > best.meta.Height ||
@@ -229,6 +244,10 @@ func (c *client) restores(format uint32) bool {
 	}
 	return false
 }
+
+// firstAskAgain is how soon unanswered snapshot list requests are first
+// sent again.
+const firstAskAgain = 100 * time.Millisecond
 
 var errTimeout = errors.New("statesync: no answer in time")
 
@@ -279,11 +298,13 @@ func (c *client) restore(ctx context.Context, o *offer, round uint64) (Result, e
 	if !bytes.Equal(cm.root, m.AppHash) {
 		return Result{}, fmt.Errorf("the snapshot's app hash %x is not the certified root %x of height %d", m.AppHash, cm.root, m.Height)
 	}
-	history, err := c.history(ctx, o, cm.block)
+	// The chunks first: peers keep a snapshot only a while after it was
+	// last asked for, while the blocks below it stay as long as it does.
+	r, err := c.chunks(ctx, o)
 	if err != nil {
 		return Result{}, err
 	}
-	r, err := c.chunks(ctx, o)
+	history, err := c.history(ctx, o, cm.block)
 	if err != nil {
 		return Result{}, err
 	}

@@ -7,11 +7,11 @@
 // quorum's worth of answers; picks the highest snapshot; fetches the
 // commit certificate of that height and checks it as the light client
 // does (package light), which gives the block's hash and the state root
-// after it; checks that the snapshot's app hash is that root; fetches
-// the committed blocks below it that the leader rule reads (bound to the
-// certified block by parent hashes); collects the chunks from the peers
-// that offered the snapshot, each checked against the snapshot's chunk
-// hashes; has the application rebuild its state from them and checks its
+// after it; checks that the snapshot's app hash is that root; collects
+// the chunks from the peers that offered the snapshot, each checked
+// against the snapshot's chunk hashes; fetches the committed blocks below
+// it that the leader rule reads (bound to the certified block by parent
+// hashes); has the application rebuild its state from them and checks its
 // app hash against the certified root once more; and only then writes
 // the store, in one transaction. A peer whose chunk, certificate or
 // blocks fail a check is dropped for this snapshot; a snapshot that

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/strategos/strategos/internal/chain"
@@ -112,28 +113,44 @@ func (c *client) history(ctx context.Context, o *offer, top *chain.Block) ([]*ch
 }
 
 // ancestors asks the offering peers in turn for block want (at height)
-// and its ancestors, and returns the ones that chain from want.
+// and its ancestors, and returns the ones that chain from want. A peer
+// that does not answer soon is not waited for: the next is asked, and an
+// answer from any peer asked counts (a peer may drop a request over its
+// budget for this validator, which has just been catching up).
 func (c *client) ancestors(ctx context.Context, o *offer, want chain.Hash, height uint64) ([]*chain.Block, error) {
-	for _, p := range o.peers {
+	peers := slices.Clone(o.peers)
+	asked := map[uint32]bool{}
+	deadline := time.Now().Add(c.cfg.RequestTimeout * time.Duration(len(peers)))
+	for i := 0; len(peers) > 0 && time.Now().Before(deadline); i++ {
+		p := peers[i%len(peers)]
 		c.cfg.Net.Send(p, wire.Envelope{Msg: consensus.Message{BlockRequest: &consensus.BlockRequest{Hash: want, Count: consensus.DefaultMaxFetch}}})
-		deadline := time.Now().Add(c.cfg.RequestTimeout)
+		asked[p] = true
+		wait := min(firstAskAgain<<(i/len(peers)), c.cfg.RequestTimeout)
+		until := time.Now().Add(wait)
+		if until.After(deadline) {
+			until = deadline
+		}
 		for {
-			from, e, err := c.recv(ctx, deadline)
+			from, e, err := c.recv(ctx, until)
 			if errors.Is(err, errTimeout) {
 				break
 			}
 			if err != nil {
 				return nil, err
 			}
-			if from != p || e.Msg.BlockResponse == nil {
+			if !asked[from] || e.Msg.BlockResponse == nil {
 				continue
 			}
 			if out := chainFrom(c.cfg.ChainID, want, height, e.Msg.BlockResponse.Blocks); len(out) > 0 {
 				return out, nil
 			}
-			c.cfg.Log.Warn("state sync: a peer's blocks do not chain to the certified block", "peer", p)
-			c.suspect[p] = true
-			break
+			c.cfg.Log.Warn("state sync: a peer's blocks do not chain to the certified block", "peer", from)
+			c.suspect[from] = true
+			delete(asked, from)
+			peers = slices.DeleteFunc(peers, func(q uint32) bool { return q == from })
+			if len(peers) == 0 {
+				break
+			}
 		}
 	}
 	return nil, fmt.Errorf("no peer gave block %s at height %d", want.Short(), height)

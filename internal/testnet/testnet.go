@@ -114,6 +114,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	vals := make([]*daemon.Validator, 0, o.Nodes)
+	run := make([]func(context.Context) error, 0, o.Nodes) // each validator, run until ctx is done
 	closeAll := func() {
 		for _, v := range vals {
 			v.Close()
@@ -137,12 +138,14 @@ func Run(ctx context.Context, o Options) (err error) {
 			return fmt.Errorf("testnet: %w", err)
 		}
 		defer logf.Close()
-		v, err := daemon.Open(home, daemon.Options{Behavior: behavior, Logger: daemon.NewLogger(logf, o.LogLevel)})
+		opts := daemon.Options{Behavior: behavior, Logger: daemon.NewLogger(logf, o.LogLevel)}
+		v, err := daemon.Open(home, opts)
 		if err != nil {
 			closeAll()
 			return fmt.Errorf("testnet: node %d: %w", i, err)
 		}
 		vals = append(vals, v)
+		run = append(run, func(ctx context.Context) error { return daemon.Run(ctx, v, home, opts) })
 		man.ChainID = home.Genesis.ChainID
 		mn := ManifestNode{Index: i, API: "http://" + home.Node.APIListen, Behavior: behavior, Home: dir}
 		if home.Node.RPCListen != "" {
@@ -154,11 +157,11 @@ func Run(ctx context.Context, o Options) (err error) {
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make([]error, len(vals))
-	for i, v := range vals {
+	for i := range run {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if errs[i] = v.Run(ctx); errs[i] != nil {
+			if errs[i] = run[i](ctx); errs[i] != nil {
 				cancel()
 			}
 		}()

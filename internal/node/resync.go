@@ -1,0 +1,307 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/strategos/strategos/internal/app"
+	"github.com/strategos/strategos/internal/chain"
+	"github.com/strategos/strategos/internal/config"
+	"github.com/strategos/strategos/internal/consensus"
+	"github.com/strategos/strategos/internal/consensus/quorum"
+	"github.com/strategos/strategos/internal/mempool"
+	"github.com/strategos/strategos/internal/statesync"
+	"github.com/strategos/strategos/internal/store"
+)
+
+// Jumping ahead. A validator back from a long outage replays the blocks
+// it lacks at the speed it can execute them, which is not much faster
+// than the network commits them: thousands of heights behind, it would
+// take minutes to be useful again, and once its peers have pruned what
+// it lacks it could never catch up by blocks at all. Such a validator
+// stops its node (Run returns a *FarBehind), restores a peer's snapshot
+// in place of its store (Resync, the state sync of an empty home into a
+// side file), keeps its exact record of what it signed, and runs again
+// from the snapshot's height, without an operator. The history below
+// that height is given up, as after state sync.
+//
+// The trigger reads the highest height the core has seen certified,
+// which a Byzantine proposer can inflate (package consensus,
+// CertifiedHeight); the jump itself is checked: it restores only a
+// snapshot whose height is verified against a commit certificate and is
+// well above the validator's own, and otherwise leaves the store as it
+// was. A trigger that came to nothing is not tried again for
+// ResyncRetry.
+
+// DefaultStateSyncBehind is how many heights behind a pruning validator
+// jumps to a snapshot unless the config says otherwise: replaying that
+// many blocks takes longer than restoring a snapshot and replaying the
+// few heights above it.
+const DefaultStateSyncBehind = 2000
+
+// ResyncRetry is how long a validator whose jump came to nothing (no
+// peer had a snapshot high enough) catches up by blocks before it tries
+// again.
+const ResyncRetry = 2 * time.Minute
+
+// resyncTimeout bounds a jump (state sync waits for a quorum of its peers
+// to answer, which may never come): past it the validator goes back to
+// catching up by blocks.
+const resyncTimeout = 3 * time.Minute
+
+// FarBehind is the error Run returns when the validator should restore
+// a snapshot rather than catch up by blocks; the daemon calls Resync and
+// starts the node again.
+type FarBehind struct {
+	Committed uint64 // the validator's committed height
+	Certified uint64 // the highest height it has seen certified
+	// MinHeight is the lowest snapshot height worth restoring.
+	MinHeight uint64
+	Reason    string
+}
+
+func (e *FarBehind) Error() string {
+	return fmt.Sprintf("node: %s (committed %d, certified %d): restoring a snapshot at height %d or above", e.Reason, e.Committed, e.Certified, e.MinHeight)
+}
+
+// stateSyncBehind is the configured lag that triggers a jump; 0 when lag
+// alone never does.
+func (n *Node) stateSyncBehind() uint64 {
+	switch k := n.home.Node.StateSyncBehind; {
+	case k < 0:
+		return 0
+	case k > 0:
+		return uint64(k)
+	case n.home.Node.RetainBlocks > 0:
+		return DefaultStateSyncBehind
+	default:
+		return 0
+	}
+}
+
+// checkFarBehind decides whether the validator should jump, at most once
+// per run, and not before the time its options allow. Only a validator
+// whose application restores the snapshots of the key/value format can:
+// an ABCI application keeps its own state, which cannot be replaced
+// while it runs. A validator connected to fewer than a quorum waits: the
+// jump needs a quorum's answers, and its pending transactions must reach
+// peers first (leave).
+func (n *Node) checkFarBehind() {
+	if n.farBehind != nil || n.home.Node.StateSyncBehind < 0 || time.Now().Before(n.resyncNotBefore) {
+		return
+	}
+	if _, ok := n.app.(app.Snapshotter); !ok {
+		return
+	}
+	c, ok := n.replica.(*consensus.Core)
+	if !ok {
+		return
+	}
+	// The highest seen, since the core's own figure comes and goes with
+	// the proposals it holds pending.
+	n.certifiedMax = max(n.certifiedMax, c.CertifiedHeight())
+	if !quorum.Reached(uint64(n.status.Load().Peers+1), uint64(n.vals.Len())) {
+		return
+	}
+	committed, certified := n.store.CommittedHeight(), n.certifiedMax
+	if k := n.stateSyncBehind(); k > 0 && certified > committed+k {
+		n.leave(&FarBehind{Committed: committed, Certified: certified, MinHeight: committed + k/2,
+			Reason: fmt.Sprintf("more than %d heights behind", k)})
+		return
+	}
+	if n.prunedByWeakQuorum(committed) {
+		n.leave(&FarBehind{Committed: committed, Certified: certified, MinHeight: committed + 1,
+			Reason: "peers have pruned the blocks this validator lacks"})
+	}
+}
+
+// leaveFor is how long a validator that will jump goes on running
+// before it stops: long enough to pass its pending transactions on.
+const leaveFor = 300 * time.Millisecond
+
+// leave starts the validator's last ticks before a jump: clients are
+// answered busy from now on, and every transaction the mempool holds is
+// gossiped to the peers, since the jump drops the mempool and the
+// acceptance journal (see install) and they are what would carry these
+// transactions to a block. Run stops leaveTicks later.
+func (n *Node) leave(fb *FarBehind) {
+	n.farBehind, n.leaveAt = fb, time.Now().Add(leaveFor)
+	n.leaving.Store(true)
+	pending := n.pool.All()
+	n.gossipMu.Lock()
+	for _, tx := range pending {
+		n.gossipTxs = append(n.gossipTxs, tx.Bytes)
+	}
+	n.gossipMu.Unlock()
+	n.log.Warn("too far behind to catch up by blocks: handing pending transactions to peers before restoring a snapshot",
+		"committed", fb.Committed, "certified", fb.Certified, "reason", fb.Reason, "pending", len(pending))
+}
+
+// errLeaving answers clients while a validator is about to jump.
+var errLeaving = fmt.Errorf("%w: the validator is about to restore a snapshot; send to another", mempool.ErrFull)
+
+// notePrunedBy records a peer's answer that it pruned the heights from
+// from on, which this validator lacks.
+func (n *Node) notePrunedBy(p consensus.Pruned) {
+	if n.prunedBy == nil {
+		n.prunedBy = map[uint32]uint64{}
+	}
+	n.prunedBy[p.Peer] = p.From
+}
+
+// prunedByWeakQuorum reports whether peers of more than a third of the
+// power said they pruned the heights above committed: at least one of
+// them is honest, so the blocks are really gone from some honest peers,
+// and a single Byzantine peer cannot make a validator give up its
+// history.
+func (n *Node) prunedByWeakQuorum(committed uint64) bool {
+	var power uint64
+	for peer, from := range n.prunedBy {
+		if from > committed {
+			power += n.vals.Power(peer)
+		}
+	}
+	return quorum.Weak(power, n.vals.TotalPower())
+}
+
+// resyncSuffix names the side store a jump restores into, beside the
+// store it replaces; a leftover one (a jump cut short) is removed when
+// the node opens.
+const resyncSuffix = ".resync"
+
+// Resync restores, for a validator whose Run returned fb, a peer's
+// snapshot of height fb.MinHeight or above into a side store, and puts it
+// in place of the validator's store: state sync as on an empty home
+// (package statesync), but the record of what the validator signed is
+// kept, exact, since its disk was not lost. The old store stays as it was
+// until the new one is complete and durable, and is replaced by one
+// rename; if no peer offers a high enough snapshot that restores, the
+// error says so and nothing changed. The node must be closed.
+func Resync(ctx context.Context, h *config.Home, newApp func(app.State) (app.Application, error), log *slog.Logger, fb *FarBehind) (*statesync.Result, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	main, side := storePath(h), storePath(h)+resyncSuffix
+	if err := removeSide(side); err != nil {
+		return nil, err
+	}
+	old, committed, err := readSafety(h, main)
+	if err != nil {
+		return nil, err
+	}
+	minHeight := max(fb.MinHeight, committed+1)
+	log.Info("restoring a snapshot in place of the store", "committed", committed, "min_height", minHeight)
+	sctx, cancel := context.WithTimeout(ctx, resyncTimeout)
+	defer cancel()
+	res, err := stateSync(sctx, h, newApp, nil, log, side, func(c *statesync.Config) { c.MinHeight = minHeight })
+	if err == nil && (res == nil || res.Height < minHeight) {
+		err = fmt.Errorf("node: resync: restored height %d, below %d", heightOf(res), minHeight)
+	}
+	if err == nil {
+		err = keepSafety(h, side, old)
+	}
+	if err != nil {
+		return nil, errors.Join(err, removeSide(side))
+	}
+	if err := install(h, side, main); err != nil {
+		return nil, err
+	}
+	log.Info("the store now starts at the snapshot's height", "height", res.Height, "skipped", res.Height-committed)
+	return res, nil
+}
+
+func heightOf(r *statesync.Result) uint64 {
+	if r == nil {
+		return 0
+	}
+	return r.Height
+}
+
+func removeSide(side string) error {
+	if err := os.Remove(side); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("node: resync: %w", err)
+	}
+	return nil
+}
+
+// readSafety returns the safety state and committed height of the store
+// at path.
+func readSafety(h *config.Home, path string) (consensus.SafetyState, uint64, error) {
+	st, err := openStore(h, path)
+	if err != nil {
+		return consensus.SafetyState{}, 0, err
+	}
+	defer st.Close()
+	return st.SafetyState(), st.CommittedHeight(), nil
+}
+
+func openStore(h *config.Home, path string) (*store.Store, error) {
+	vals, err := h.Genesis.ValidatorSet()
+	if err != nil {
+		return nil, err
+	}
+	chainID := h.Genesis.ChainID
+	return store.Open(path, chainID, chain.Genesis(chainID, vals).Hash(chainID))
+}
+
+// keepSafety writes into the restored store at path the safety state
+// that keeps every promise of old, the validator's own: it never signs
+// in a round at or below one it voted or timed out in (the restore's
+// bound, from its peers' certificates, already says as much; old is
+// exact, and the higher of the two is kept), its high QC is the
+// certified block of the snapshot, and its highest TC the higher one.
+func keepSafety(h *config.Home, path string, old consensus.SafetyState) error {
+	st, err := openStore(h, path)
+	if err != nil {
+		return err
+	}
+	s := st.SafetyState()
+	if old.HighQC != nil && s.HighQC != nil && old.HighQC.Round > s.HighQC.Round {
+		st.Close()
+		return fmt.Errorf("node: resync: the validator holds a QC of round %d, above the snapshot's (round %d)", old.HighQC.Round, s.HighQC.Round)
+	}
+	s.LastVotedRound = max(s.LastVotedRound, old.LastVotedRound)
+	if old.LastTimeout != nil {
+		s.LastVotedRound = max(s.LastVotedRound, old.LastTimeout.Round+1)
+	}
+	s.LastTimeout = nil
+	if old.HighTC != nil && (s.HighTC == nil || old.HighTC.Round > s.HighTC.Round) {
+		s.HighTC = old.HighTC
+	}
+	return errors.Join(st.Persist(nil, &s), st.Close())
+}
+
+// install puts the restored store side in place of main, durably, and
+// drops what belonged to the old history: its snapshots, of heights now
+// below the store, and the acceptance journal, whose transactions were
+// passed on to peers when the node started, and which, replayed over a
+// store that lacks the skipped heights' transactions, could commit some
+// a second time.
+func install(h *config.Home, side, main string) error {
+	if err := os.Rename(side, main); err != nil {
+		return fmt.Errorf("node: resync: %w", err)
+	}
+	if err := syncDir(filepath.Dir(main)); err != nil {
+		return fmt.Errorf("node: resync: %w", err)
+	}
+	for _, dir := range []string{snapshotsDir, journalDir} {
+		if err := os.RemoveAll(filepath.Join(h.DataPath(), dir)); err != nil {
+			return fmt.Errorf("node: resync: %w", err)
+		}
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
+}
