@@ -139,14 +139,16 @@ func Run(ctx context.Context, v *Validator, home *config.Home, o Options) error 
 		if !errors.As(err, &fb) || ctx.Err() != nil {
 			return err
 		}
-		o.resyncNotBefore = time.Time{}
 		if err := resync(ctx, home, o, fb); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			log.Warn("no snapshot restored; catching up by blocks", "node", home.Node.Index, "err", err)
-			o.resyncNotBefore = time.Now().Add(node.ResyncRetry)
 		}
+		// Not again soon, even after a jump that landed: one that still
+		// left the validator far behind (snapshots far apart) would only
+		// repeat itself.
+		o.resyncNotBefore = time.Now().Add(node.ResyncRetry)
 		if v, err = Open(home, o); err != nil {
 			return err
 		}

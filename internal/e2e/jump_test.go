@@ -83,7 +83,16 @@ func TestDownValidatorJumpsAhead(t *testing.T) {
 			t.Errorf("tx %s (accepted by node %d) never committed", tx.hash, tx.node)
 		}
 	}
-	if after := minRoundAfter(t, c.nodes[victim].signLog, 2); after <= signedBefore {
-		t.Errorf("after the jump the validator signed in round %d, at or below round %d it signed in before", after, signedBefore)
+	// It kept its record of what it signed: it never signed against it,
+	// and it voted again after the jump.
+	a, err := auditSignLogFile(c.nodes[victim].signLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range a.violations {
+		t.Errorf("validator %d signed against its record: %s", victim, v)
+	}
+	if a.lastLifeVotes == 0 || a.lastLifeMinVote <= signedBefore {
+		t.Errorf("after its restart the validator voted %d times, the lowest in round %d; want votes above round %d: %v", a.lastLifeVotes, a.lastLifeMinVote, signedBefore, a)
 	}
 }

@@ -95,9 +95,10 @@ type Node struct {
 	certifiedMax    uint64      // the highest certified height seen: resync.go
 	leaving         atomic.Bool // clients are answered busy
 	resyncNotBefore time.Time
-	snapshotting    atomic.Bool // a snapshot is being written: snapshots.go
-	startRound      *uint64     // the round at the first status (status.go)
-	heard           bool        // the round has moved since (status.go)
+	snapshotting    atomic.Bool    // a snapshot is being written: snapshots.go
+	snapshotWriters sync.WaitGroup // Close waits for the one writing, which reads the app and store
+	startRound      *uint64        // the round at the first status (status.go)
+	heard           bool           // the round has moved since (status.go)
 	// snapshotServed: height -> time.Time a peer last asked for that
 	// snapshot's certificate or a chunk of it (snapshots.go).
 	snapshotServed sync.Map
@@ -158,7 +159,7 @@ func New(o Options) (*Node, error) {
 	}
 	chainID := h.Genesis.ChainID
 	genesis := chain.Genesis(chainID, vals)
-	if err := removeSide(storePath(h) + resyncSuffix); err != nil { // a jump cut short: resync.go
+	if err := recoverJump(h); err != nil { // a jump cut short: resync.go
 		return nil, err
 	}
 	st, err := store.Open(storePath(h), chainID, genesis.Hash(chainID))
@@ -365,6 +366,9 @@ func (n *Node) Run(ctx context.Context) error {
 			n.log.Error("stopping: cannot persist", "err", err)
 			return err
 		}
+		// Checked as soon as the messages that show the lag are in, before
+		// the catch-up they start has replayed much: resync.go.
+		n.checkFarBehind()
 		if n.farBehind != nil && time.Now().After(n.leaveAt) {
 			n.log.Warn("stopping to restore a snapshot", "committed", n.store.CommittedHeight())
 			return n.farBehind
@@ -375,6 +379,7 @@ func (n *Node) Run(ctx context.Context) error {
 // Close stops the transport and closes the store. Run calls it.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		n.snapshotWriters.Wait()
 		var appErr error
 		if n.app != nil {
 			appErr = n.app.Close()
@@ -390,9 +395,6 @@ func (n *Node) onTick() {
 	n.sendGossip()
 	if n.ticks%50 == 1 { // at the first tick too: /readyz reads the links
 		n.observe()
-	}
-	if n.ticks%10 == 0 { // soon after the first blocks come back: resync.go
-		n.checkFarBehind()
 	}
 	n.publish()
 }

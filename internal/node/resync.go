@@ -50,10 +50,11 @@ const DefaultStateSyncBehind = 2000
 // again.
 const ResyncRetry = 2 * time.Minute
 
-// resyncTimeout bounds a jump (state sync waits for a quorum of its peers
-// to answer, which may never come): past it the validator goes back to
-// catching up by blocks.
-const resyncTimeout = 3 * time.Minute
+// resyncDiscover bounds a jump's wait for a quorum of its peers to offer
+// their snapshots, which may never come: past it the validator goes back
+// to catching up by blocks. Once a snapshot is being fetched, state sync's
+// own stall timeout applies.
+const resyncDiscover = time.Minute
 
 // FarBehind is the error Run returns when the validator should restore
 // a snapshot rather than catch up by blocks; the daemon calls Resync and
@@ -106,7 +107,7 @@ func (n *Node) checkFarBehind() {
 	// The highest seen, since the core's own figure comes and goes with
 	// the proposals it holds pending.
 	n.certifiedMax = max(n.certifiedMax, c.CertifiedHeight())
-	if !quorum.Reached(uint64(n.status.Load().Peers+1), uint64(n.vals.Len())) {
+	if !n.connectedQuorum() {
 		return
 	}
 	committed, certified := n.store.CommittedHeight(), n.certifiedMax
@@ -119,6 +120,18 @@ func (n *Node) checkFarBehind() {
 		n.leave(&FarBehind{Committed: committed, Certified: certified, MinHeight: committed + 1,
 			Reason: "peers have pruned the blocks this validator lacks"})
 	}
+}
+
+// connectedQuorum reports whether this validator and the peers it has a
+// connection to hold a quorum's power (the links observe last saw).
+func (n *Node) connectedQuorum() bool {
+	power := n.vals.Power(n.self)
+	for _, l := range n.status.Load().Links {
+		if l.Out && n.vals.Has(l.Validator) {
+			power += n.vals.Power(l.Validator)
+		}
+	}
+	return quorum.Reached(power, n.vals.TotalPower())
 }
 
 // leaveFor is how long a validator that will jump goes on running
@@ -197,14 +210,12 @@ func Resync(ctx context.Context, h *config.Home, newApp func(app.State) (app.App
 	}
 	minHeight := max(fb.MinHeight, committed+1)
 	log.Info("restoring a snapshot in place of the store", "committed", committed, "min_height", minHeight)
-	sctx, cancel := context.WithTimeout(ctx, resyncTimeout)
-	defer cancel()
-	res, err := stateSync(sctx, h, newApp, nil, log, side, func(c *statesync.Config) { c.MinHeight = minHeight })
+	res, err := stateSync(ctx, h, newApp, nil, log, side, func(c *statesync.Config) {
+		c.MinHeight, c.DiscoverTimeout = minHeight, resyncDiscover
+		c.Signed = func(qc *chain.QC) (consensus.SafetyState, error) { return keepSafety(old, qc) }
+	})
 	if err == nil && (res == nil || res.Height < minHeight) {
 		err = fmt.Errorf("node: resync: restored height %d, below %d", heightOf(res), minHeight)
-	}
-	if err == nil {
-		err = keepSafety(h, side, old)
 	}
 	if err != nil {
 		return nil, errors.Join(err, removeSide(side))
@@ -250,52 +261,83 @@ func openStore(h *config.Home, path string) (*store.Store, error) {
 	return store.Open(path, chainID, chain.Genesis(chainID, vals).Hash(chainID))
 }
 
-// keepSafety writes into the restored store at path the safety state
-// that keeps every promise of old, the validator's own: it never signs
-// in a round at or below one it voted or timed out in (the restore's
-// bound, from its peers' certificates, already says as much; old is
-// exact, and the higher of the two is kept), its high QC is the
-// certified block of the snapshot, and its highest TC the higher one.
-func keepSafety(h *config.Home, path string, old consensus.SafetyState) error {
-	st, err := openStore(h, path)
-	if err != nil {
-		return err
+// keepSafety is the safety state the restored store starts with: the
+// validator's own record of what it signed, old, as it is. Its disk was
+// not lost, so the record is exact, and the restore's bound from its
+// peers' certificates (for a wiped validator) would only make it skip
+// rounds, and no longer re-send its last timeout, which a network one
+// validator short of a quorum may be waiting for. The high QC is qc, the
+// certificate of the snapshot's block (old's must not be higher).
+func keepSafety(old consensus.SafetyState, qc *chain.QC) (consensus.SafetyState, error) {
+	if old.HighQC != nil && old.HighQC.Round > qc.Round {
+		return consensus.SafetyState{}, fmt.Errorf("node: resync: the validator holds a QC of round %d, above the snapshot's (round %d)", old.HighQC.Round, qc.Round)
 	}
-	s := st.SafetyState()
-	if old.HighQC != nil && s.HighQC != nil && old.HighQC.Round > s.HighQC.Round {
-		st.Close()
-		return fmt.Errorf("node: resync: the validator holds a QC of round %d, above the snapshot's (round %d)", old.HighQC.Round, s.HighQC.Round)
-	}
-	s.LastVotedRound = max(s.LastVotedRound, old.LastVotedRound)
-	if old.LastTimeout != nil {
-		s.LastVotedRound = max(s.LastVotedRound, old.LastTimeout.Round+1)
-	}
-	s.LastTimeout = nil
-	if old.HighTC != nil && (s.HighTC == nil || old.HighTC.Round > s.HighTC.Round) {
-		s.HighTC = old.HighTC
-	}
-	return errors.Join(st.Persist(nil, &s), st.Close())
+	s := old
+	s.HighQC = qc
+	return s, nil
 }
 
 // install puts the restored store side in place of main, durably, and
 // drops what belonged to the old history: its snapshots, of heights now
 // below the store, and the acceptance journal, whose transactions were
-// passed on to peers when the node started, and which, replayed over a
-// store that lacks the skipped heights' transactions, could commit some
-// a second time.
+// passed on to peers when the node started and again before it stopped,
+// and which, replayed over a store that lacks the skipped heights'
+// transactions, could commit some a second time. Both are first renamed
+// aside (dropSuffix), so that a crash at any step leaves either the old
+// store with its journal and snapshots, or the new store without them
+// (recoverJump, when the node next opens).
 func install(h *config.Home, side, main string) error {
-	if err := os.Rename(side, main); err != nil {
-		return fmt.Errorf("node: resync: %w", err)
-	}
-	if err := syncDir(filepath.Dir(main)); err != nil {
-		return fmt.Errorf("node: resync: %w", err)
-	}
-	for _, dir := range []string{snapshotsDir, journalDir} {
-		if err := os.RemoveAll(filepath.Join(h.DataPath(), dir)); err != nil {
+	data := h.DataPath()
+	for _, dir := range droppedByJump {
+		err := os.Rename(filepath.Join(data, dir), filepath.Join(data, dir+dropSuffix))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("node: resync: %w", err)
 		}
 	}
-	return nil
+	if err := syncDir(data); err != nil {
+		return fmt.Errorf("node: resync: %w", err)
+	}
+	if err := os.Rename(side, main); err != nil {
+		return fmt.Errorf("node: resync: %w", err)
+	}
+	if err := syncDir(data); err != nil {
+		return fmt.Errorf("node: resync: the store is replaced, but: %w", err)
+	}
+	return recoverJump(h)
+}
+
+// droppedByJump are the data directories a jump drops; dropSuffix marks
+// them while it is under way.
+var droppedByJump = []string{snapshotsDir, journalDir}
+
+const dropSuffix = ".drop"
+
+// recoverJump finishes what a jump cut short left, before the store
+// opens: with the side store still there the jump did not happen (the
+// dropped directories are put back and the side store removed); without
+// it the new store is in place (they are deleted).
+func recoverJump(h *config.Home) error {
+	data, side := h.DataPath(), storePath(h)+resyncSuffix
+	_, err := os.Stat(side)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("node: resync: %w", err)
+	}
+	undone := err == nil
+	for _, dir := range droppedByJump {
+		dropped := filepath.Join(data, dir+dropSuffix)
+		if _, err := os.Stat(dropped); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if undone {
+			err = os.Rename(dropped, filepath.Join(data, dir))
+		} else {
+			err = os.RemoveAll(dropped)
+		}
+		if err != nil {
+			return fmt.Errorf("node: resync: %w", err)
+		}
+	}
+	return removeSide(side)
 }
 
 func syncDir(dir string) error {

@@ -69,6 +69,12 @@ func TestFarBehindValidatorJumpsToSnapshot(t *testing.T) {
 
 	c.start(3, nil)
 	fb := c.awaitFarBehind(3, 30*time.Second)
+	// Its record as it stopped to jump: it ran, and may have signed, since
+	// it came back.
+	oldSafety, _, err = readSafety(c.homes[3], storePath(c.homes[3]))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if fb.Committed < left || fb.Certified <= fb.Committed+behind || fb.MinHeight <= fb.Committed {
 		t.Fatalf("FarBehind %+v for a validator that left at height %d, %d behind", fb, left, behind)
 	}
@@ -83,8 +89,8 @@ func TestFarBehindValidatorJumpsToSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if committed != res.Height || safety.LastVotedRound < oldSafety.LastVotedRound || safety.LastVotedRound < res.VoteAbove ||
-		safety.HighQC == nil || safety.HighQC.Round <= oldSafety.HighQC.Round {
+	if committed != res.Height || safety.LastVotedRound != oldSafety.LastVotedRound ||
+		!sameRound(safety.LastTimeout, oldSafety.LastTimeout) || safety.HighQC == nil || safety.HighQC.Round <= oldSafety.HighQC.Round {
 		t.Fatalf("after the jump: committed %d, safety %+v; before: %+v; restored %+v", committed, safety, oldSafety, res)
 	}
 	if _, err := os.Stat(storePath(c.homes[3]) + resyncSuffix); !errors.Is(err, os.ErrNotExist) {
@@ -107,6 +113,10 @@ func TestFarBehindValidatorJumpsToSnapshot(t *testing.T) {
 	}
 	c.checkKeys(3, 30)
 	c.checkSignsAbove(3, signedBefore)
+}
+
+func sameRound(a, b *chain.Timeout) bool {
+	return (a == nil) == (b == nil) && (a == nil || a.Round == b.Round)
 }
 
 // TestResyncWithoutHighSnapshotChangesNothing: a jump asked for above
@@ -143,46 +153,63 @@ func TestResyncWithoutHighSnapshotChangesNothing(t *testing.T) {
 	c.waitHeight(c.nodes[0].Status().Height+5, 60*time.Second)
 }
 
-// TestKeepSafetyKeepsTheHigherPromise: the restored store's safety state
-// keeps the validator's own last voted round, and its last timeout's,
-// when they are above the restore's bound.
-func TestKeepSafetyKeepsTheHigherPromise(t *testing.T) {
-	c := newClusterTuned(t, 4, "kv", nil, nil)
-	for i := range c.nodes {
-		c.stop(i)
-	}
-	h := c.homes[0]
-	path := filepath.Join(t.TempDir(), "side.db")
-	st, err := openStore(h, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	restored := consensus.SafetyState{LastVotedRound: 50, HighQC: &chain.QC{Round: 40}}
-	if err := st.Persist(nil, &restored); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	for _, tc := range []struct {
-		old  consensus.SafetyState
-		want uint64
-	}{
-		{consensus.SafetyState{LastVotedRound: 30, HighQC: &chain.QC{Round: 20}}, 50},
-		{consensus.SafetyState{LastVotedRound: 70, HighQC: &chain.QC{Round: 20}}, 70},
-		{consensus.SafetyState{LastVotedRound: 60, HighQC: &chain.QC{Round: 20}, LastTimeout: &chain.Timeout{Round: 80}}, 81},
+// TestKeepSafetyKeepsTheValidatorsRecord: the restored store starts with
+// the validator's own record of what it signed, exactly (not the
+// restore's bound for a wiped disk, which would make it skip rounds and
+// forget its last timeout), and the snapshot's certificate as its high QC.
+func TestKeepSafetyKeepsTheValidatorsRecord(t *testing.T) {
+	qc := &chain.QC{Round: 40}
+	for _, old := range []consensus.SafetyState{
+		{LastVotedRound: 30, HighQC: &chain.QC{Round: 20}},
+		{LastVotedRound: 60, HighQC: &chain.QC{Round: 20}, LastTimeout: &chain.Timeout{Round: 60, HighQC: &chain.QC{Round: 20}},
+			HighTC: &chain.TC{Round: 59, HighQC: &chain.QC{Round: 20}}},
 	} {
-		if err := keepSafety(h, path, tc.old); err != nil {
-			t.Fatal(err)
-		}
-		got, _, err := readSafety(h, path)
+		got, err := keepSafety(old, qc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.LastVotedRound != tc.want || got.LastTimeout != nil || got.HighQC.Round != 40 {
-			t.Fatalf("old %+v: kept %+v; want last voted round %d", tc.old, got, tc.want)
+		if got.LastVotedRound != old.LastVotedRound || got.LastTimeout != old.LastTimeout || got.HighTC != old.HighTC || got.HighQC != qc {
+			t.Fatalf("old %+v: kept %+v", old, got)
 		}
 	}
-	if err := keepSafety(h, path, consensus.SafetyState{HighQC: &chain.QC{Round: 90}}); err == nil {
+	if _, err := keepSafety(consensus.SafetyState{HighQC: &chain.QC{Round: 90}}, qc); err == nil {
 		t.Fatal("a validator holding a QC above the snapshot's was restored")
+	}
+}
+
+// TestRecoverJumpCutShort: a crash before the store's rename leaves the
+// old store with its journal and snapshots; after it, the new store
+// without them.
+func TestRecoverJumpCutShort(t *testing.T) {
+	for _, renamed := range []bool{false, true} {
+		h := &config.Home{Dir: t.TempDir()}
+		data := h.DataPath()
+		for _, dir := range droppedByJump {
+			if err := os.MkdirAll(filepath.Join(data, dir+dropSuffix), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(data, dir+dropSuffix, "f"), []byte("x"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !renamed {
+			if err := os.WriteFile(storePath(h)+resyncSuffix, []byte("partial"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := recoverJump(h); err != nil {
+			t.Fatal(err)
+		}
+		for _, dir := range droppedByJump {
+			_, errKept := os.Stat(filepath.Join(data, dir, "f"))
+			_, errDrop := os.Stat(filepath.Join(data, dir+dropSuffix))
+			if !errors.Is(errDrop, os.ErrNotExist) || (errKept == nil) == renamed {
+				t.Fatalf("store renamed %v: %s kept: %v, %s%s left: %v", renamed, dir, errKept, dir, dropSuffix, errDrop)
+			}
+		}
+		if _, err := os.Stat(storePath(h) + resyncSuffix); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("store renamed %v: the side store remains: %v", renamed, err)
+		}
 	}
 }
 

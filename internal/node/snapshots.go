@@ -70,7 +70,9 @@ func (n *Node) maybeSnapshot(height uint64, root []byte) {
 		return
 	}
 	root = bytes.Clone(root)
+	n.snapshotWriters.Add(1)
 	go func() {
+		defer n.snapshotWriters.Done()
 		defer n.snapshotting.Store(false)
 		start := time.Now()
 		var m *snapshot.Meta

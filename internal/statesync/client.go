@@ -49,6 +49,15 @@ type Config struct {
 	// returns ErrNoSnapshot rather than waiting for a better offer or
 	// starting from genesis.
 	MinHeight uint64
+	// Signed, if set, gives the safety state the store starts with, for
+	// the certificate qc of the snapshot restored: a validator whose disk
+	// was not lost keeps its own record of what it signed instead of the
+	// bound from its peers' certificates (see the package doc).
+	Signed func(qc *chain.QC) (consensus.SafetyState, error)
+	// DiscoverTimeout, if set, bounds the wait for a quorum's snapshot
+	// lists: past it Sync returns ErrNoSnapshot (a running validator that
+	// fell behind goes back to its blocks rather than wait for ever).
+	DiscoverTimeout time.Duration
 
 	// Timing; zero takes the defaults.
 	RequestTimeout time.Duration // one request's answer (default 5 s)
@@ -125,6 +134,9 @@ func Sync(ctx context.Context, cfg Config) (Result, error) {
 			return Result{}, ctx.Err()
 		}
 		c.failed[o.meta.Hash()] = true
+		if c.cfg.MinHeight > 0 && len(c.failed) >= maxFailedJump {
+			return Result{}, fmt.Errorf("%w: %d snapshots given up, the last: %v", ErrNoSnapshot, len(c.failed), err)
+		}
 		c.cfg.Log.Warn("state sync: snapshot given up; trying another", "height", o.meta.Height, "err", err)
 	}
 }
@@ -160,6 +172,10 @@ func (c *client) discover(ctx context.Context) (map[[32]byte]*offer, uint64, err
 		}
 	}
 	ask()
+	var giveUp time.Time
+	if c.cfg.DiscoverTimeout > 0 {
+		giveUp = time.Now().Add(c.cfg.DiscoverTimeout)
+	}
 	// Asked again soon at first, then less often: the first requests go
 	// out while the connections to the peers are still being made.
 	wait := min(firstAskAgain, c.cfg.RequestTimeout)
@@ -167,6 +183,9 @@ func (c *client) discover(ctx context.Context) (map[[32]byte]*offer, uint64, err
 	for !quorum.Reached(power, vals.TotalPower()) {
 		from, e, err := c.recv(ctx, next)
 		if errors.Is(err, errTimeout) {
+			if !giveUp.IsZero() && time.Now().After(giveUp) {
+				return nil, 0, fmt.Errorf("%w: validators of a quorum's power did not answer within %v", ErrNoSnapshot, c.cfg.DiscoverTimeout)
+			}
 			if wait >= c.cfg.RequestTimeout {
 				c.cfg.Log.Info("state sync: waiting for peers' snapshot lists", "answered_power", power, "total_power", vals.TotalPower())
 			}
@@ -245,6 +264,10 @@ func (c *client) restores(format uint32) bool {
 	return false
 }
 
+// maxFailedJump is how many snapshots a running validator's jump
+// (MinHeight set) gives up before it goes back to its blocks.
+const maxFailedJump = 3
+
 // firstAskAgain is how soon unanswered snapshot list requests are first
 // sent again.
 const firstAskAgain = 100 * time.Millisecond
@@ -317,6 +340,12 @@ func (c *client) restore(ctx context.Context, o *offer, round uint64) (Result, e
 	}
 	voted := round + 3
 	safety := consensus.SafetyState{LastVotedRound: voted, HighQC: cm.qc}
+	if c.cfg.Signed != nil {
+		if safety, err = c.cfg.Signed(cm.qc); err != nil {
+			return Result{}, err
+		}
+		voted = safety.LastVotedRound
+	}
 	blocks := append(history, cm.block)
 	if err := c.cfg.Store.Restore(blocks, cm.qc, store.AppWrite{Root: cm.root, Puts: puts}, safety); err != nil {
 		return Result{}, err

@@ -141,7 +141,11 @@ func (c *client) ancestors(ctx context.Context, o *offer, want chain.Hash, heigh
 			if !asked[from] || e.Msg.BlockResponse == nil {
 				continue
 			}
-			if out := chainFrom(c.cfg.ChainID, want, height, e.Msg.BlockResponse.Blocks); len(out) > 0 {
+			bs := e.Msg.BlockResponse.Blocks
+			if len(bs) == 0 || bs[0] == nil || bs[0].Height != height || bs[0].Hash(c.cfg.ChainID) != want {
+				continue // another request's answer, late (asked twice): no fault
+			}
+			if out := chainFrom(c.cfg.ChainID, want, height, bs); len(out) > 0 {
 				return out, nil
 			}
 			c.cfg.Log.Warn("state sync: a peer's blocks do not chain to the certified block", "peer", from)
