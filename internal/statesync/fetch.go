@@ -94,8 +94,9 @@ func (c *client) history(ctx context.Context, o *offer, top *chain.Block) ([]*ch
 	rep := leader.New(c.cfg.ChainID, c.cfg.Validators, leader.Params{})
 	var back []*chain.Block // newest first
 	want, count := top.Parent, 1
+	requested := map[chain.Hash]bool{} // every block asked for: a late answer is no fault
 	for lowest := top; lowest.Height > 1 && rep.HistoryNeeded(count, lowest.Time, top.Time); {
-		blocks, err := c.ancestors(ctx, o, want, lowest.Height-1)
+		blocks, err := c.ancestors(ctx, o, want, lowest.Height-1, requested)
 		if err != nil {
 			return nil, err
 		}
@@ -116,8 +117,11 @@ func (c *client) history(ctx context.Context, o *offer, top *chain.Block) ([]*ch
 // and its ancestors, and returns the ones that chain from want. A peer
 // that does not answer soon is not waited for: the next is asked, and an
 // answer from any peer asked counts (a peer may drop a request over its
-// budget for this validator, which has just been catching up).
-func (c *client) ancestors(ctx context.Context, o *offer, want chain.Hash, height uint64) ([]*chain.Block, error) {
+// budget for this validator, which has just been catching up). An answer
+// that starts at a block asked for before is a late one, ignored; one that
+// starts anywhere else, or does not chain, is the peer's fault.
+func (c *client) ancestors(ctx context.Context, o *offer, want chain.Hash, height uint64, requested map[chain.Hash]bool) ([]*chain.Block, error) {
+	requested[want] = true
 	peers := slices.Clone(o.peers)
 	asked := map[uint32]bool{}
 	deadline := time.Now().Add(c.cfg.RequestTimeout * time.Duration(len(peers)))
@@ -142,8 +146,10 @@ func (c *client) ancestors(ctx context.Context, o *offer, want chain.Hash, heigh
 				continue
 			}
 			bs := e.Msg.BlockResponse.Blocks
-			if len(bs) == 0 || bs[0] == nil || bs[0].Height != height || bs[0].Hash(c.cfg.ChainID) != want {
-				continue // another request's answer, late (asked twice): no fault
+			if len(bs) > 0 && bs[0] != nil {
+				if h := bs[0].Hash(c.cfg.ChainID); h != want && requested[h] {
+					continue // an earlier request's answer, late
+				}
 			}
 			if out := chainFrom(c.cfg.ChainID, want, height, bs); len(out) > 0 {
 				return out, nil
