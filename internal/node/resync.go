@@ -107,28 +107,27 @@ func (n *Node) checkFarBehind() {
 	// The highest seen, since the core's own figure comes and goes with
 	// the proposals it holds pending.
 	n.certifiedMax = max(n.certifiedMax, c.CertifiedHeight())
-	if !n.connectedQuorum() {
-		return
-	}
 	committed, certified := n.store.CommittedHeight(), n.certifiedMax
-	if k := n.stateSyncBehind(); k > 0 && certified > committed+k {
+	if k := n.stateSyncBehind(); k > 0 && certified > committed+k && n.connectedQuorum() {
 		n.leave(&FarBehind{Committed: committed, Certified: certified, MinHeight: committed + k/2,
 			Reason: fmt.Sprintf("more than %d heights behind", k)})
 		return
 	}
-	if n.prunedByWeakQuorum(committed) {
+	if n.prunedByWeakQuorum(committed) && n.connectedQuorum() {
 		n.leave(&FarBehind{Committed: committed, Certified: certified, MinHeight: committed + 1,
 			Reason: "peers have pruned the blocks this validator lacks"})
 	}
 }
 
 // connectedQuorum reports whether this validator and the peers it has a
-// connection to hold a quorum's power (the links observe last saw).
+// connection to now hold a quorum's power. Now, not as observe last saw:
+// a validator back from an outage may catch up by blocks in less time
+// than observe takes to see its connections up.
 func (n *Node) connectedQuorum() bool {
 	power := n.vals.Power(n.self)
-	for _, l := range n.status.Load().Links {
-		if l.Out && n.vals.Has(l.Validator) {
-			power += n.vals.Power(l.Validator)
+	for _, v := range n.tr.Connected() {
+		if n.vals.Has(v) {
+			power += n.vals.Power(v)
 		}
 	}
 	return quorum.Reached(power, n.vals.TotalPower())

@@ -103,3 +103,15 @@ func (s Stats) Peer(index uint32) (PeerStats, bool) {
 	}
 	return PeerStats{}, false
 }
+
+// Connected returns the validators this one has an outbound connection to
+// now: what a caller that must not act on Stats' last reading asks.
+func (t *Transport) Connected() []uint32 {
+	var up []uint32
+	for _, p := range t.peers {
+		if p.outUp.Load() {
+			up = append(up, p.index)
+		}
+	}
+	return up
+}
