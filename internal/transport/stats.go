@@ -105,7 +105,7 @@ func (s Stats) Peer(index uint32) (PeerStats, bool) {
 }
 
 // Connected returns the validators this one has an outbound connection to
-// now: what a caller that must not act on Stats' last reading asks.
+// now: Stats' connection figures alone, cheap enough to ask often.
 func (t *Transport) Connected() []uint32 {
 	var up []uint32
 	for _, p := range t.peers {
